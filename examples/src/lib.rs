@@ -1,0 +1,1 @@
+//! Runnable examples of oauth-endpoints: see the `[[example]]` targets.

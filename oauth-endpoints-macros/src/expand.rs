@@ -1,0 +1,56 @@
+//! Code generation: the endpoint's static description and its `inventory` registration.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+use crate::validate::{Endpoint, Target};
+
+/// Writes `impl DescribedEndpoint` and the `inventory::submit!` for a validated endpoint.
+pub(crate) fn endpoint(target: &Target, endpoint: &Endpoint) -> TokenStream {
+    let ident = &target.ident;
+    let type_name = ident.to_string();
+    let Endpoint {
+        name,
+        path,
+        methods,
+        auth_methods,
+        metadata,
+    } = endpoint;
+    let private = quote!(::oauth_endpoints::__private);
+    let auth_methods = match auth_methods {
+        Some(variants) => quote!(::core::option::Option::Some(&[
+            #(::oauth_endpoints::ClientAuthMethod::#variants),*
+        ])),
+        None => quote!(::core::option::Option::None),
+    };
+    let metadata = match metadata {
+        Some(metadata) => quote!(::core::option::Option::Some(#metadata)),
+        None => quote!(::core::option::Option::None),
+    };
+    // Spanned at the type's name, so a missing `Endpoint` or `Default` impl points at the type.
+    let registration = quote_spanned! {ident.span()=>
+        #private::Registration::of::<#ident>()
+    };
+    quote! {
+        impl ::oauth_endpoints::DescribedEndpoint for #ident {
+            const DESCRIPTION: ::oauth_endpoints::EndpointDescription =
+                ::oauth_endpoints::EndpointDescription::__new(
+                    #name,
+                    #path,
+                    &[#(#methods),*],
+                    #auth_methods,
+                    #metadata,
+                    ::oauth_endpoints::Source::__new(
+                        ::core::concat!(::core::module_path!(), "::", #type_name),
+                        ::core::module_path!(),
+                        ::core::file!(),
+                        ::core::line!(),
+                    ),
+                );
+        }
+
+        #private::inventory::submit! {
+            #registration
+        }
+    }
+}

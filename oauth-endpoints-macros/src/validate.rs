@@ -1,0 +1,227 @@
+//! The rules of `#[oauth_endpoint]`: each check turns a string argument into a typed value or a
+//! spanned error. All failures of one attribute are combined.
+
+use proc_macro2::{Ident, TokenStream};
+use syn::{Item, LitStr};
+
+use crate::args::{Args, Errors};
+
+/// HTTP methods an endpoint may answer.
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+
+/// Client authentication methods (RFC 6749 §2.3, names from RFC 7591 §2) and the variant of
+/// `oauth_endpoints::ClientAuthMethod` each names.
+const AUTH_METHODS: &[(&str, &str)] = &[
+    ("client_secret_basic", "ClientSecretBasic"),
+    ("client_secret_post", "ClientSecretPost"),
+    ("none", "None"),
+];
+
+/// The type the attribute is on.
+pub(crate) struct Target {
+    pub(crate) ident: Ident,
+}
+
+/// A validated endpoint declaration.
+pub(crate) struct Endpoint {
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) methods: Vec<String>,
+    /// Variant names of `ClientAuthMethod`; `None` when the attribute does not say.
+    pub(crate) auth_methods: Option<Vec<Ident>>,
+    pub(crate) metadata: Option<String>,
+}
+
+/// The attribute goes on a non-generic struct: a registration is a constant, and a generic type
+/// has no single instance to construct.
+pub(crate) fn target(item: TokenStream) -> syn::Result<Target> {
+    let item: Item = syn::parse2(item)?;
+    let keyword = match &item {
+        Item::Struct(item) => {
+            if item.generics.params.is_empty() && item.generics.where_clause.is_none() {
+                return Ok(Target {
+                    ident: item.ident.clone(),
+                });
+            }
+            return Err(syn::Error::new_spanned(
+                &item.generics,
+                "a generic struct cannot be registered with `#[oauth_endpoint]`; \
+                 register a concrete instance with `AuthorizationServerBuilder::register_endpoint`",
+            ));
+        }
+        Item::Enum(item) => (
+            quote::ToTokens::to_token_stream(&item.enum_token),
+            "an enum",
+        ),
+        Item::Union(item) => (
+            quote::ToTokens::to_token_stream(&item.union_token),
+            "a union",
+        ),
+        Item::Fn(item) => (
+            quote::ToTokens::to_token_stream(&item.sig.fn_token),
+            "a function",
+        ),
+        other => (quote::ToTokens::to_token_stream(other), "another item"),
+    };
+    let (tokens, found) = keyword;
+    Err(syn::Error::new_spanned(
+        tokens,
+        format!("`#[oauth_endpoint]` can only be applied to a struct, found {found}"),
+    ))
+}
+
+/// Checks every argument; reports every mistake at once.
+pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
+    let mut errors = Errors::default();
+    let call_site = proc_macro2::Span::call_site();
+
+    let name = match &args.name {
+        None => {
+            errors.at(call_site, "missing `name`, e.g. `name = \"revocation\"`");
+            String::new()
+        }
+        Some(lit) => {
+            let name = lit.value();
+            if name.is_empty() {
+                errors.at(lit.span(), "`name` must not be empty");
+            } else if name.chars().any(char::is_whitespace) {
+                errors.at(lit.span(), "`name` must not contain whitespace");
+            }
+            name
+        }
+    };
+
+    let path = match &args.path {
+        None => {
+            errors.at(call_site, "missing `path`, e.g. `path = \"/oauth/revoke\"`");
+            String::new()
+        }
+        Some(lit) => {
+            let path = lit.value();
+            if let Err(rule) = check_path(&path) {
+                errors.at(lit.span(), format!("`path` {rule}"));
+            }
+            path
+        }
+    };
+
+    let methods = match &args.methods {
+        None => vec!["POST".to_owned()],
+        Some(lit) => methods(lit, &mut errors),
+    };
+    let auth_methods = args
+        .auth_methods
+        .as_ref()
+        .map(|lit| auth_methods(lit, &mut errors));
+    let metadata = args.metadata.as_ref().map(|lit| {
+        let value = lit.value();
+        let valid = !value.is_empty()
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !valid {
+            errors.at(
+                lit.span(),
+                "`metadata` must be a metadata name in lowercase snake_case, e.g. \"device_authorization_endpoint\"",
+            );
+        }
+        value
+    });
+
+    errors.finish(Endpoint {
+        name,
+        path,
+        methods,
+        auth_methods,
+        metadata,
+    })
+}
+
+/// The path rule, shared in spirit with the runtime check in `oauth_endpoints::Route`.
+fn check_path(path: &str) -> Result<(), &'static str> {
+    if !path.starts_with('/') {
+        Err("must start with `/`")
+    } else if path.chars().any(char::is_whitespace) {
+        Err("must not contain whitespace")
+    } else if path.contains(['?', '#']) {
+        Err("must not contain a query (`?`) or a fragment (`#`)")
+    } else if !path.bytes().all(|b| b.is_ascii_graphic()) {
+        Err("must be printable ASCII (percent-encode other characters)")
+    } else {
+        Ok(())
+    }
+}
+
+fn methods(lit: &LitStr, errors: &mut Errors) -> Vec<String> {
+    let value = lit.value();
+    let mut methods: Vec<String> = Vec::new();
+    for method in value.split(',').map(str::trim) {
+        if method.is_empty() {
+            errors.at(
+                lit.span(),
+                "empty HTTP method; write one method or a comma-separated list, e.g. \"GET, POST\"",
+            );
+        } else if !METHODS.contains(&method) {
+            let hint = METHODS
+                .iter()
+                .find(|known| known.eq_ignore_ascii_case(method))
+                .map(|known| format!("; did you mean `{known}`?"))
+                .unwrap_or_default();
+            errors.at(
+                lit.span(),
+                format!(
+                    "unknown HTTP method `{method}`{hint} (expected one of: {})",
+                    METHODS.join(", ")
+                ),
+            );
+        } else if methods.iter().any(|seen| seen == method) {
+            errors.at(
+                lit.span(),
+                format!("HTTP method `{method}` is listed twice"),
+            );
+        } else {
+            methods.push(method.to_owned());
+        }
+    }
+    methods
+}
+
+fn auth_methods(lit: &LitStr, errors: &mut Errors) -> Vec<Ident> {
+    let value = lit.value();
+    let mut found: Vec<Ident> = Vec::new();
+    let mut any = false;
+    for method in value.split([' ', ',']).filter(|m| !m.is_empty()) {
+        any = true;
+        match AUTH_METHODS.iter().find(|(name, _)| *name == method) {
+            Some((_, variant)) => {
+                let ident = Ident::new(variant, lit.span());
+                if found.contains(&ident) {
+                    errors.at(
+                        lit.span(),
+                        format!("auth method `{method}` is listed twice"),
+                    );
+                } else {
+                    found.push(ident);
+                }
+            }
+            None => errors.at(
+                lit.span(),
+                format!(
+                    "unknown client authentication method `{method}` (expected any of: {})",
+                    AUTH_METHODS
+                        .iter()
+                        .map(|(name, _)| *name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        }
+    }
+    if !any {
+        errors.at(
+            lit.span(),
+            "`auth_methods` must name at least one method, e.g. \"client_secret_basic\"",
+        );
+    }
+    found
+}

@@ -1,0 +1,66 @@
+//! The endpoint contract: [`Endpoint`], and the object-safe twin the registry stores.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use http::{Request, Response};
+
+use crate::context::Context;
+use crate::error::OAuthError;
+
+/// What an endpoint answers: a response, or an OAuth error that the server renders
+/// (RFC 6749 §5.2).
+pub type EndpointResult = Result<Response<Bytes>, OAuthError>;
+
+/// An OAuth endpoint: answers one HTTP request.
+///
+/// Write the handler as a plain `async fn`; the returned future must be `Send`, and the compiler
+/// checks that where you implement the trait. Shared state (database handles, configuration)
+/// comes from the [`Context`], so an annotated type can be built by `Default`.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, StatusCode};
+/// use oauth_endpoints::{Context, Endpoint, EndpointResult, json_response, oauth_endpoint};
+///
+/// #[derive(Default)]
+/// #[oauth_endpoint(name = "ping", path = "/ping", methods = "GET")]
+/// struct Ping;
+///
+/// impl Endpoint for Ping {
+///     async fn handle(&self, _cx: &Context, _request: Request<Bytes>) -> EndpointResult {
+///         Ok(json_response(StatusCode::OK, &serde_json::json!({"pong": true})))
+///     }
+/// }
+/// ```
+pub trait Endpoint: Send + Sync + 'static {
+    /// Answers `request`. Errors are rendered by the server as RFC 6749 §5.2 error responses.
+    fn handle(
+        &self,
+        cx: &Context,
+        request: Request<Bytes>,
+    ) -> impl Future<Output = EndpointResult> + Send;
+}
+
+/// A boxed endpoint future.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The object-safe twin of [`Endpoint`]: the registry stores `Arc<dyn DynEndpoint>`.
+pub(crate) trait DynEndpoint: Send + Sync + 'static {
+    fn handle_boxed<'a>(
+        &'a self,
+        cx: &'a Context,
+        request: Request<Bytes>,
+    ) -> BoxFuture<'a, EndpointResult>;
+}
+
+impl<T: Endpoint> DynEndpoint for T {
+    fn handle_boxed<'a>(
+        &'a self,
+        cx: &'a Context,
+        request: Request<Bytes>,
+    ) -> BoxFuture<'a, EndpointResult> {
+        Box::pin(self.handle(cx, request))
+    }
+}

@@ -1,0 +1,206 @@
+//! Parsing `application/x-www-form-urlencoded` request bodies (RFC 6749 §3.2, Appendix B).
+//!
+//! Parsing is separate from behaviour: endpoints ask for a [`Form`] and read parameters from it.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use http::Request;
+use http::header::CONTENT_TYPE;
+use percent_encoding::percent_decode;
+
+use crate::error::OAuthError;
+
+/// Why a body is not an acceptable form. Each becomes `invalid_request` (RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormError {
+    /// The request's `Content-Type` is missing or not `application/x-www-form-urlencoded`.
+    #[error("the request body must be application/x-www-form-urlencoded")]
+    UnsupportedContentType,
+    /// A parameter appears more than once (RFC 6749 §3.1, §3.2).
+    #[error("parameter `{0}` is repeated")]
+    Repeated(String),
+    /// A name or value does not decode to UTF-8 (RFC 6749 Appendix B).
+    #[error("the request body is not valid UTF-8 after percent-decoding")]
+    NotUtf8,
+}
+
+impl From<FormError> for OAuthError {
+    fn from(error: FormError) -> Self {
+        OAuthError::invalid_request(error.to_string())
+    }
+}
+
+/// The decoded parameters of a form body, in the order they were sent, each name at most once.
+///
+/// Per RFC 6749 §3.1, a parameter sent without a value is treated as omitted: [`Form::get`]
+/// returns `None` for `token=`.
+///
+/// ```
+/// let form = oauth_endpoints::Form::parse_body(b"token=a%2Bb+c&token_type_hint=").unwrap();
+/// assert_eq!(form.get("token"), Some("a+b c"));
+/// assert_eq!(form.get("token_type_hint"), None);
+///
+/// let repeated = oauth_endpoints::Form::parse_body(b"token=a&token=b");
+/// assert!(repeated.is_err());
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Form {
+    pairs: Vec<(String, String)>,
+}
+
+impl Form {
+    /// Parses a request's body after checking that its `Content-Type` is
+    /// `application/x-www-form-urlencoded` (parameters such as `charset` are allowed).
+    pub fn from_request(request: &Request<Bytes>) -> Result<Self, FormError> {
+        let is_form = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|media| {
+                media
+                    .trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(FormError::UnsupportedContentType);
+        }
+        Self::parse_body(request.body())
+    }
+
+    /// Parses a form body: `&`-separated `name=value` pairs, `+` for space, percent-encoding.
+    pub fn parse_body(body: &[u8]) -> Result<Self, FormError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for segment in body.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
+            let (name, value) = match segment.iter().position(|&b| b == b'=') {
+                Some(at) => (&segment[..at], &segment[at + 1..]),
+                None => (segment, &segment[segment.len()..]),
+            };
+            let name = decode(name)?;
+            if pairs.iter().any(|(seen, _)| *seen == name) {
+                return Err(FormError::Repeated(truncate(name)));
+            }
+            pairs.push((name, decode(value)?));
+        }
+        Ok(Self { pairs })
+    }
+
+    /// The value of `name`, or `None` if it is absent or empty (RFC 6749 §3.1).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// Whether `name` has a non-empty value.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Every parameter, in the order sent (empty values included).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether the form has no parameters at all.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Form {
+    /// Names only: values may be tokens or secrets and are never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Form")
+            .field(
+                "names",
+                &self
+                    .pairs
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Decodes one name or value: `+` is a space, then percent-decoding, then UTF-8.
+pub(crate) fn decode(raw: &[u8]) -> Result<String, FormError> {
+    let raw: Cow<'_, [u8]> = if raw.contains(&b'+') {
+        Cow::Owned(
+            raw.iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(raw)
+    };
+    percent_decode(&raw)
+        .decode_utf8()
+        .map(Cow::into_owned)
+        .map_err(|_| FormError::NotUtf8)
+}
+
+/// Keeps error messages short when a hostile name is echoed back.
+fn truncate(mut name: String) -> String {
+    if name.len() > 64 {
+        let mut end = 64;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+        name.push_str("...");
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_plus_and_percent() {
+        let form = Form::parse_body(b"a=x+y%20z%2B&b=%E2%82%AC").unwrap();
+        assert_eq!(form.get("a"), Some("x y z+"));
+        assert_eq!(form.get("b"), Some("\u{20ac}"));
+    }
+
+    #[test]
+    fn rejects_invalid_utf8() {
+        assert_eq!(Form::parse_body(b"a=%FF"), Err(FormError::NotUtf8));
+        assert_eq!(Form::parse_body(b"a=\xff"), Err(FormError::NotUtf8));
+    }
+
+    #[test]
+    fn repeated_empty_parameter_is_still_repeated() {
+        assert_eq!(
+            Form::parse_body(b"a=&a=1"),
+            Err(FormError::Repeated("a".into()))
+        );
+    }
+
+    #[test]
+    fn missing_content_type_is_refused() {
+        let request = Request::new(Bytes::from_static(b"a=1"));
+        assert_eq!(
+            Form::from_request(&request),
+            Err(FormError::UnsupportedContentType)
+        );
+    }
+
+    #[test]
+    fn charset_parameter_is_accepted() {
+        let request = Request::builder()
+            .header(
+                CONTENT_TYPE,
+                "Application/X-WWW-Form-Urlencoded; charset=UTF-8",
+            )
+            .body(Bytes::from_static(b"a=1"))
+            .unwrap();
+        assert_eq!(Form::from_request(&request).unwrap().get("a"), Some("1"));
+    }
+}

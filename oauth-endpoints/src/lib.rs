@@ -1,0 +1,91 @@
+//! The token-endpoint side of an OAuth 2.0 authorization server, built around a declarative
+//! endpoint registry.
+//!
+//! Annotate an endpoint type with [`oauth_endpoint`]; at startup [`AuthorizationServer::builder`]
+//! collects every annotated endpoint linked into the program, validates them, and builds a
+//! dispatch table and a route list. [`AuthorizationServer::routes`] hands the routes to any web
+//! framework; [`AuthorizationServer::dispatch`] routes a request by path and method, and
+//! [`AuthorizationServer::create_endpoint_response`] answers through one named endpoint.
+//!
+//! The crate is runtime- and framework-agnostic: endpoints take and return [`http`] types with
+//! [`bytes::Bytes`] bodies.
+
+// The built-in endpoints use the same attribute as users' endpoints.
+#[allow(unused_extern_crates)]
+extern crate self as oauth_endpoints;
+
+mod client_auth;
+mod config;
+mod context;
+mod description;
+mod endpoint;
+mod error;
+mod form;
+mod registration;
+mod response;
+mod route;
+mod server;
+mod state;
+
+pub use client_auth::{ClientAuthMethod, UnknownAuthMethod};
+pub use config::ServerConfig;
+pub use context::Context;
+pub use description::{DescribedEndpoint, EndpointDescription, Source};
+pub use endpoint::{Endpoint, EndpointResult};
+pub use error::OAuthError;
+pub use form::{Form, FormError};
+pub use response::{json_bytes_response, json_response};
+pub use route::Route;
+pub use server::{
+    AuthorizationServer, AuthorizationServerBuilder, BuildError, EndpointSpec, UnknownEndpoint,
+};
+pub use state::StateMap;
+
+/// Declares an OAuth endpoint type and registers it with every [`AuthorizationServer`] built in
+/// a program that links the defining crate.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, StatusCode};
+/// use oauth_endpoints::{Context, Endpoint, EndpointResult, json_response, oauth_endpoint};
+///
+/// #[derive(Default)]
+/// #[oauth_endpoint(
+///     name = "ping",
+///     path = "/ping",
+///     methods = "GET, POST",
+///     auth_methods = "client_secret_basic client_secret_post",
+/// )]
+/// struct Ping;
+///
+/// impl Endpoint for Ping {
+///     async fn handle(&self, _cx: &Context, _request: Request<Bytes>) -> EndpointResult {
+///         Ok(json_response(StatusCode::OK, &serde_json::json!({})))
+///     }
+/// }
+/// ```
+///
+/// Keys (string literals):
+/// - `name` (required): unique in a server; what `create_endpoint_response` takes.
+/// - `path` (required): starts with `/`; no whitespace, query or fragment.
+/// - `methods`: one method or a comma-separated list of `GET`, `HEAD`, `POST`, `PUT`, `DELETE`,
+///   `PATCH`, `OPTIONS`. Default `POST`.
+/// - `auth_methods`: space-separated client authentication methods the endpoint accepts
+///   (`client_secret_basic`, `client_secret_post`, `none`; RFC 6749 §2.3). Default
+///   `client_secret_basic`.
+/// - `metadata`: the RFC 8414 metadata name under which the endpoint's URL is published.
+///
+/// The type must be a non-generic struct implementing [`Endpoint`] and [`Default`]. The attribute
+/// implements [`DescribedEndpoint`] for it.
+///
+/// Registrations live in the crate that defines the type: if that crate is a dependency that no
+/// code names, the linker drops it and its endpoints vanish. Name it once with
+/// `use that_crate as _;`.
+pub use oauth_endpoints_macros::oauth_endpoint;
+
+/// Items the attribute's generated code uses. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::registration::Registration;
+    pub use inventory;
+}

@@ -1,0 +1,93 @@
+//! [`BuildError`]: why a server could not be built.
+
+use http::Method;
+
+use crate::description::Source;
+
+/// A registry conflict or mistake found by
+/// [`AuthorizationServerBuilder::build`](crate::AuthorizationServerBuilder::build). Each names
+/// the culprits with their source locations.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Two endpoints share one name.
+    #[error("two endpoints are named `{name}`: {first} and {second}")]
+    DuplicateName {
+        /// The shared name.
+        name: String,
+        /// One endpoint.
+        first: Source,
+        /// The other.
+        second: Source,
+    },
+    /// Two endpoints answer the same method on the same path.
+    #[error(
+        "`{method} {path}` is answered by two endpoints: `{first_name}` ({first}) and `{second_name}` ({second})"
+    )]
+    DuplicateRoute {
+        /// The method both answer.
+        method: Method,
+        /// The path both are mounted at.
+        path: String,
+        /// The first endpoint's name.
+        first_name: String,
+        /// Where it was defined.
+        first: Source,
+        /// The second endpoint's name.
+        second_name: String,
+        /// Where it was defined.
+        second: Source,
+    },
+    /// `exclude(name)` names no collected endpoint.
+    #[error("`exclude(\"{name}\")` names no collected endpoint")]
+    UnknownExclusion {
+        /// The name given.
+        name: String,
+    },
+    /// `only([...])` names no collected endpoint.
+    #[error("`only` names `{name}`, which is no collected endpoint")]
+    UnknownOnly {
+        /// The name given.
+        name: String,
+    },
+    /// `mount(name, path)` names no endpoint.
+    #[error("`mount(\"{name}\", \"{path}\")` names no endpoint")]
+    UnknownMount {
+        /// The name given.
+        name: String,
+        /// The path given.
+        path: String,
+    },
+    /// An endpoint's path breaks the path rule.
+    #[error("endpoint `{name}` ({at}): path `{path}` {reason}")]
+    InvalidPath {
+        /// The endpoint.
+        name: String,
+        /// The path.
+        path: String,
+        /// The rule it breaks.
+        reason: &'static str,
+        /// Where the endpoint was defined.
+        at: Source,
+    },
+    /// An explicitly registered endpoint has an empty name or one with whitespace.
+    #[error("endpoint {at}: name `{name}` must be non-empty and contain no whitespace")]
+    InvalidName {
+        /// The name.
+        name: String,
+        /// Where the endpoint was registered.
+        at: Source,
+    },
+    /// An explicitly registered endpoint lists an unknown, empty or repeated HTTP method.
+    #[error(
+        "endpoint `{name}` ({at}): `{method}` is not an accepted HTTP method here (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, each once)"
+    )]
+    InvalidMethod {
+        /// The endpoint.
+        name: String,
+        /// The offending entry.
+        method: String,
+        /// Where the endpoint was registered.
+        at: Source,
+    },
+}

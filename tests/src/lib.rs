@@ -1,0 +1,1 @@
+//! Integration tests of oauth-endpoints; the tests live in `tests/`.
