@@ -5,37 +5,27 @@ use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Lit, LitStr, MetaNameValue, Token};
 
-/// The keys `#[oauth_endpoint]` accepts.
-const KEYS: &[&str] = &["name", "path", "methods", "auth_methods", "metadata"];
-
-/// The arguments of one `#[oauth_endpoint(...)]`, each a string literal kept with its span.
-#[derive(Default)]
+/// The arguments of one attribute, each a string literal kept with its span.
 pub(crate) struct Args {
-    pub(crate) name: Option<LitStr>,
-    pub(crate) path: Option<LitStr>,
-    pub(crate) methods: Option<LitStr>,
-    pub(crate) auth_methods: Option<LitStr>,
-    pub(crate) metadata: Option<LitStr>,
+    values: Vec<(&'static str, LitStr)>,
 }
 
 impl Args {
-    fn slot(&mut self, key: &str) -> Option<&mut Option<LitStr>> {
-        match key {
-            "name" => Some(&mut self.name),
-            "path" => Some(&mut self.path),
-            "methods" => Some(&mut self.methods),
-            "auth_methods" => Some(&mut self.auth_methods),
-            "metadata" => Some(&mut self.metadata),
-            _ => None,
-        }
+    /// The value given for `key`, if any.
+    pub(crate) fn get(&self, key: &str) -> Option<&LitStr> {
+        self.values
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, value)| value)
     }
 }
 
-/// Parses the attribute's tokens. Unknown keys, repeated keys and values that are not string
-/// literals are all reported, each at its own token, in one combined error.
-pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
+/// Parses the attribute's tokens, accepting the keys in `keys`. Unknown keys, repeated keys and
+/// values that are not string literals are all reported, each at its own token, in one combined
+/// error.
+pub(crate) fn parse(tokens: TokenStream, keys: &[&'static str]) -> syn::Result<Args> {
     let pairs = Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse2(tokens)?;
-    let mut args = Args::default();
+    let mut args = Args { values: Vec::new() };
     let mut errors = Errors::default();
     for pair in pairs {
         let key = pair
@@ -43,10 +33,10 @@ pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
             .get_ident()
             .map(ToString::to_string)
             .unwrap_or_default();
-        let Some(slot) = args.slot(&key) else {
+        let Some(key) = keys.iter().copied().find(|k| *k == key) else {
             errors.push(syn::Error::new_spanned(
                 &pair.path,
-                format!("unknown key; expected one of: {}", KEYS.join(", ")),
+                format!("unknown key; expected one of: {}", keys.join(", ")),
             ));
             continue;
         };
@@ -57,14 +47,14 @@ pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
                 continue;
             }
         };
-        if slot.is_some() {
+        if args.get(key).is_some() {
             errors.push(syn::Error::new_spanned(
                 &pair.path,
                 format!("duplicate key `{key}`"),
             ));
             continue;
         }
-        *slot = Some(value);
+        args.values.push((key, value));
     }
     errors.finish(args)
 }

@@ -5,6 +5,39 @@ use quote::{quote, quote_spanned};
 
 use crate::validate::{Endpoint, Target};
 
+/// Writes `impl DescribedGrant` and the `inventory::submit!` for a grant type.
+pub(crate) fn grant(target: &Target, grant_type: &str) -> TokenStream {
+    let ident = &target.ident;
+    let type_name = ident.to_string();
+    let private = quote!(::oauth_endpoints::__private);
+    let registration = quote_spanned! {ident.span()=>
+        #private::GrantRegistration::of::<#ident>()
+    };
+    let source = source(&type_name);
+    quote! {
+        impl ::oauth_endpoints::DescribedGrant for #ident {
+            const DESCRIPTION: ::oauth_endpoints::GrantDescription =
+                ::oauth_endpoints::GrantDescription::__new(#grant_type, #source);
+        }
+
+        #private::inventory::submit! {
+            #registration
+        }
+    }
+}
+
+/// The `Source` of the annotated type: its path and the attribute's location.
+fn source(type_name: &str) -> TokenStream {
+    quote! {
+        ::oauth_endpoints::Source::__new(
+            ::core::concat!(::core::module_path!(), "::", #type_name),
+            ::core::module_path!(),
+            ::core::file!(),
+            ::core::line!(),
+        )
+    }
+}
+
 /// Writes `impl DescribedEndpoint` and the `inventory::submit!` for a validated endpoint.
 pub(crate) fn endpoint(target: &Target, endpoint: &Endpoint) -> TokenStream {
     let ident = &target.ident;
@@ -17,6 +50,7 @@ pub(crate) fn endpoint(target: &Target, endpoint: &Endpoint) -> TokenStream {
         metadata,
     } = endpoint;
     let private = quote!(::oauth_endpoints::__private);
+    let source = source(&type_name);
     let auth_methods = match auth_methods {
         Some(variants) => quote!(::core::option::Option::Some(&[
             #(::oauth_endpoints::ClientAuthMethod::#variants),*
@@ -40,12 +74,7 @@ pub(crate) fn endpoint(target: &Target, endpoint: &Endpoint) -> TokenStream {
                     &[#(#methods),*],
                     #auth_methods,
                     #metadata,
-                    ::oauth_endpoints::Source::__new(
-                        ::core::concat!(::core::module_path!(), "::", #type_name),
-                        ::core::module_path!(),
-                        ::core::file!(),
-                        ::core::line!(),
-                    ),
+                    #source,
                 );
         }
 

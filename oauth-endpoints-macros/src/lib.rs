@@ -19,18 +19,50 @@ mod validate;
 #[proc_macro_attribute]
 pub fn oauth_endpoint(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
-    let result = args::parse(attr.into()).and_then(|args| {
-        let target = validate::target(item.clone());
-        let endpoint = validate::endpoint(&args);
-        match (target, endpoint) {
-            (Ok(target), Ok(endpoint)) => Ok(expand::endpoint(&target, &endpoint)),
-            (Err(mut first), Err(second)) => {
-                first.combine(second);
-                Err(first)
-            }
-            (Err(error), _) | (_, Err(error)) => Err(error),
-        }
+    let result = args::parse(attr.into(), ENDPOINT_KEYS).and_then(|args| {
+        both(
+            validate::target(item.clone(), "oauth_endpoint"),
+            validate::endpoint(&args),
+        )
+        .map(|(target, endpoint)| expand::endpoint(&target, &endpoint))
     });
+    finish(item, result)
+}
+
+/// Declares a grant type and registers it with the token endpoint of every `AuthorizationServer`
+/// built in a program that links the crate defining it. See `oauth_endpoints::oauth_grant`.
+#[proc_macro_attribute]
+pub fn oauth_grant(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    let result = args::parse(attr.into(), &["grant_type"]).and_then(|args| {
+        both(
+            validate::target(item.clone(), "oauth_grant"),
+            validate::grant(&args),
+        )
+        .map(|(target, grant_type)| expand::grant(&target, &grant_type))
+    });
+    finish(item, result)
+}
+
+/// The keys `#[oauth_endpoint]` accepts.
+const ENDPOINT_KEYS: &[&str] = &["name", "path", "methods", "auth_methods", "metadata"];
+
+/// Both results, or every error of both.
+fn both<A, B>(a: syn::Result<A>, b: syn::Result<B>) -> syn::Result<(A, B)> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(mut first), Err(second)) => {
+            first.combine(second);
+            Err(first)
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    }
+}
+
+fn finish(
+    item: proc_macro2::TokenStream,
+    result: syn::Result<proc_macro2::TokenStream>,
+) -> TokenStream {
     match result {
         Ok(tokens) => quote::quote!(#item #tokens).into(),
         // The item is emitted unchanged beside the errors, so code that uses the type does not

@@ -34,7 +34,7 @@ pub(crate) struct Endpoint {
 
 /// The attribute goes on a non-generic struct: a registration is a constant, and a generic type
 /// has no single instance to construct.
-pub(crate) fn target(item: TokenStream) -> syn::Result<Target> {
+pub(crate) fn target(item: TokenStream, attribute: &str) -> syn::Result<Target> {
     let item: Item = syn::parse2(item)?;
     let keyword = match &item {
         Item::Struct(item) => {
@@ -45,8 +45,10 @@ pub(crate) fn target(item: TokenStream) -> syn::Result<Target> {
             }
             return Err(syn::Error::new_spanned(
                 &item.generics,
-                "a generic struct cannot be registered with `#[oauth_endpoint]`; \
-                 register a concrete instance with `AuthorizationServerBuilder::register_endpoint`",
+                format!(
+                    "a generic struct cannot be registered with `#[{attribute}]`; \
+                     register a concrete instance with the server builder instead"
+                ),
             ));
         }
         Item::Enum(item) => (
@@ -66,8 +68,26 @@ pub(crate) fn target(item: TokenStream) -> syn::Result<Target> {
     let (tokens, found) = keyword;
     Err(syn::Error::new_spanned(
         tokens,
-        format!("`#[oauth_endpoint]` can only be applied to a struct, found {found}"),
+        format!("`#[{attribute}]` can only be applied to a struct, found {found}"),
     ))
+}
+
+/// Checks `#[oauth_grant]`'s argument: a `grant_type` (RFC 6749 §4.5, Appendix A.10).
+pub(crate) fn grant(args: &Args) -> syn::Result<String> {
+    let Some(lit) = args.get("grant_type") else {
+        return Err(syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "missing `grant_type`, e.g. `grant_type = \"client_credentials\"`",
+        ));
+    };
+    let value = lit.value();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(syn::Error::new(
+            lit.span(),
+            "`grant_type` must be a non-empty name or URI without whitespace",
+        ));
+    }
+    Ok(value)
 }
 
 /// Checks every argument; reports every mistake at once.
@@ -75,7 +95,7 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
     let mut errors = Errors::default();
     let call_site = proc_macro2::Span::call_site();
 
-    let name = match &args.name {
+    let name = match args.get("name") {
         None => {
             errors.at(call_site, "missing `name`, e.g. `name = \"revocation\"`");
             String::new()
@@ -91,7 +111,7 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
         }
     };
 
-    let path = match &args.path {
+    let path = match args.get("path") {
         None => {
             errors.at(call_site, "missing `path`, e.g. `path = \"/oauth/revoke\"`");
             String::new()
@@ -105,15 +125,14 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
         }
     };
 
-    let methods = match &args.methods {
+    let methods = match args.get("methods") {
         None => vec!["POST".to_owned()],
         Some(lit) => methods(lit, &mut errors),
     };
     let auth_methods = args
-        .auth_methods
-        .as_ref()
+        .get("auth_methods")
         .map(|lit| auth_methods(lit, &mut errors));
-    let metadata = args.metadata.as_ref().map(|lit| {
+    let metadata = args.get("metadata").map(|lit| {
         let value = lit.value();
         let valid = !value.is_empty()
             && value

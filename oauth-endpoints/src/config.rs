@@ -1,5 +1,7 @@
 //! [`ServerConfig`]: the settings every endpoint may read.
 
+use std::time::Duration;
+
 /// Server-wide settings, set through the builder and read by endpoints through
 /// [`Context::config`](crate::Context::config).
 #[derive(Debug, Clone)]
@@ -8,6 +10,18 @@ pub struct ServerConfig {
     /// The largest request body accepted, in bytes; larger bodies are refused with 413 before
     /// any endpoint runs. Default 64 KiB.
     pub body_limit: usize,
+    /// The issuer identifier (RFC 8414 §2), published as `iss` in introspection answers.
+    pub issuer: Option<String>,
+    /// Access token lifetime. Default one hour.
+    pub access_token_ttl: Duration,
+    /// Refresh token lifetime, counted from the grant's first refresh token. Default 30 days.
+    pub refresh_token_ttl: Duration,
+    /// Whether revoking an access token revokes its whole grant, refresh token included
+    /// (RFC 7009 §2.1 MAY). Default false: the refresh token stays usable.
+    pub revoke_grant_with_access_token: bool,
+    /// The scope a Bearer token must carry to call the introspection endpoint. Default
+    /// `introspection`.
+    pub introspection_scope: String,
 }
 
 impl ServerConfig {
@@ -19,6 +33,11 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             body_limit: Self::DEFAULT_BODY_LIMIT,
+            issuer: None,
+            access_token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            revoke_grant_with_access_token: false,
+            introspection_scope: "introspection".to_owned(),
         }
     }
 }

@@ -5,23 +5,33 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::Request;
 
+use crate::client_auth::{AuthenticatedClient, authenticate_client};
+use crate::clock::{Clock, UnixTime};
 use crate::config::ServerConfig;
 use crate::error::OAuthError;
 use crate::form::Form;
+use crate::grant::Grants;
 use crate::route::Route;
 use crate::state::StateMap;
+use crate::store::{Clients, Tokens};
+use crate::token::TokenIssuer;
 
 /// What every endpoint of one server shares.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) state: StateMap,
     pub(crate) config: ServerConfig,
     pub(crate) routes: Vec<Route>,
+    pub(crate) clients: Clients,
+    pub(crate) tokens: Tokens,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) grants: Grants,
+    pub(crate) issuer: TokenIssuer,
 }
 
-/// The server context handed to [`Endpoint::handle`](crate::Endpoint::handle): shared state,
-/// configuration, and the route the request came in on.
-#[derive(Debug, Clone)]
+/// The server context handed to [`Endpoint::handle`](crate::Endpoint::handle) and
+/// [`Grant::exchange`](crate::Grant::exchange): stores, clock, configuration, shared state,
+/// and the route the request came in on.
+#[derive(Clone)]
 pub struct Context {
     shared: Arc<Shared>,
     route: usize,
@@ -72,8 +82,56 @@ impl Context {
         &self.shared.routes
     }
 
+    /// The client store.
+    pub fn clients(&self) -> &Clients {
+        &self.shared.clients
+    }
+
+    /// The token store.
+    pub fn tokens(&self) -> &Tokens {
+        &self.shared.tokens
+    }
+
+    /// The registered grant types.
+    pub fn grants(&self) -> &Grants {
+        &self.shared.grants
+    }
+
+    /// Mints and stores tokens with the server's lifetimes.
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.shared.issuer
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.shared.clock
+    }
+
+    /// Now, by the server's clock.
+    pub fn now(&self) -> UnixTime {
+        self.shared.clock.now()
+    }
+
     /// Parses the request body as a form (RFC 6749 §3.2); failures are `invalid_request`.
     pub fn form(&self, request: &Request<Bytes>) -> Result<Form, OAuthError> {
         Ok(Form::from_request(request)?)
+    }
+
+    /// Authenticates the request's client (RFC 6749 §2.3) with the methods this endpoint
+    /// declared in `auth_methods`. See [`authenticate_client`].
+    pub async fn authenticate_client(
+        &self,
+        request: &Request<Bytes>,
+        form: &Form,
+    ) -> Result<AuthenticatedClient, OAuthError> {
+        authenticate_client(self, request, form, self.route().auth_methods()).await
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("route", self.route())
+            .finish_non_exhaustive()
     }
 }

@@ -10,6 +10,7 @@ use http::header::CONTENT_TYPE;
 use percent_encoding::percent_decode;
 
 use crate::error::OAuthError;
+use crate::scope::Scope;
 
 /// Why a body is not an acceptable form. Each becomes `invalid_request` (RFC 6749 §5.2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,6 +105,17 @@ impl Form {
     /// Every parameter, in the order sent (empty values included).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The `scope` parameter (RFC 6749 §3.3), if present; a malformed one is `invalid_scope`.
+    pub fn scope(&self) -> Result<Option<Scope>, OAuthError> {
+        self.get("scope")
+            .map(|scope| {
+                scope
+                    .parse::<Scope>()
+                    .map_err(|error| OAuthError::invalid_scope(error.to_string()))
+            })
+            .transpose()
     }
 
     /// Whether the form has no parameters at all.

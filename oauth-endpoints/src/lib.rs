@@ -14,32 +14,53 @@
 #[allow(unused_extern_crates)]
 extern crate self as oauth_endpoints;
 
+mod client;
 mod client_auth;
+mod clock;
 mod config;
 mod context;
 mod description;
 mod endpoint;
+mod endpoints;
 mod error;
 mod form;
+mod grant;
 mod registration;
 mod response;
 mod route;
+mod scope;
+mod secret;
 mod server;
 mod state;
+mod store;
+mod token;
 
-pub use client_auth::{ClientAuthMethod, UnknownAuthMethod};
+pub use client::{CLIENT_CREDENTIALS, Client, REFRESH_TOKEN};
+pub use client_auth::{
+    AuthenticatedClient, BasicCredentials, BasicError, ClientAuthMethod, UnknownAuthMethod,
+    authenticate_client, parse_basic,
+};
+pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use config::ServerConfig;
 pub use context::Context;
 pub use description::{DescribedEndpoint, EndpointDescription, Source};
 pub use endpoint::{Endpoint, EndpointResult};
+pub use endpoints::TokenEndpoint;
 pub use error::OAuthError;
 pub use form::{Form, FormError};
+pub use grant::{
+    ClientCredentialsGrant, DescribedGrant, Grant, GrantDescription, Grants, RefreshTokenGrant,
+};
 pub use response::{json_bytes_response, json_response};
 pub use route::Route;
+pub use scope::{InvalidScope, Scope};
+pub use secret::{Id, SecretHash, TokenHash, generate_secret};
 pub use server::{
     AuthorizationServer, AuthorizationServerBuilder, BuildError, EndpointSpec, UnknownEndpoint,
 };
 pub use state::StateMap;
+pub use store::{ClientStore, Clients, MemoryStore, Rotation, StoreError, TokenStore, Tokens};
+pub use token::{IssuedTokens, TokenIssuer, TokenKind, TokenRecord, TokenRequest};
 
 /// Declares an OAuth endpoint type and registers it with every [`AuthorizationServer`] built in
 /// a program that links the defining crate.
@@ -83,9 +104,31 @@ pub use state::StateMap;
 /// `use that_crate as _;`.
 pub use oauth_endpoints_macros::oauth_endpoint;
 
+/// Declares a grant type and registers it with the token endpoint of every
+/// [`AuthorizationServer`] built in a program that links the defining crate.
+///
+/// ```
+/// use oauth_endpoints::{Client, Context, EndpointResult, Form, Grant, OAuthError, oauth_grant};
+///
+/// #[derive(Default)]
+/// #[oauth_grant(grant_type = "urn:example:params:oauth:grant-type:demo")]
+/// struct DemoGrant;
+///
+/// impl Grant for DemoGrant {
+///     async fn exchange(&self, _cx: &Context, _client: &Client, _form: &Form) -> EndpointResult {
+///         Err(OAuthError::invalid_grant("demo grants are never valid"))
+///     }
+/// }
+/// ```
+///
+/// The type must be a non-generic struct implementing [`Grant`] and [`Default`]. The client's
+/// `grant_types` must list the grant type for the token endpoint to call it.
+pub use oauth_endpoints_macros::oauth_grant;
+
 /// Items the attribute's generated code uses. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::grant::GrantRegistration;
     pub use crate::registration::Registration;
     pub use inventory;
 }

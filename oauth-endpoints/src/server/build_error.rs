@@ -90,4 +90,28 @@ pub enum BuildError {
         /// Where the endpoint was registered.
         at: Source,
     },
+    /// Two grants are registered for one `grant_type`.
+    #[error("two grants are registered for grant_type `{grant_type}`: {first} and {second}")]
+    DuplicateGrant {
+        /// The shared `grant_type`.
+        grant_type: String,
+        /// One grant.
+        first: Source,
+        /// The other.
+        second: Source,
+    },
+    /// `exclude_grant(grant_type)` names no collected grant.
+    #[error("`exclude_grant(\"{grant_type}\")` names no collected grant")]
+    UnknownGrantExclusion {
+        /// The `grant_type` given.
+        grant_type: String,
+    },
+    /// An explicitly registered grant has an empty `grant_type` or one with whitespace.
+    #[error("grant {at}: grant_type `{grant_type}` must be non-empty printable ASCII")]
+    InvalidGrantType {
+        /// The `grant_type` given.
+        grant_type: String,
+        /// Where it was registered.
+        at: Source,
+    },
 }

@@ -11,16 +11,20 @@ use std::sync::Arc;
 use http::Method;
 
 use crate::client_auth::ClientAuthMethod;
+use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
 use crate::context::{Context, Shared};
 use crate::description::Source;
 use crate::endpoint::{DynEndpoint, Endpoint};
+use crate::grant::{self, DynGrant, Grant, GrantCandidate, GrantInstance, Grants};
 use crate::registration;
 use crate::route::{Route, check_path, parse_methods};
 use crate::server::spec::EndpointSpec;
 use crate::server::table::Table;
 use crate::server::{AuthorizationServer, BuildError, Inner};
 use crate::state::StateMap;
+use crate::store::{ClientStore, Clients, MemoryStore, TokenStore, Tokens};
+use crate::token::TokenIssuer;
 
 /// How a candidate endpoint is obtained.
 enum Instance {
@@ -50,6 +54,11 @@ pub struct AuthorizationServerBuilder {
     mounts: Vec<(String, String)>,
     state: StateMap,
     config: ServerConfig,
+    clients: Option<Clients>,
+    tokens: Option<Tokens>,
+    clock: Arc<dyn Clock>,
+    grants: Vec<GrantCandidate>,
+    excluded_grants: Vec<String>,
 }
 
 impl AuthorizationServerBuilder {
@@ -61,6 +70,11 @@ impl AuthorizationServerBuilder {
             mounts: Vec::new(),
             state: StateMap::default(),
             config: ServerConfig::default(),
+            clients: None,
+            tokens: None,
+            clock: Arc::new(SystemClock),
+            grants: Vec::new(),
+            excluded_grants: Vec::new(),
         }
     }
 
@@ -123,6 +137,79 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// Uses one store for both clients and tokens (e.g. a [`MemoryStore`] or a database store).
+    /// Without a store the server keeps both in a fresh [`MemoryStore`].
+    pub fn store<S: ClientStore + TokenStore + Clone>(self, store: S) -> Self {
+        self.client_store(store.clone()).token_store(store)
+    }
+
+    /// Uses `store` for clients.
+    pub fn client_store(mut self, store: impl ClientStore) -> Self {
+        self.clients = Some(Clients::new(store));
+        self
+    }
+
+    /// Uses `store` for tokens.
+    pub fn token_store(mut self, store: impl TokenStore) -> Self {
+        self.tokens = Some(Tokens::new(store));
+        self
+    }
+
+    /// Uses `clock` instead of the system clock (e.g. a [`ManualClock`](crate::ManualClock) in
+    /// tests).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The issuer identifier (RFC 8414 §2), published as `iss` in introspection answers.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.config.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Access token lifetime (default one hour).
+    pub fn access_token_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.config.access_token_ttl = ttl;
+        self
+    }
+
+    /// Refresh token lifetime (default 30 days), counted from the grant's first refresh token.
+    pub fn refresh_token_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.config.refresh_token_ttl = ttl;
+        self
+    }
+
+    /// Whether revoking an access token revokes its whole grant (RFC 7009 §2.1 MAY; default
+    /// false).
+    pub fn revoke_grant_with_access_token(mut self, revoke: bool) -> Self {
+        self.config.revoke_grant_with_access_token = revoke;
+        self
+    }
+
+    /// The scope a Bearer token must carry to call introspection (default `introspection`).
+    pub fn introspection_scope(mut self, scope: impl Into<String>) -> Self {
+        self.config.introspection_scope = scope.into();
+        self
+    }
+
+    /// Registers a grant type instance for `grant_type` at the token endpoint.
+    #[track_caller]
+    pub fn register_grant<G: Grant>(mut self, grant_type: impl Into<String>, grant: G) -> Self {
+        self.grants.push(GrantCandidate {
+            grant_type: grant_type.into(),
+            source: Source::caller::<G>(),
+            grant: GrantInstance::Ready(Arc::new(grant) as Arc<dyn DynGrant>),
+        });
+        self
+    }
+
+    /// Leaves out the collected (annotated) grant type `grant_type`.
+    pub fn exclude_grant(mut self, grant_type: impl Into<String>) -> Self {
+        self.excluded_grants.push(grant_type.into());
+        self
+    }
+
     /// Validates every endpoint and builds the dispatch table and route list.
     ///
     /// Fails, naming the culprits and their source locations, on two endpoints with one name,
@@ -136,7 +223,13 @@ impl AuthorizationServerBuilder {
             mounts,
             state,
             config,
+            clients,
+            tokens,
+            clock,
+            grants,
+            excluded_grants,
         } = self;
+        let grants = select_grants(grants, &excluded_grants)?;
 
         let mut candidates = select(collect(), &exclude, only.as_deref())?;
         candidates.extend(explicit);
@@ -150,10 +243,26 @@ impl AuthorizationServerBuilder {
         check_route_conflicts(&routes)?;
 
         let table = Table::new(&routes);
+        let (clients, tokens) = match (clients, tokens) {
+            (Some(clients), Some(tokens)) => (clients, tokens),
+            (clients, tokens) => {
+                let memory = MemoryStore::new();
+                (
+                    clients.unwrap_or_else(|| Clients::new(memory.clone())),
+                    tokens.unwrap_or_else(|| Tokens::new(memory)),
+                )
+            }
+        };
+        let issuer = TokenIssuer::new(tokens.clone(), Arc::clone(&clock), &config);
         let shared = Arc::new(Shared {
             state,
             config,
             routes,
+            clients,
+            tokens,
+            clock,
+            grants,
+            issuer,
         });
         let endpoints = candidates
             .into_iter()
@@ -184,6 +293,51 @@ impl AuthorizationServerBuilder {
             }),
         })
     }
+}
+
+/// Every annotated grant plus the explicit ones, less exclusions; one grant per `grant_type`.
+fn select_grants(explicit: Vec<GrantCandidate>, excluded: &[String]) -> Result<Grants, BuildError> {
+    let collected: Vec<GrantCandidate> = grant::collected()
+        .map(|registration| GrantCandidate {
+            grant_type: registration.description.grant_type().to_owned(),
+            source: registration.description.source(),
+            grant: GrantInstance::Factory(registration.factory),
+        })
+        .collect();
+    if let Some(name) = excluded
+        .iter()
+        .find(|name| !collected.iter().any(|c| &c.grant_type == *name))
+    {
+        return Err(BuildError::UnknownGrantExclusion {
+            grant_type: name.clone(),
+        });
+    }
+    let mut candidates: Vec<GrantCandidate> = collected
+        .into_iter()
+        .filter(|c| !excluded.contains(&c.grant_type))
+        .chain(explicit)
+        .collect();
+    candidates.sort_by(|a, b| (&a.grant_type, a.source).cmp(&(&b.grant_type, b.source)));
+    if let Some(pair) = candidates
+        .windows(2)
+        .find(|pair| pair[0].grant_type == pair[1].grant_type)
+    {
+        return Err(BuildError::DuplicateGrant {
+            grant_type: pair[0].grant_type.clone(),
+            first: pair[0].source,
+            second: pair[1].source,
+        });
+    }
+    if let Some(bad) = candidates
+        .iter()
+        .find(|c| c.grant_type.is_empty() || !c.grant_type.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(BuildError::InvalidGrantType {
+            grant_type: bad.grant_type.clone(),
+            at: bad.source,
+        });
+    }
+    Ok(Grants::new(candidates))
 }
 
 /// Every annotated endpoint linked into the program.

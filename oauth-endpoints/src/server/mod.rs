@@ -16,7 +16,10 @@ use crate::config::ServerConfig;
 use crate::context::{Context, Shared};
 use crate::endpoint::DynEndpoint;
 use crate::error::OAuthError;
+use crate::grant::Grants;
 use crate::route::Route;
+use crate::store::{Clients, Tokens};
+use crate::token::TokenIssuer;
 
 pub use build_error::BuildError;
 pub use builder::AuthorizationServerBuilder;
@@ -96,6 +99,27 @@ impl AuthorizationServer {
     /// The server's configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.inner.shared.config
+    }
+
+    /// The client store (e.g. to load clients at startup).
+    pub fn clients(&self) -> &Clients {
+        &self.inner.shared.clients
+    }
+
+    /// The token store.
+    pub fn tokens(&self) -> &Tokens {
+        &self.inner.shared.tokens
+    }
+
+    /// Mints and stores tokens with the server's lifetimes, for grants served outside this
+    /// server's token endpoint.
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.inner.shared.issuer
+    }
+
+    /// The registered grant types.
+    pub fn grants(&self) -> &Grants {
+        &self.inner.shared.grants
     }
 
     /// Answers `request` through the endpoint named `name`, whatever the request's path and

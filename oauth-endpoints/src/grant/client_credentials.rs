@@ -1,0 +1,47 @@
+//! The client credentials grant (RFC 6749 §4.4).
+
+use crate::client::{Client, REFRESH_TOKEN};
+use crate::context::Context;
+use crate::endpoint::EndpointResult;
+use crate::error::OAuthError;
+use crate::form::Form;
+use crate::grant::Grant;
+use crate::oauth_grant;
+use crate::token::TokenRequest;
+
+/// `grant_type=client_credentials` (RFC 6749 §4.4): a confidential client asks for a token for
+/// itself.
+///
+/// - Only confidential clients (§4.4: "MUST only be used by confidential clients"); a public
+///   client gets `unauthorized_client`.
+/// - `scope` must be within the client's registered scope (`invalid_scope`); none requested
+///   means the client's full scope (§3.3).
+/// - A refresh token is issued only to clients whose `grant_types` include `refresh_token`:
+///   §4.4.3 says one SHOULD NOT be included, so this is an explicit opt-in.
+#[derive(Debug, Default)]
+#[oauth_grant(grant_type = "client_credentials")]
+pub struct ClientCredentialsGrant;
+
+impl Grant for ClientCredentialsGrant {
+    async fn exchange(&self, cx: &Context, client: &Client, form: &Form) -> EndpointResult {
+        if client.is_public() {
+            return Err(OAuthError::unauthorized_client(
+                "the client credentials grant is for confidential clients only",
+            ));
+        }
+        let requested = form.scope()?;
+        let scope = match &requested {
+            Some(scope) if !scope.is_subset(client.scope()) => {
+                return Err(OAuthError::invalid_scope(
+                    "the requested scope exceeds the client's scope",
+                ));
+            }
+            Some(scope) => scope.clone(),
+            None => client.scope().clone(),
+        };
+        let request =
+            TokenRequest::new(client, scope).with_refresh_token(client.allows_grant(REFRESH_TOKEN));
+        let issued = cx.issuer().issue(&request).await?;
+        Ok(issued.into_response(requested.as_ref()))
+    }
+}

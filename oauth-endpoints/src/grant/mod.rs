@@ -1,0 +1,177 @@
+//! Grant types: what the token endpoint dispatches `grant_type` to.
+//!
+//! The built-in `client_credentials` and `refresh_token` grants are declared with
+//! `#[oauth_grant]`, exactly as a user's grant is.
+
+mod client_credentials;
+mod refresh_token;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::client::Client;
+use crate::context::Context;
+use crate::description::Source;
+use crate::endpoint::{BoxFuture, EndpointResult};
+use crate::form::Form;
+
+pub use client_credentials::ClientCredentialsGrant;
+pub use refresh_token::RefreshTokenGrant;
+
+/// A grant type (RFC 6749 §4, §6, or an extension grant, §4.5).
+///
+/// The token endpoint authenticates the client, checks that the grant type is registered and
+/// that the client's `grant_types` lists it, then calls `exchange`. Answer with
+/// [`IssuedTokens::into_response`](crate::IssuedTokens::into_response) on success.
+pub trait Grant: Send + Sync + 'static {
+    /// Exchanges the grant presented in `form` by the authenticated `client`.
+    fn exchange(
+        &self,
+        cx: &Context,
+        client: &Client,
+        form: &Form,
+    ) -> impl Future<Output = EndpointResult> + Send;
+}
+
+/// The object-safe twin of [`Grant`].
+pub(crate) trait DynGrant: Send + Sync + 'static {
+    fn exchange_boxed<'a>(
+        &'a self,
+        cx: &'a Context,
+        client: &'a Client,
+        form: &'a Form,
+    ) -> BoxFuture<'a, EndpointResult>;
+}
+
+impl<T: Grant> DynGrant for T {
+    fn exchange_boxed<'a>(
+        &'a self,
+        cx: &'a Context,
+        client: &'a Client,
+        form: &'a Form,
+    ) -> BoxFuture<'a, EndpointResult> {
+        Box::pin(self.exchange(cx, client, form))
+    }
+}
+
+/// A grant's declaration, as `#[oauth_grant(grant_type = "...")]` states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantDescription {
+    grant_type: &'static str,
+    source: Source,
+}
+
+impl GrantDescription {
+    #[doc(hidden)]
+    pub const fn __new(grant_type: &'static str, source: Source) -> Self {
+        Self { grant_type, source }
+    }
+
+    /// The `grant_type` value.
+    pub const fn grant_type(&self) -> &'static str {
+        self.grant_type
+    }
+
+    /// Where the grant was declared.
+    pub const fn source(&self) -> Source {
+        self.source
+    }
+}
+
+/// Implemented by `#[oauth_grant]` for the annotated type.
+pub trait DescribedGrant {
+    /// The attribute's declaration.
+    const DESCRIPTION: GrantDescription;
+}
+
+/// One annotated grant type, collected at startup.
+#[doc(hidden)]
+pub struct GrantRegistration {
+    pub(crate) description: GrantDescription,
+    pub(crate) factory: fn() -> Arc<dyn DynGrant>,
+}
+
+impl GrantRegistration {
+    /// The registration of `T`, built by `Default`.
+    pub const fn of<T: Grant + Default + DescribedGrant>() -> Self {
+        Self {
+            description: T::DESCRIPTION,
+            factory: construct::<T>,
+        }
+    }
+}
+
+fn construct<T: Grant + Default>() -> Arc<dyn DynGrant> {
+    Arc::new(T::default())
+}
+
+inventory::collect!(GrantRegistration);
+
+pub(crate) fn collected() -> impl Iterator<Item = &'static GrantRegistration> {
+    inventory::iter::<GrantRegistration>.into_iter()
+}
+
+/// A grant that may be mounted: from the attribute or registered explicitly.
+pub(crate) struct GrantCandidate {
+    pub(crate) grant_type: String,
+    pub(crate) source: Source,
+    pub(crate) grant: GrantInstance,
+}
+
+pub(crate) enum GrantInstance {
+    Factory(fn() -> Arc<dyn DynGrant>),
+    Ready(Arc<dyn DynGrant>),
+}
+
+/// The server's grant types, keyed by `grant_type`.
+#[derive(Default, Clone)]
+pub struct Grants {
+    by_type: HashMap<String, Arc<dyn DynGrant>>,
+    sorted: Vec<String>,
+}
+
+impl Grants {
+    pub(crate) fn new(candidates: Vec<GrantCandidate>) -> Self {
+        let mut by_type = HashMap::with_capacity(candidates.len());
+        for candidate in candidates {
+            let grant = match candidate.grant {
+                GrantInstance::Factory(factory) => factory(),
+                GrantInstance::Ready(grant) => grant,
+            };
+            by_type.insert(candidate.grant_type, grant);
+        }
+        let mut sorted: Vec<String> = by_type.keys().cloned().collect();
+        sorted.sort();
+        Self { by_type, sorted }
+    }
+
+    /// Every registered `grant_type`, sorted.
+    pub fn grant_types(&self) -> &[String] {
+        &self.sorted
+    }
+
+    /// Whether `grant_type` is registered.
+    pub fn contains(&self, grant_type: &str) -> bool {
+        self.by_type.contains_key(grant_type)
+    }
+
+    /// Runs the grant registered for `grant_type`; `None` if there is none.
+    pub async fn exchange(
+        &self,
+        grant_type: &str,
+        cx: &Context,
+        client: &Client,
+        form: &Form,
+    ) -> Option<EndpointResult> {
+        let grant = self.by_type.get(grant_type)?;
+        Some(grant.exchange_boxed(cx, client, form).await)
+    }
+}
+
+impl fmt::Debug for Grants {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Grants").field(&self.sorted).finish()
+    }
+}

@@ -1,0 +1,78 @@
+//! The refresh token grant (RFC 6749 §6), with rotation and reuse detection (RFC 9700 §4.14.2).
+
+use crate::client::Client;
+use crate::context::Context;
+use crate::endpoint::EndpointResult;
+use crate::error::OAuthError;
+use crate::form::Form;
+use crate::grant::Grant;
+use crate::oauth_grant;
+use crate::secret::TokenHash;
+use crate::store::Rotation;
+use crate::token::{TokenKind, TokenRequest};
+
+/// `grant_type=refresh_token` (RFC 6749 §6).
+///
+/// - `refresh_token` is required (`invalid_request`); it must be an active refresh token issued
+///   to the authenticating client (`invalid_grant` otherwise, and a foreign token is left
+///   untouched).
+/// - `scope` may only narrow the original grant (`invalid_scope`); the new refresh token keeps
+///   the original scope (§6) and the original absolute expiry.
+/// - The refresh token rotates: the old one stops working. Presenting a rotated refresh token
+///   again revokes every token of its grant (RFC 9700 §4.14.2) and answers `invalid_grant`.
+///   Rotation is one atomic store operation, so of two concurrent exchanges exactly one wins.
+#[derive(Debug, Default)]
+#[oauth_grant(grant_type = "refresh_token")]
+pub struct RefreshTokenGrant;
+
+impl Grant for RefreshTokenGrant {
+    async fn exchange(&self, cx: &Context, client: &Client, form: &Form) -> EndpointResult {
+        let value = form
+            .get("refresh_token")
+            .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+        let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
+        let record = cx
+            .tokens()
+            .find(value, Some(TokenKind::Refresh))
+            .await?
+            .filter(|record| record.kind == TokenKind::Refresh)
+            .ok_or_else(invalid)?;
+        if *record.client_id != *client.client_id() {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was issued to another client",
+            ));
+        }
+        let requested = form.scope()?;
+        let scope = match &requested {
+            Some(scope) if !scope.is_subset(&record.scope) => {
+                return Err(OAuthError::invalid_scope(
+                    "the requested scope exceeds the original grant",
+                ));
+            }
+            Some(scope) => scope.clone(),
+            None => record.scope.clone(),
+        };
+        let request = TokenRequest::new(client, scope)
+            .continuing(&record)
+            .with_refresh_token(true);
+        let issuer = cx.issuer();
+        let issued = issuer.mint(&request);
+        let now = cx.now();
+        match cx
+            .tokens()
+            .rotate_refresh_token(&TokenHash::of(value), now, &issued.records())
+            .await?
+        {
+            Rotation::Rotated(_) => Ok(issued.into_response(requested.as_ref())),
+            Rotation::Reused(replayed) => {
+                tracing::warn!(
+                    client_id = client.client_id(),
+                    grant = %replayed.grant_id,
+                    "rotated refresh token presented again; grant revoked"
+                );
+                Err(invalid())
+            }
+            Rotation::Invalid => Err(invalid()),
+        }
+    }
+}

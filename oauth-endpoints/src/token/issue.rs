@@ -1,0 +1,218 @@
+//! Issuing tokens: [`TokenRequest`] in, [`IssuedTokens`] out, and the RFC 6749 §5.1 response.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use serde::Serialize;
+
+use crate::client::Client;
+use crate::clock::UnixTime;
+use crate::response::json_response;
+use crate::scope::Scope;
+use crate::secret::{Id, TokenHash, generate_secret};
+use crate::token::{TokenKind, TokenRecord};
+
+/// What to issue: for which client, with which scope, subject and audience, and whether a
+/// refresh token comes with the access token.
+///
+/// ```
+/// use oauth_endpoints::{Client, TokenRequest};
+///
+/// let client = Client::confidential("svc", "secret");
+/// let request = TokenRequest::new(&client, "read".parse().unwrap())
+///     .with_subject("user-42")
+///     .with_audience(["https://api.example.com"])
+///     .with_refresh_token(true);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub(crate) client_id: Arc<str>,
+    pub(crate) scope: Scope,
+    pub(crate) refresh_scope: Option<Scope>,
+    pub(crate) subject: Option<Arc<str>>,
+    pub(crate) audience: Arc<[String]>,
+    pub(crate) refresh_token: bool,
+    pub(crate) grant_id: Option<Id>,
+    pub(crate) refresh_expires_at: Option<UnixTime>,
+}
+
+impl TokenRequest {
+    /// An access token for `client` with `scope`, starting a new grant.
+    pub fn new(client: &Client, scope: Scope) -> Self {
+        Self {
+            client_id: client.client_id_arc().clone(),
+            scope,
+            refresh_scope: None,
+            subject: None,
+            audience: Arc::from([]),
+            refresh_token: false,
+            grant_id: None,
+            refresh_expires_at: None,
+        }
+    }
+
+    /// The resource owner the token acts for (`sub`, RFC 7662 §2.2).
+    #[must_use]
+    pub fn with_subject(mut self, subject: impl Into<Arc<str>>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// The resource servers the token is meant for (`aud`, RFC 7662 §2.2).
+    #[must_use]
+    pub fn with_audience<I, S>(mut self, audience: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audience = audience.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether to issue a refresh token too.
+    #[must_use]
+    pub fn with_refresh_token(mut self, refresh_token: bool) -> Self {
+        self.refresh_token = refresh_token;
+        self
+    }
+
+    /// Continues an existing grant (a refresh-token rotation): the new tokens share its id, and
+    /// the new refresh token keeps the old one's scope (RFC 6749 §6) and absolute expiry.
+    #[must_use]
+    pub fn continuing(mut self, refresh: &TokenRecord) -> Self {
+        self.grant_id = Some(refresh.grant_id);
+        self.refresh_scope = Some(refresh.scope.clone());
+        self.refresh_expires_at = Some(refresh.expires_at);
+        self.subject.clone_from(&refresh.subject);
+        self.audience = Arc::clone(&refresh.audience);
+        self
+    }
+}
+
+/// Freshly minted tokens: the values (shown once, to the client) and the records to store.
+pub struct IssuedTokens {
+    access_token: String,
+    refresh_token: Option<String>,
+    access: TokenRecord,
+    refresh: Option<TokenRecord>,
+}
+
+impl IssuedTokens {
+    /// Mints tokens for `request` at `now`: values from a CSPRNG, records with their hashes.
+    pub(crate) fn mint(
+        request: &TokenRequest,
+        now: UnixTime,
+        access_ttl: u64,
+        refresh_ttl: u64,
+    ) -> Self {
+        let grant_id = request.grant_id.unwrap_or_else(Id::random);
+        let record = |kind, value: &str, scope: &Scope, expires_at| TokenRecord {
+            id: Id::random(),
+            hash: TokenHash::of(value),
+            kind,
+            client_id: Arc::clone(&request.client_id),
+            scope: scope.clone(),
+            subject: request.subject.clone(),
+            audience: Arc::clone(&request.audience),
+            grant_id,
+            issued_at: now,
+            expires_at,
+            not_before: None,
+            revoked_at: None,
+            rotated_at: None,
+        };
+        let access_token = generate_secret();
+        let access = record(
+            TokenKind::Access,
+            &access_token,
+            &request.scope,
+            now.saturating_add(access_ttl),
+        );
+        let (refresh_token, refresh) = if request.refresh_token {
+            let value = generate_secret();
+            let scope = request.refresh_scope.as_ref().unwrap_or(&request.scope);
+            let expires_at = request
+                .refresh_expires_at
+                .unwrap_or_else(|| now.saturating_add(refresh_ttl));
+            let refresh = record(TokenKind::Refresh, &value, scope, expires_at);
+            (Some(value), Some(refresh))
+        } else {
+            (None, None)
+        };
+        Self {
+            access_token,
+            refresh_token,
+            access,
+            refresh,
+        }
+    }
+
+    /// The access token value.
+    pub fn access_token(&self) -> &str {
+        &self.access_token
+    }
+
+    /// The refresh token value, if one was issued.
+    pub fn refresh_token(&self) -> Option<&str> {
+        self.refresh_token.as_deref()
+    }
+
+    /// The access token's record.
+    pub fn access_record(&self) -> &TokenRecord {
+        &self.access
+    }
+
+    /// The refresh token's record, if one was issued.
+    pub fn refresh_record(&self) -> Option<&TokenRecord> {
+        self.refresh.as_ref()
+    }
+
+    /// The records to store.
+    pub fn records(&self) -> Vec<TokenRecord> {
+        std::iter::once(self.access.clone())
+            .chain(self.refresh.clone())
+            .collect()
+    }
+
+    /// The successful token response (RFC 6749 §5.1): `access_token`, `token_type` `Bearer`,
+    /// integer `expires_in`, `refresh_token` when issued, and `scope` when it differs from
+    /// `requested` (or nothing was requested); `Cache-Control: no-store`, `Pragma: no-cache`.
+    pub fn into_response(self, requested: Option<&Scope>) -> Response<Bytes> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            access_token: &'a str,
+            token_type: &'static str,
+            expires_in: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            refresh_token: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            scope: Option<&'a str>,
+        }
+        let granted = &self.access.scope;
+        let show_scope = !granted.is_empty() && requested != Some(granted);
+        let body = Body {
+            access_token: &self.access_token,
+            token_type: "Bearer",
+            expires_in: self.access.expires_at.saturating_sub(self.access.issued_at),
+            refresh_token: self.refresh_token.as_deref(),
+            scope: show_scope.then(|| granted.as_str()),
+        };
+        json_response(StatusCode::OK, &body)
+    }
+}
+
+impl fmt::Debug for IssuedTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedTokens")
+            .field("access_token", &"<redacted>")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("access", &self.access)
+            .field("refresh", &self.refresh)
+            .finish()
+    }
+}

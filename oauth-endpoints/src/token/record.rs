@@ -1,0 +1,117 @@
+//! [`TokenRecord`]: what a store keeps of an issued token.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixTime;
+use crate::scope::Scope;
+use crate::secret::{Id, TokenHash};
+
+/// Whether a token is an access token or a refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// An access token (RFC 6749 §1.4).
+    Access,
+    /// A refresh token (RFC 6749 §1.5).
+    Refresh,
+}
+
+impl TokenKind {
+    /// The `token_type_hint` value naming this kind (RFC 7009 §2.1, RFC 7662 §2.1).
+    pub const fn hint(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access_token",
+            TokenKind::Refresh => "refresh_token",
+        }
+    }
+
+    /// Parses a `token_type_hint`; unknown values are `None` (a hint is only a hint,
+    /// RFC 7009 §2.2).
+    pub fn from_hint(hint: &str) -> Option<Self> {
+        match hint {
+            "access_token" => Some(TokenKind::Access),
+            "refresh_token" => Some(TokenKind::Refresh),
+            _ => None,
+        }
+    }
+
+    /// The `token_type` member of an introspection answer (RFC 7662 §2.2): `Bearer` for access
+    /// tokens (RFC 6750), `refresh_token` for refresh tokens.
+    pub const fn introspection_type(self) -> &'static str {
+        match self {
+            TokenKind::Access => "Bearer",
+            TokenKind::Refresh => "refresh_token",
+        }
+    }
+}
+
+/// An issued token as a store keeps it: never the token value, only its SHA-256.
+///
+/// The `grant_id` ties together every token issued under one grant (the first access token, its
+/// refresh token, and every token a rotation produces), so a grant can be revoked at once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// The record's identifier, published as `jti` (RFC 7662 §2.2); never the token value.
+    pub id: Id,
+    /// SHA-256 of the token value.
+    pub hash: TokenHash,
+    /// Access or refresh.
+    pub kind: TokenKind,
+    /// The client the token was issued to.
+    pub client_id: Arc<str>,
+    /// The granted scope.
+    pub scope: Scope,
+    /// The resource owner, if any (absent for `client_credentials`).
+    pub subject: Option<Arc<str>>,
+    /// The intended audiences (resource servers), if any.
+    pub audience: Arc<[String]>,
+    /// The grant the token belongs to.
+    pub grant_id: Id,
+    /// When it was issued.
+    pub issued_at: UnixTime,
+    /// When it expires.
+    pub expires_at: UnixTime,
+    /// Not valid before, if set.
+    pub not_before: Option<UnixTime>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<UnixTime>,
+    /// When a refresh token was exchanged for a new one (rotation, RFC 9700 §4.14.2).
+    pub rotated_at: Option<UnixTime>,
+}
+
+impl TokenRecord {
+    /// Whether the token is usable at `now`: not revoked, not rotated, not expired, and past
+    /// `not_before`.
+    pub fn is_active(&self, now: UnixTime) -> bool {
+        self.revoked_at.is_none()
+            && self.rotated_at.is_none()
+            && now < self.expires_at
+            && self.not_before.is_none_or(|nbf| nbf <= now)
+    }
+
+    /// Whether `audience` lists `name`.
+    pub fn has_audience(&self, name: &str) -> bool {
+        self.audience.iter().any(|a| a == name)
+    }
+}
+
+impl fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("id", &self.id)
+            .field("hash", &self.hash)
+            .field("kind", &self.kind)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .field("subject", &self.subject)
+            .field("grant_id", &self.grant_id)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("revoked_at", &self.revoked_at)
+            .field("rotated_at", &self.rotated_at)
+            .finish_non_exhaustive()
+    }
+}
