@@ -1,0 +1,193 @@
+//! Client authentication (RFC 6749 §2.3) through the token endpoint, as a client sends it.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use oauth_endpoints::{Client, ClientAuthMethod};
+use oauth_endpoints_tests::{Harness, basic, form, post};
+
+const TRICKY_SECRET: &str = "s:e+c%r et/=&";
+
+fn clients() -> Vec<Client> {
+    vec![
+        Client::confidential("basic-client", "basic-secret").with_scope("read".parse().unwrap()),
+        Client::confidential("post-client", "post-secret")
+            .with_auth_method(ClientAuthMethod::ClientSecretPost),
+        Client::confidential("tricky:id +%", TRICKY_SECRET),
+        Client::public("public-client").with_grant_types(["client_credentials"]),
+    ]
+}
+
+fn cc() -> String {
+    form(&[("grant_type", "client_credentials")])
+}
+
+#[tokio::test]
+async fn client_secret_basic_authenticates() {
+    let h = Harness::new(&clients()).await;
+    let answer = h
+        .client_credentials("basic-client", "basic-secret", None)
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    assert!(answer.str("access_token").is_some());
+}
+
+#[tokio::test]
+async fn basic_credentials_are_form_urldecoded() {
+    let h = Harness::new(&clients()).await;
+    let answer = h
+        .client_credentials("tricky:id +%", TRICKY_SECRET, None)
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+}
+
+#[tokio::test]
+async fn basic_space_may_be_sent_as_percent_20() {
+    let h = Harness::new(&[Client::confidential("a b", "c d")]).await;
+    let header = format!("Basic {}", STANDARD.encode("a%20b:c%20d"));
+    let answer = h.send(post("/oauth/token", Some(&header), &cc())).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+}
+
+#[tokio::test]
+async fn client_secret_post_authenticates() {
+    let h = Harness::new(&clients()).await;
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", "post-client"),
+        ("client_secret", "post-secret"),
+    ]);
+    let answer = h.send(post("/oauth/token", None, &body)).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+}
+
+#[tokio::test]
+async fn a_client_must_use_its_registered_method() {
+    let h = Harness::new(&clients()).await;
+    // The Basic client sends its credentials in the body.
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", "basic-client"),
+        ("client_secret", "basic-secret"),
+    ]);
+    h.send(post("/oauth/token", None, &body))
+        .await
+        .assert_error(401, "invalid_client");
+    // The post client uses Basic.
+    h.client_credentials("post-client", "post-secret", None)
+        .await
+        .assert_error(401, "invalid_client");
+}
+
+#[tokio::test]
+async fn two_methods_in_one_request_are_invalid_request() {
+    let h = Harness::new(&clients()).await;
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_secret", "basic-secret"),
+    ]);
+    let answer = h
+        .send(post(
+            "/oauth/token",
+            Some(&basic("basic-client", "basic-secret")),
+            &body,
+        ))
+        .await;
+    answer.assert_error(400, "invalid_request");
+}
+
+#[tokio::test]
+async fn unknown_client_and_wrong_secret_look_the_same() {
+    let h = Harness::new(&clients()).await;
+    let unknown = h.client_credentials("nobody", "basic-secret", None).await;
+    let wrong = h.client_credentials("basic-client", "wrong", None).await;
+    unknown.assert_error(401, "invalid_client");
+    wrong.assert_error(401, "invalid_client");
+    assert_eq!(unknown.body, wrong.body);
+    assert_eq!(unknown.headers, wrong.headers);
+}
+
+#[tokio::test]
+async fn malformed_basic_headers_are_invalid_client() {
+    let h = Harness::new(&clients()).await;
+    for header in [
+        "Basic %%%not-base64".to_owned(),
+        format!("Basic {}", STANDARD.encode(b"no-colon-here")),
+        format!("Basic {}", STANDARD.encode(b"basic-client:\xff\xfe")),
+        format!("Basic {}", STANDARD.encode(b"basic-client:%FF")),
+        "Basic  ".to_owned(),
+    ] {
+        let answer = h.send(post("/oauth/token", Some(&header), &cc())).await;
+        answer.assert_error(401, "invalid_client");
+    }
+}
+
+#[tokio::test]
+async fn no_credentials_at_all_is_invalid_client() {
+    let h = Harness::new(&clients()).await;
+    h.send(post("/oauth/token", None, &cc()))
+        .await
+        .assert_error(401, "invalid_client");
+}
+
+#[tokio::test]
+async fn a_confidential_client_cannot_authenticate_as_public() {
+    let h = Harness::new(&clients()).await;
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", "basic-client"),
+    ]);
+    h.send(post("/oauth/token", None, &body))
+        .await
+        .assert_error(401, "invalid_client");
+}
+
+#[tokio::test]
+async fn a_public_client_authenticates_with_its_id_but_cannot_use_client_credentials() {
+    let h = Harness::new(&clients()).await;
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", "public-client"),
+    ]);
+    // Authenticated (no 401), then refused by the grant (RFC 6749 §4.4).
+    h.send(post("/oauth/token", None, &body))
+        .await
+        .assert_error(400, "unauthorized_client");
+}
+
+#[tokio::test]
+async fn a_public_client_sending_a_secret_is_refused() {
+    let h = Harness::new(&clients()).await;
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", "public-client"),
+        ("client_secret", "anything"),
+    ]);
+    h.send(post("/oauth/token", None, &body))
+        .await
+        .assert_error(401, "invalid_client");
+}
+
+#[tokio::test]
+async fn body_client_id_must_match_basic() {
+    let h = Harness::new(&clients()).await;
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", "post-client"),
+    ]);
+    let answer = h
+        .send(post(
+            "/oauth/token",
+            Some(&basic("basic-client", "basic-secret")),
+            &body,
+        ))
+        .await;
+    answer.assert_error(400, "invalid_request");
+}
+
+#[tokio::test]
+async fn client_debug_output_never_shows_the_secret() {
+    let client = Client::confidential("c", "super-secret-value");
+    assert!(!format!("{client:?}").contains("super-secret-value"));
+    assert!(client.verify_secret("super-secret-value"));
+    assert!(!client.verify_secret("super-secret-valuE"));
+}
