@@ -42,11 +42,11 @@ impl Tokens {
     fn revoke_grant(&mut self, grant_id: &Id, now: UnixTime) -> u64 {
         let mut changed = 0;
         for hash in self.by_grant.get(grant_id).into_iter().flatten() {
-            if let Some(record) = self.by_hash.get_mut(hash) {
-                if record.revoked_at.is_none() {
-                    record.revoked_at = Some(now);
-                    changed += 1;
-                }
+            if let Some(record) = self.by_hash.get_mut(hash)
+                && record.revoked_at.is_none()
+            {
+                record.revoked_at = Some(now);
+                changed += 1;
             }
         }
         changed
