@@ -1,6 +1,8 @@
 //! The token endpoint (RFC 6749 §3.2): client credentials (§4.4), refresh with rotation (§6,
 //! RFC 9700 §4.14.2), errors (§5.2) and token storage.
 
+#![allow(clippy::unwrap_used)] // Fixtures in helper functions; a failure is a failing test.
+
 use std::sync::Arc;
 use std::time::Duration;
 
