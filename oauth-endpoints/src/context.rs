@@ -11,6 +11,7 @@ use crate::config::ServerConfig;
 use crate::error::OAuthError;
 use crate::form::Form;
 use crate::grant::Grants;
+use crate::hooks::Hooks;
 use crate::route::Route;
 use crate::state::StateMap;
 use crate::store::{Clients, Tokens};
@@ -26,6 +27,7 @@ pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) grants: Grants,
     pub(crate) issuer: TokenIssuer,
+    pub(crate) hooks: Hooks,
 }
 
 /// The server context handed to [`Endpoint::handle`](crate::Endpoint::handle) and
@@ -100,6 +102,11 @@ impl Context {
     /// Mints and stores tokens with the server's lifetimes.
     pub fn issuer(&self) -> &TokenIssuer {
         &self.shared.issuer
+    }
+
+    /// The introspection policy, claims hooks and event listeners.
+    pub fn hooks(&self) -> &Hooks {
+        &self.shared.hooks
     }
 
     /// The clock.

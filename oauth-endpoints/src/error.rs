@@ -108,6 +108,28 @@ impl OAuthError {
         error
     }
 
+    /// `invalid_token` (RFC 6750 §3.1): a Bearer token presented to authorize the request is
+    /// invalid. 401 with a `WWW-Authenticate: Bearer error="invalid_token"` challenge.
+    pub fn invalid_token(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new("invalid_token", StatusCode::UNAUTHORIZED)
+            .with_description(description)
+            .with_header(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            )
+    }
+
+    /// `insufficient_scope` (RFC 6750 §3.1): the Bearer token lacks the scope the request needs.
+    /// 403 with a `WWW-Authenticate: Bearer error="insufficient_scope"` challenge.
+    pub fn insufficient_scope(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new("insufficient_scope", StatusCode::FORBIDDEN)
+            .with_description(description)
+            .with_header(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"insufficient_scope\""),
+            )
+    }
+
     /// Sets `error_description`. Characters RFC 6749 §5.2 does not allow in it (outside
     /// `%x20-21 / %x23-5B / %x5D-7E`) are replaced by `?`.
     #[must_use]
@@ -181,7 +203,11 @@ impl OAuthError {
         };
         let mut response = json_response(self.status, &body);
         let headers = response.headers_mut();
-        if self.status == StatusCode::UNAUTHORIZED {
+        let has_challenge = self
+            .headers
+            .iter()
+            .any(|(name, _)| name == WWW_AUTHENTICATE);
+        if self.status == StatusCode::UNAUTHORIZED && !has_challenge {
             headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(BASIC_CHALLENGE));
         }
         if let Some(seconds) = self.retry_after {

@@ -25,6 +25,7 @@ mod endpoints;
 mod error;
 mod form;
 mod grant;
+mod hooks;
 mod registration;
 mod response;
 mod route;
@@ -45,11 +46,15 @@ pub use config::ServerConfig;
 pub use context::Context;
 pub use description::{DescribedEndpoint, EndpointDescription, Source};
 pub use endpoint::{Endpoint, EndpointResult};
-pub use endpoints::TokenEndpoint;
+pub use endpoints::{INACTIVE, IntrospectionEndpoint, RevocationEndpoint, TokenEndpoint};
 pub use error::OAuthError;
 pub use form::{Form, FormError};
 pub use grant::{
     ClientCredentialsGrant, DescribedGrant, Grant, GrantDescription, Grants, RefreshTokenGrant,
+};
+pub use hooks::{
+    DefaultIntrospectionPolicy, EventListener, Hooks, IntrospectionClaims, IntrospectionPolicy,
+    TokenIntrospected, TokenRevoked,
 };
 pub use response::{json_bytes_response, json_response};
 pub use route::Route;

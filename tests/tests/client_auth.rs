@@ -1,6 +1,5 @@
 //! Client authentication (RFC 6749 §2.3) through the token endpoint, as a client sends it.
 
-
 #![allow(clippy::unwrap_used)] // Fixtures in helper functions; a failure is a failing test.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

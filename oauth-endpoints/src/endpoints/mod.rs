@@ -1,5 +1,9 @@
 //! The built-in endpoints, each a type annotated with `#[oauth_endpoint]` like a user's.
 
+mod introspection;
+mod revocation;
 mod token;
 
+pub use introspection::{INACTIVE, IntrospectionEndpoint};
+pub use revocation::RevocationEndpoint;
 pub use token::TokenEndpoint;

@@ -17,6 +17,7 @@ use crate::context::{Context, Shared};
 use crate::description::Source;
 use crate::endpoint::{DynEndpoint, Endpoint};
 use crate::grant::{self, DynGrant, Grant, GrantCandidate, GrantInstance, Grants};
+use crate::hooks::{EventListener, Hooks, IntrospectionClaims, IntrospectionPolicy};
 use crate::registration;
 use crate::route::{Route, check_path, parse_methods};
 use crate::server::spec::EndpointSpec;
@@ -59,6 +60,7 @@ pub struct AuthorizationServerBuilder {
     clock: Arc<dyn Clock>,
     grants: Vec<GrantCandidate>,
     excluded_grants: Vec<String>,
+    hooks: Hooks,
 }
 
 impl AuthorizationServerBuilder {
@@ -75,6 +77,7 @@ impl AuthorizationServerBuilder {
             clock: Arc::new(SystemClock),
             grants: Vec::new(),
             excluded_grants: Vec::new(),
+            hooks: Hooks::default(),
         }
     }
 
@@ -193,6 +196,25 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// Replaces the introspection policy (who may see which token, RFC 7662 §4). The default
+    /// is [`DefaultIntrospectionPolicy`](crate::DefaultIntrospectionPolicy).
+    pub fn introspection_policy(mut self, policy: impl IntrospectionPolicy) -> Self {
+        self.hooks.policy = Arc::new(policy);
+        self
+    }
+
+    /// Adds a hook that puts extra members into active introspection answers.
+    pub fn introspection_claims(mut self, hook: impl IntrospectionClaims) -> Self {
+        self.hooks.claims.push(Arc::new(hook));
+        self
+    }
+
+    /// Adds a listener for revocation and introspection events.
+    pub fn on_event(mut self, listener: impl EventListener) -> Self {
+        self.hooks.listeners.push(Arc::new(listener));
+        self
+    }
+
     /// Registers a grant type instance for `grant_type` at the token endpoint.
     #[track_caller]
     pub fn register_grant<G: Grant>(mut self, grant_type: impl Into<String>, grant: G) -> Self {
@@ -228,6 +250,7 @@ impl AuthorizationServerBuilder {
             clock,
             grants,
             excluded_grants,
+            hooks,
         } = self;
         let grants = select_grants(grants, &excluded_grants)?;
 
@@ -263,6 +286,7 @@ impl AuthorizationServerBuilder {
             clock,
             grants,
             issuer,
+            hooks,
         });
         let endpoints = candidates
             .into_iter()

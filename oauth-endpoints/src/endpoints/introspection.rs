@@ -1,0 +1,167 @@
+//! Token introspection (RFC 7662).
+
+use bytes::Bytes;
+use http::header::AUTHORIZATION;
+use http::{Request, Response, StatusCode};
+use serde_json::{Map, Value};
+
+use crate::client::Client;
+use crate::context::Context;
+use crate::endpoint::{Endpoint, EndpointResult};
+use crate::error::OAuthError;
+use crate::form::Form;
+use crate::hooks::TokenIntrospected;
+use crate::oauth_endpoint;
+use crate::response::json_bytes_response;
+use crate::secret::TokenHash;
+use crate::token::{TokenKind, TokenRecord};
+
+/// The one inactive answer (RFC 7662 §2.2): unknown, expired, revoked, malformed and
+/// not-permitted tokens all get exactly these bytes, so a caller cannot tell them apart (§4).
+pub const INACTIVE: &[u8] = br#"{"active":false}"#;
+
+/// `introspection` at `/oauth/introspect` (POST): a protected resource asks about a token
+/// (RFC 7662).
+///
+/// - The caller must be authorised (§2.1, §4): a confidential client's credentials
+///   (`client_secret_basic` or `client_secret_post`), or a Bearer access token in
+///   `Authorization` that carries the configured scope (default `introspection`) and is not the
+///   token being introspected. Public clients and unauthenticated callers get 401
+///   `invalid_client`; a bad Bearer token 401 `invalid_token` and one without the scope 403
+///   `insufficient_scope` (§2.3, RFC 6750 §3.1). Authorisation comes before parameter checks.
+/// - `token` is required (`invalid_request`); `token_type_hint` orders the lookup only.
+/// - Who may see what is the server's [`IntrospectionPolicy`](crate::IntrospectionPolicy).
+/// - Active tokens: `active`, `scope`, `client_id`, `token_type` (`Bearer` or `refresh_token`),
+///   `exp`, `iat`, `nbf`, `sub`, `aud`, `iss`, `jti` (the record's id, never the token); absent
+///   members are omitted, never `null`; claims hooks may add members.
+/// - A refresh token's activity follows its own expiry and revocation, never its access
+///   token's (Authlib's reference store reports a refresh token inactive once its access token
+///   expires; we do not).
+/// - Everything else is exactly `{"active":false}` with 200.
+#[derive(Debug, Default)]
+#[oauth_endpoint(
+    name = "introspection",
+    path = "/oauth/introspect",
+    methods = "POST",
+    auth_methods = "client_secret_basic client_secret_post",
+    metadata = "introspection_endpoint"
+)]
+pub struct IntrospectionEndpoint;
+
+impl Endpoint for IntrospectionEndpoint {
+    async fn handle(&self, cx: &Context, request: Request<Bytes>) -> EndpointResult {
+        let form = cx.form(&request);
+        let empty = Form::default();
+        let caller = authorize(cx, &request, form.as_ref().unwrap_or(&empty)).await?;
+        let form = form?;
+        let token = form
+            .get("token")
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+        let hint = form.get("token_type_hint").and_then(TokenKind::from_hint);
+        let record = cx.tokens().find(token, hint).await?;
+        let active = record.as_ref().filter(|record| {
+            record.is_active(cx.now()) && cx.hooks().may_introspect(&caller, record)
+        });
+        cx.hooks().token_introspected(&TokenIntrospected {
+            caller: &caller,
+            token: record.as_ref(),
+            active: active.is_some(),
+        });
+        Ok(match active {
+            Some(record) => active_answer(cx, &caller, record),
+            None => inactive(),
+        })
+    }
+}
+
+/// Authorises the caller: client credentials, or a Bearer token with the introspection scope.
+async fn authorize(
+    cx: &Context,
+    request: &Request<Bytes>,
+    form: &Form,
+) -> Result<Client, OAuthError> {
+    let bearer = request
+        .headers()
+        .get(AUTHORIZATION)
+        .map(|value| value.as_bytes())
+        .filter(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer "));
+    let Some(bearer) = bearer else {
+        let client = cx.authenticate_client(request, form).await?.client;
+        if client.is_public() {
+            return Err(OAuthError::invalid_client("client authentication failed"));
+        }
+        return Ok(client);
+    };
+    if form.contains("client_secret") || request.headers().get_all(AUTHORIZATION).iter().count() > 1
+    {
+        return Err(OAuthError::invalid_request(
+            "more than one authentication method in one request",
+        ));
+    }
+    let invalid = || OAuthError::invalid_token("the bearer token is invalid");
+    let value = std::str::from_utf8(&bearer[7..])
+        .map_err(|_| invalid())?
+        .trim();
+    if form
+        .get("token")
+        .is_some_and(|token| TokenHash::of(token) == TokenHash::of(value))
+    {
+        return Err(OAuthError::invalid_token(
+            "the bearer token may not introspect itself",
+        ));
+    }
+    let record = cx
+        .tokens()
+        .find(value, Some(TokenKind::Access))
+        .await?
+        .filter(|record| record.kind == TokenKind::Access && record.is_active(cx.now()))
+        .ok_or_else(invalid)?;
+    if !record.scope.contains(&cx.config().introspection_scope) {
+        return Err(OAuthError::insufficient_scope(
+            "the bearer token lacks the introspection scope",
+        ));
+    }
+    cx.clients()
+        .find(&record.client_id)
+        .await?
+        .ok_or_else(invalid)
+}
+
+fn inactive() -> Response<Bytes> {
+    json_bytes_response(StatusCode::OK, Bytes::from_static(INACTIVE))
+}
+
+/// The active answer (RFC 7662 §2.2), with no `null` member.
+fn active_answer(cx: &Context, caller: &Client, record: &TokenRecord) -> Response<Bytes> {
+    let mut claims = Map::new();
+    claims.insert("active".into(), Value::Bool(true));
+    if !record.scope.is_empty() {
+        claims.insert("scope".into(), record.scope.as_str().into());
+    }
+    claims.insert("client_id".into(), (*record.client_id).into());
+    claims.insert("token_type".into(), record.kind.introspection_type().into());
+    claims.insert("exp".into(), record.expires_at.into());
+    claims.insert("iat".into(), record.issued_at.into());
+    if let Some(nbf) = record.not_before {
+        claims.insert("nbf".into(), nbf.into());
+    }
+    if let Some(subject) = &record.subject {
+        claims.insert("sub".into(), (**subject).into());
+    }
+    match &*record.audience {
+        [] => {}
+        [one] => {
+            claims.insert("aud".into(), one.as_str().into());
+        }
+        many => {
+            claims.insert("aud".into(), many.to_vec().into());
+        }
+    }
+    if let Some(issuer) = &cx.config().issuer {
+        claims.insert("iss".into(), issuer.as_str().into());
+    }
+    claims.insert("jti".into(), record.id.to_string().into());
+    cx.hooks().add_claims(record, caller, &mut claims);
+    let body = serde_json::to_vec(&claims).unwrap_or_else(|_| INACTIVE.to_vec());
+    json_bytes_response(StatusCode::OK, Bytes::from(body))
+}
