@@ -1,6 +1,12 @@
-#![allow(clippy::expect_used)] // Test helpers: a failure here is a failing test.
 //! Helpers shared by the integration tests: requests shaped like real HTTP ones, and a server
 //! over a memory store with a manual clock.
+
+#![allow(clippy::expect_used)] // Test helpers: a failure here is a failing test.
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
