@@ -43,8 +43,14 @@ pub(crate) fn target(item: TokenStream, attribute: &str) -> syn::Result<Target> 
                     ident: item.ident.clone(),
                 });
             }
+            // `Generics` prints only its `<...>`: a `where` clause alone is spanned by itself.
+            let generics = if item.generics.params.is_empty() {
+                quote::ToTokens::to_token_stream(&item.generics.where_clause)
+            } else {
+                quote::ToTokens::to_token_stream(&item.generics)
+            };
             return Err(syn::Error::new_spanned(
-                &item.generics,
+                generics,
                 format!(
                     "a generic struct cannot be registered with `#[{attribute}]`; \
                      register a concrete instance with the server builder instead"

@@ -26,6 +26,7 @@ mod error;
 mod form;
 mod grant;
 mod hooks;
+mod integration;
 mod registration;
 mod response;
 mod route;
@@ -49,6 +50,8 @@ pub use endpoint::{Endpoint, EndpointResult};
 pub use endpoints::{INACTIVE, IntrospectionEndpoint, RevocationEndpoint, TokenEndpoint};
 pub use error::OAuthError;
 pub use form::{Form, FormError};
+#[cfg(feature = "tower")]
+pub use integration::OAuthService;
 pub use grant::{
     ClientCredentialsGrant, DescribedGrant, Grant, GrantDescription, Grants, RefreshTokenGrant,
 };

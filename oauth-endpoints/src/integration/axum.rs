@@ -1,0 +1,51 @@
+//! Mounting the server in an `axum::Router` (feature `axum`).
+
+use std::collections::BTreeSet;
+
+use crate::integration::OAuthService;
+use crate::server::AuthorizationServer;
+
+impl AuthorizationServer {
+    /// An `axum::Router` with every route of [`routes`](AuthorizationServer::routes) mounted;
+    /// merge or nest it with your own routes, state and layers.
+    ///
+    /// Each path is served by [`OAuthService`], so the body limit holds while reading and a
+    /// wrong method on a mounted path is answered 405 with `Allow`, as `dispatch` does.
+    ///
+    /// ```
+    /// use axum::routing::get;
+    ///
+    /// let server = oauth_endpoints::AuthorizationServer::builder().build().unwrap();
+    /// let app: axum::Router = axum::Router::new()
+    ///     .route("/health", get(|| async { "ok" }))
+    ///     .merge(server.into_router());
+    /// ```
+    pub fn into_router<S>(self) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let paths: BTreeSet<String> = self
+            .routes()
+            .iter()
+            .map(|route| escape(route.path()))
+            .collect();
+        let service = OAuthService::new(self);
+        paths.into_iter().fold(axum::Router::new(), |router, path| {
+            router.route_service(&path, service.clone())
+        })
+    }
+}
+
+impl<S> From<AuthorizationServer> for axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    fn from(server: AuthorizationServer) -> Self {
+        server.into_router()
+    }
+}
+
+/// Our paths are literal; axum reads `{` and `}` as captures unless doubled.
+fn escape(path: &str) -> String {
+    path.replace('{', "{{").replace('}', "}}")
+}

@@ -1,0 +1,21 @@
+use std::marker::PhantomData;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use oauth_endpoints::{Context, Endpoint, EndpointResult, json_response, oauth_endpoint};
+
+#[derive(Default)]
+#[oauth_endpoint(name = "revocation", path = "/oauth/revoke")]
+pub struct Revocation<S> {
+    store: PhantomData<S>,
+}
+
+impl<S: Send + Sync + 'static> Endpoint for Revocation<S> {
+    async fn handle(&self, _cx: &Context, _request: Request<Bytes>) -> EndpointResult {
+        Ok(json_response(StatusCode::OK, &serde_json::json!({})))
+    }
+}
+
+fn main() {
+    let _ = Revocation::<u8> { store: PhantomData };
+}

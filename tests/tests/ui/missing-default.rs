@@ -1,0 +1,16 @@
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use oauth_endpoints::{Context, Endpoint, EndpointResult, json_response, oauth_endpoint};
+
+#[oauth_endpoint(name = "revocation", path = "/oauth/revoke")]
+pub struct Revocation {
+    store: &'static str,
+}
+
+impl Endpoint for Revocation {
+    async fn handle(&self, _cx: &Context, _request: Request<Bytes>) -> EndpointResult {
+        Ok(json_response(StatusCode::OK, &serde_json::json!({ "store": self.store })))
+    }
+}
+
+fn main() {}

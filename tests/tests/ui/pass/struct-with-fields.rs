@@ -1,0 +1,46 @@
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use oauth_endpoints::{
+    AuthorizationServer, ClientAuthMethod, Context, DescribedEndpoint, Endpoint, EndpointResult,
+    json_response, oauth_endpoint,
+};
+
+/// An endpoint with configuration fields, built by its own `Default` impl.
+#[oauth_endpoint(name = "introspection", path = "/oauth/introspect")]
+pub struct Introspection {
+    issuer: String,
+    leeway: Duration,
+}
+
+impl Default for Introspection {
+    fn default() -> Self {
+        Self {
+            issuer: "https://issuer.example".to_owned(),
+            leeway: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Endpoint for Introspection {
+    async fn handle(&self, _cx: &Context, _request: Request<Bytes>) -> EndpointResult {
+        Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "iss": self.issuer, "leeway": self.leeway.as_secs() }),
+        ))
+    }
+}
+
+fn main() {
+    // Defaults: POST only, `client_secret_basic` when not declared, no metadata name.
+    let description = Introspection::DESCRIPTION;
+    assert_eq!(description.methods(), ["POST"]);
+    assert_eq!(description.auth_methods(), None);
+    assert_eq!(description.metadata(), None);
+
+    let server = AuthorizationServer::builder().build().unwrap();
+    let route = server.route("introspection").unwrap();
+    assert_eq!(route.path(), "/oauth/introspect");
+    assert_eq!(route.auth_methods(), ClientAuthMethod::DEFAULT);
+}
