@@ -26,7 +26,10 @@ impl Endpoint for Health {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
     let server = AuthorizationServer::builder().build()?;
     let mut out = std::io::stdout().lock();
     use std::io::Write;

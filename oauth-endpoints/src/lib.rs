@@ -37,7 +37,9 @@ mod state;
 mod store;
 mod token;
 
-pub use client::{CLIENT_CREDENTIALS, Client, REFRESH_TOKEN};
+pub use client::{
+    CLIENT_CREDENTIALS, Client, ClientMetadata, InvalidClientMetadata, REFRESH_TOKEN,
+};
 pub use client_auth::{
     AuthenticatedClient, BasicCredentials, BasicError, ClientAuthMethod, UnknownAuthMethod,
     authenticate_client, parse_basic,
@@ -50,8 +52,6 @@ pub use endpoint::{Endpoint, EndpointResult};
 pub use endpoints::{INACTIVE, IntrospectionEndpoint, RevocationEndpoint, TokenEndpoint};
 pub use error::OAuthError;
 pub use form::{Form, FormError};
-#[cfg(feature = "tower")]
-pub use integration::OAuthService;
 pub use grant::{
     ClientCredentialsGrant, DescribedGrant, Grant, GrantDescription, Grants, RefreshTokenGrant,
 };
@@ -59,6 +59,8 @@ pub use hooks::{
     DefaultIntrospectionPolicy, EventListener, Hooks, IntrospectionClaims, IntrospectionPolicy,
     TokenIntrospected, TokenRevoked,
 };
+#[cfg(feature = "tower")]
+pub use integration::OAuthService;
 pub use response::{json_bytes_response, json_response};
 pub use route::Route;
 pub use scope::{InvalidScope, Scope};
@@ -67,6 +69,8 @@ pub use server::{
     AuthorizationServer, AuthorizationServerBuilder, BuildError, EndpointSpec, UnknownEndpoint,
 };
 pub use state::StateMap;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 pub use store::{ClientStore, Clients, MemoryStore, Rotation, StoreError, TokenStore, Tokens};
 pub use token::{IssuedTokens, TokenIssuer, TokenKind, TokenRecord, TokenRequest};
 

@@ -92,11 +92,9 @@ where
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<LengthLimitError>() => {
-            return OAuthError::invalid_request(format!(
-                "the request body exceeds {limit} bytes"
-            ))
-            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
-            .into_response();
+            return OAuthError::invalid_request(format!("the request body exceeds {limit} bytes"))
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+                .into_response();
         }
         Err(_) => {
             return OAuthError::invalid_request("the request body could not be read")

@@ -1,5 +1,9 @@
 //! [`Client`]: a registered client, described with RFC 7591 metadata names.
 
+mod metadata;
+
+pub use metadata::{ClientMetadata, InvalidClientMetadata};
+
 use std::fmt;
 use std::sync::Arc;
 

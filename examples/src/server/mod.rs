@@ -1,0 +1,178 @@
+//! The runnable server: options, start-up, the HTTP router with request logs, and the banner.
+
+mod clients_file;
+mod logging;
+mod options;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use oauth_endpoints::{
+    AuthorizationServer, BuildError, Client, MemoryStore, SqliteStore, StoreError, generate_secret,
+};
+use tokio::net::TcpListener;
+
+pub use clients_file::{load as load_clients, parse as parse_clients};
+pub use options::{Options, StoreChoice};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `--store` names no known store.
+    #[error("--store `{0}`: expected `memory`, `sqlite:PATH` or `postgres://...`")]
+    InvalidStore(String),
+    /// `--store postgres://...` without PostgreSQL support built in.
+    #[error(
+        "--store postgres://... needs the `postgres` feature of oauth-endpoints, which this build does not have"
+    )]
+    PostgresUnsupported,
+    /// The store could not be opened.
+    #[error("could not open the store: {0}")]
+    Store(#[from] StoreError),
+    /// The clients file is unreadable or invalid.
+    #[error("clients file {path}: {message}")]
+    ClientsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the entry and the field.
+        message: String,
+    },
+    /// The registry is inconsistent.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The address could not be bound.
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A server ready to serve, and the demo client's credentials if one was made.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The server.
+    pub server: AuthorizationServer,
+    /// `(client_id, client_secret)` of the demo client, when no clients file was given.
+    pub demo: Option<(String, String)>,
+}
+
+/// The demo client's id.
+pub const DEMO_CLIENT: &str = "demo-client";
+
+/// Opens the store, builds the server, and loads the clients (or makes the demo client).
+pub async fn prepare(options: &Options) -> Result<Prepared, StartError> {
+    let clients = options.clients.as_deref().map(load_clients).transpose()?;
+    let mut builder = AuthorizationServer::builder()
+        .access_token_ttl(Duration::from_secs(options.access_token_ttl))
+        .refresh_token_ttl(Duration::from_secs(options.refresh_token_ttl));
+    if let Some(issuer) = &options.issuer {
+        builder = builder.issuer(issuer.clone());
+    }
+    builder = match StoreChoice::parse(&options.store) {
+        Some(StoreChoice::Memory) => builder.store(MemoryStore::new()),
+        Some(StoreChoice::Sqlite(path)) => builder.store(SqliteStore::open(path).await?),
+        Some(StoreChoice::Postgres(_)) => return Err(StartError::PostgresUnsupported),
+        None => return Err(StartError::InvalidStore(options.store.clone())),
+    };
+    let server = builder.build()?;
+    let demo = match clients {
+        Some(clients) => {
+            for client in &clients {
+                server.clients().save(client).await?;
+            }
+            None
+        }
+        None => {
+            let secret = generate_secret();
+            let client = Client::confidential(DEMO_CLIENT, &secret)
+                .with_grant_types(["client_credentials", "refresh_token"])
+                .with_scope("read write".parse().unwrap_or_default());
+            server.clients().save(&client).await?;
+            Some((DEMO_CLIENT.to_owned(), secret))
+        }
+    };
+    Ok(Prepared { server, demo })
+}
+
+/// The HTTP application: every route of the server, with request logs.
+pub fn router(server: AuthorizationServer) -> axum::Router {
+    logging::layer(server.clone(), server.into_router())
+}
+
+/// Serves `server` on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Expired tokens are purged every minute meanwhile.
+pub async fn serve(
+    listener: TcpListener,
+    server: AuthorizationServer,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let purger = tokio::spawn(purge_periodically(server.clone()));
+    let result = axum::serve(listener, router(server))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    purger.abort();
+    result
+}
+
+async fn purge_periodically(server: AuthorizationServer) {
+    let mut interval = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        interval.tick().await;
+        let now = oauth_endpoints::Clock::now(&oauth_endpoints::SystemClock);
+        // A grace period keeps expired tokens long enough to answer "inactive" consistently.
+        match server
+            .tokens()
+            .purge_expired(now.saturating_sub(3600), 10_000)
+            .await
+        {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged expired tokens"),
+            Err(error) => tracing::warn!(%error, "could not purge expired tokens"),
+        }
+    }
+}
+
+/// What the server prints at start: the address, the routes, and how to try it.
+pub fn banner(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
+    let mut out = format!("oauth-endpoints listening on http://{addr}\n\nroutes:\n");
+    for route in prepared.server.routes() {
+        let methods: Vec<&str> = route.methods().iter().map(http::Method::as_str).collect();
+        out.push_str(&format!(
+            "  {:<6} {:<40} {}\n",
+            methods.join(","),
+            route.path(),
+            route.name()
+        ));
+    }
+    let base = format!("http://{addr}");
+    match &prepared.demo {
+        Some((id, secret)) => {
+            out.push_str(&format!(
+                "\ndemo client (its secret is shown only now):\n  client_id     {id}\n  client_secret {secret}\n\ntry it:\n"
+            ));
+            out.push_str(&format!(
+                "  TOKEN=$(curl -s -u '{id}:{secret}' -d grant_type=client_credentials -d scope=read \\\n      {base}/oauth/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n"
+            ));
+            for path in ["introspect", "revoke", "introspect"] {
+                out.push_str(&format!(
+                    "  curl -s -u '{id}:{secret}' -d token=$TOKEN {base}/oauth/{path}; echo\n"
+                ));
+            }
+        }
+        None => out.push_str(&format!(
+            "\nclients loaded from the clients file; try:\n  curl -s -u CLIENT_ID:SECRET -d grant_type=client_credentials {base}/oauth/token\n"
+        )),
+    }
+    out
+}
+
+/// Binds `addr`.
+pub async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}

@@ -1,0 +1,118 @@
+//! [`ClientMetadata`]: a client as configuration files and registration requests describe it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::{CLIENT_CREDENTIALS, Client};
+use crate::client_auth::ClientAuthMethod;
+use crate::scope::Scope;
+
+/// A client described with RFC 7591 §2 metadata names, plus `introspect_any_token`, e.g. one entry
+/// of a clients file. The secret is plaintext here and hashed by [`ClientMetadata::into_client`].
+///
+/// ```
+/// use oauth_endpoints::ClientMetadata;
+///
+/// let metadata: ClientMetadata = serde_json::from_str(r#"{
+///     "client_id": "reporting",
+///     "client_secret": "a long random secret",
+///     "token_endpoint_auth_method": "client_secret_post",
+///     "grant_types": ["client_credentials", "refresh_token"],
+///     "scope": "reports:read"
+/// }"#).unwrap();
+/// let client = metadata.into_client().unwrap();
+/// assert!(client.verify_secret("a long random secret"));
+/// ```
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientMetadata {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`, for confidential clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// `token_endpoint_auth_method`; default `client_secret_basic` (RFC 7591 §2).
+    #[serde(default = "default_method")]
+    pub token_endpoint_auth_method: ClientAuthMethod,
+    /// `grant_types`; default `["client_credentials"]`.
+    #[serde(default = "default_grants")]
+    pub grant_types: Vec<String>,
+    /// `scope`: the scopes the client may be granted; default none.
+    #[serde(default)]
+    pub scope: Scope,
+    /// Whether the client may introspect tokens issued to other clients; default false.
+    #[serde(default)]
+    pub introspect_any_token: bool,
+    /// Browser origins allowed to call the revocation endpoint for this client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_cors_origins: Vec<String>,
+}
+
+fn default_method() -> ClientAuthMethod {
+    ClientAuthMethod::ClientSecretBasic
+}
+
+fn default_grants() -> Vec<String> {
+    vec![CLIENT_CREDENTIALS.to_owned()]
+}
+
+/// A client description that cannot become a client; names the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}`: {problem}")]
+pub struct InvalidClientMetadata {
+    /// The RFC 7591 field at fault.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
+impl ClientMetadata {
+    /// Checks the description and builds the client, hashing its secret.
+    pub fn into_client(self) -> Result<Client, InvalidClientMetadata> {
+        let invalid = |field, problem| Err(InvalidClientMetadata { field, problem });
+        if self.client_id.is_empty() {
+            return invalid("client_id", "must not be empty");
+        }
+        let client = match (self.token_endpoint_auth_method, &self.client_secret) {
+            (ClientAuthMethod::None, Some(_)) => {
+                return invalid("client_secret", "a public client (`none`) has no secret");
+            }
+            (ClientAuthMethod::None, None) => Client::public(self.client_id),
+            (_, None) => {
+                return invalid("client_secret", "required for a confidential client");
+            }
+            (_, Some(secret)) if secret.is_empty() => {
+                return invalid("client_secret", "must not be empty");
+            }
+            (method, Some(secret)) => {
+                Client::confidential(self.client_id, secret).with_auth_method(method)
+            }
+        };
+        if self.grant_types.iter().any(|g| g.is_empty()) {
+            return invalid("grant_types", "must not contain an empty grant type");
+        }
+        Ok(client
+            .with_grant_types(self.grant_types)
+            .with_scope(self.scope)
+            .with_introspect_any_token(self.introspect_any_token)
+            .with_allowed_cors_origins(self.allowed_cors_origins))
+    }
+}
+
+impl std::fmt::Debug for ClientMetadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientMetadata")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            )
+            .field("grant_types", &self.grant_types)
+            .field("scope", &self.scope)
+            .field("introspect_any_token", &self.introspect_any_token)
+            .finish_non_exhaustive()
+    }
+}
