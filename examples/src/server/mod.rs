@@ -40,7 +40,7 @@ pub enum StartError {
     },
     /// The registry is inconsistent.
     #[error(transparent)]
-    Build(#[from] BuildError),
+    Build(Box<BuildError>),
     /// The address could not be bound.
     #[error("could not listen on {addr}: {source}")]
     Bind {
@@ -49,6 +49,12 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl From<BuildError> for StartError {
+    fn from(error: BuildError) -> Self {
+        Self::Build(Box::new(error))
+    }
 }
 
 /// A server ready to serve, and the demo client's credentials if one was made.
