@@ -3,6 +3,8 @@
 
 #![allow(clippy::expect_used)] // Test helpers: a failure here is a failing test.
 
+pub mod contract;
+
 /// The README's Rust examples, compiled and run as doctests.
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]

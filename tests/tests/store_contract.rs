@@ -1,0 +1,81 @@
+//! The store contract, run against every store this build has.
+
+use oauth_endpoints::{MemoryStore, SqliteStore};
+use oauth_endpoints_tests::contract;
+
+#[tokio::test]
+async fn memory_store_keeps_the_contract() {
+    contract::run(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_the_contract_in_memory() {
+    let store = SqliteStore::in_memory().await.expect("open");
+    contract::run(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_the_contract_in_a_file_and_survives_reopening() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("oauth.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    contract::run(&store).await;
+    let (value, record) = contract::record(
+        oauth_endpoints::TokenKind::Access,
+        oauth_endpoints::Id::random(),
+        "c1",
+    );
+    oauth_endpoints::TokenStore::insert_tokens(&store, &[record.clone()])
+        .await
+        .expect("insert");
+    drop(store);
+    let reopened = SqliteStore::open(&path).await.expect("reopen");
+    let found = oauth_endpoints::TokenStore::find_token(
+        &reopened,
+        &oauth_endpoints::TokenHash::of(&value),
+        None,
+    )
+    .await
+    .expect("find");
+    assert_eq!(found, Some(record));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_concurrent_rotations_have_exactly_one_winner() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = SqliteStore::open(dir.path().join("oauth.db"))
+        .await
+        .expect("open");
+    let grant = oauth_endpoints::Id::random();
+    let (refresh, record) = contract::record(oauth_endpoints::TokenKind::Refresh, grant, "c1");
+    oauth_endpoints::TokenStore::insert_tokens(&store, &[record])
+        .await
+        .expect("insert");
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let store = store.clone();
+            let refresh = refresh.clone();
+            tokio::spawn(async move {
+                let (_, next) = contract::record(oauth_endpoints::TokenKind::Refresh, grant, "c1");
+                oauth_endpoints::TokenStore::rotate_refresh_token(
+                    &store,
+                    &oauth_endpoints::TokenHash::of(&refresh),
+                    1_700_000_001,
+                    &[next],
+                )
+                .await
+                .expect("rotate")
+            })
+        })
+        .collect();
+    let mut rotated = 0;
+    for task in tasks {
+        if matches!(
+            task.await.expect("joined"),
+            oauth_endpoints::Rotation::Rotated(_)
+        ) {
+            rotated += 1;
+        }
+    }
+    assert_eq!(rotated, 1);
+}
