@@ -25,7 +25,7 @@ async fn sqlite_store_keeps_the_contract_in_a_file_and_survives_reopening() {
         oauth_endpoints::Id::random(),
         "c1",
     );
-    oauth_endpoints::TokenStore::insert_tokens(&store, &[record.clone()])
+    oauth_endpoints::TokenStore::insert_tokens(&store, std::slice::from_ref(&record))
         .await
         .expect("insert");
     drop(store);
