@@ -17,7 +17,9 @@ struct AppState {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let oauth = AuthorizationServer::builder()
         .store(MemoryStore::new())
         .build()?;
@@ -28,7 +30,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The application's own router, with its own state…
     let app = axum::Router::new()
-        .route("/hello", get(|State(state): State<AppState>| async move { state.greeting }))
+        .route(
+            "/hello",
+            get(|State(state): State<AppState>| async move { state.greeting }),
+        )
         // …merged with every OAuth route in one call.
         .merge(oauth.into_router())
         .with_state(AppState { greeting: "hello" });

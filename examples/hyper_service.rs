@@ -13,7 +13,9 @@ use oauth_endpoints::{AuthorizationServer, Client, OAuthService};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let server = AuthorizationServer::builder().build()?;
     server
         .clients()
