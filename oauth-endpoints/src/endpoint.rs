@@ -25,7 +25,7 @@ pub type EndpointResult = Result<Response<Bytes>, OAuthError>;
 /// use oauth_endpoints::{Context, Endpoint, EndpointResult, json_response, oauth_endpoint};
 ///
 /// #[derive(Default)]
-/// #[oauth_endpoint(name = "ping", path = "/ping", methods = "GET")]
+/// #[oauth_endpoint(name = "ping-get", path = "/ping-get", methods = "GET")]
 /// struct Ping;
 ///
 /// impl Endpoint for Ping {

@@ -84,8 +84,8 @@ pub use token::{IssuedTokens, TokenIssuer, TokenKind, TokenRecord, TokenRequest}
 ///
 /// #[derive(Default)]
 /// #[oauth_endpoint(
-///     name = "ping",
-///     path = "/ping",
+///     name = "ping-any",
+///     path = "/ping-any",
 ///     methods = "GET, POST",
 ///     auth_methods = "client_secret_basic client_secret_post",
 /// )]
