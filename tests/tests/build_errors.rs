@@ -438,3 +438,35 @@ fn an_invalid_name_through_register_endpoint() {
         assert!(error.to_string().contains("build_errors::Explicit"));
     }
 }
+
+#[test]
+fn an_explicit_endpoint_must_accept_some_auth_method() {
+    let error = oauth_endpoints::AuthorizationServer::builder()
+        .only(Vec::<String>::new())
+        .register(
+            oauth_endpoints::EndpointSpec::new("no-auth", "/no-auth").auth_methods([]),
+            Explicit,
+        )
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, oauth_endpoints::BuildError::NoAuthMethods { ref name, .. } if name == "no-auth"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_explicit_metadata_name_must_be_snake_case() {
+    let error = oauth_endpoints::AuthorizationServer::builder()
+        .only(Vec::<String>::new())
+        .register(
+            oauth_endpoints::EndpointSpec::new("bad-meta", "/bad-meta").metadata("Not Snake"),
+            Explicit,
+        )
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, oauth_endpoints::BuildError::InvalidMetadataName { ref metadata, .. } if metadata == "Not Snake"),
+        "{error}"
+    );
+}

@@ -90,6 +90,26 @@ pub enum BuildError {
         /// Where the endpoint was registered.
         at: Source,
     },
+    /// An explicitly registered endpoint accepts no client authentication method.
+    #[error("endpoint `{name}` ({at}): `auth_methods` must name at least one method")]
+    NoAuthMethods {
+        /// The endpoint.
+        name: String,
+        /// Where it was registered.
+        at: Source,
+    },
+    /// An explicitly registered endpoint's metadata name is not lowercase snake_case.
+    #[error(
+        "endpoint `{name}` ({at}): metadata name `{metadata}` must be lowercase snake_case, e.g. `device_authorization_endpoint`"
+    )]
+    InvalidMetadataName {
+        /// The endpoint.
+        name: String,
+        /// The metadata name.
+        metadata: String,
+        /// Where it was registered.
+        at: Source,
+    },
     /// Two grants are registered for one `grant_type`.
     #[error("two grants are registered for grant_type `{grant_type}`: {first} and {second}")]
     DuplicateGrant {

@@ -450,6 +450,19 @@ fn validate(candidates: &[Candidate]) -> Result<Vec<Route>, BuildError> {
             method,
             at,
         })?;
+        if spec.auth_methods.is_empty() {
+            return Err(BuildError::NoAuthMethods {
+                name: spec.name.to_string(),
+                at,
+            });
+        }
+        if let Some(metadata) = spec.metadata.as_deref().filter(|m| !is_metadata_name(m)) {
+            return Err(BuildError::InvalidMetadataName {
+                name: spec.name.to_string(),
+                metadata: metadata.to_owned(),
+                at,
+            });
+        }
         routes.push(Route {
             name: spec.name.clone(),
             path: spec.path.clone(),
@@ -473,6 +486,14 @@ fn validate(candidates: &[Candidate]) -> Result<Vec<Route>, BuildError> {
         });
     }
     Ok(routes)
+}
+
+/// The attribute's rule for metadata names: lowercase snake_case.
+fn is_metadata_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Two endpoints may share a path, but not a method on it. `routes` is sorted by path then name.
