@@ -19,6 +19,13 @@ pub struct ServerConfig {
     /// Whether revoking an access token revokes its whole grant, refresh token included
     /// (RFC 7009 §2.1 MAY). Default false: the refresh token stays usable.
     pub revoke_grant_with_access_token: bool,
+    /// `scopes_supported` in the metadata document (RFC 8414 §2), when set.
+    pub scopes_supported: Option<Vec<String>>,
+    /// `service_documentation` in the metadata document (RFC 8414 §2), when set.
+    pub service_documentation: Option<String>,
+    /// Extra static members of the metadata document (e.g. `response_types_supported` for an
+    /// authorization endpoint served elsewhere).
+    pub metadata_fields: serde_json::Map<String, serde_json::Value>,
     /// The scope a Bearer token must carry to call the introspection endpoint. Default
     /// `introspection`.
     pub introspection_scope: String,
@@ -38,6 +45,9 @@ impl Default for ServerConfig {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             revoke_grant_with_access_token: false,
             introspection_scope: "introspection".to_owned(),
+            scopes_supported: None,
+            service_documentation: None,
+            metadata_fields: serde_json::Map::new(),
         }
     }
 }

@@ -28,6 +28,7 @@ pub(crate) struct Shared {
     pub(crate) grants: Grants,
     pub(crate) issuer: TokenIssuer,
     pub(crate) hooks: Hooks,
+    pub(crate) metadata: Option<(serde_json::Map<String, serde_json::Value>, Bytes)>,
 }
 
 /// The server context handed to [`Endpoint::handle`](crate::Endpoint::handle) and
@@ -107,6 +108,16 @@ impl Context {
     /// The introspection policy, claims hooks and event listeners.
     pub fn hooks(&self) -> &Hooks {
         &self.shared.hooks
+    }
+
+    /// The RFC 8414 metadata document, built at `build()`; `None` without an issuer.
+    pub fn metadata(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.shared.metadata.as_ref().map(|(document, _)| document)
+    }
+
+    /// The metadata document as JSON bytes.
+    pub fn metadata_bytes(&self) -> Option<&Bytes> {
+        self.shared.metadata.as_ref().map(|(_, bytes)| bytes)
     }
 
     /// The clock.

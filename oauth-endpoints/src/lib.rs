@@ -27,6 +27,7 @@ mod form;
 mod grant;
 mod hooks;
 mod integration;
+mod metadata;
 mod registration;
 mod response;
 mod route;
@@ -49,7 +50,9 @@ pub use config::ServerConfig;
 pub use context::Context;
 pub use description::{DescribedEndpoint, EndpointDescription, Source};
 pub use endpoint::{Endpoint, EndpointResult};
-pub use endpoints::{INACTIVE, IntrospectionEndpoint, RevocationEndpoint, TokenEndpoint};
+pub use endpoints::{
+    INACTIVE, IntrospectionEndpoint, MetadataEndpoint, RevocationEndpoint, TokenEndpoint,
+};
 pub use error::OAuthError;
 pub use form::{Form, FormError};
 pub use grant::{
@@ -61,6 +64,7 @@ pub use hooks::{
 };
 #[cfg(feature = "tower")]
 pub use integration::OAuthService;
+pub use metadata::WELL_KNOWN_PATH;
 pub use response::{json_bytes_response, json_response};
 pub use route::Route;
 pub use scope::{InvalidScope, Scope};

@@ -75,8 +75,14 @@ pub async fn prepare(options: &Options) -> Result<Prepared, StartError> {
     let mut builder = AuthorizationServer::builder()
         .access_token_ttl(Duration::from_secs(options.access_token_ttl))
         .refresh_token_ttl(Duration::from_secs(options.refresh_token_ttl));
-    if let Some(issuer) = &options.issuer {
-        builder = builder.issuer(issuer.clone());
+    // Without --issuer, a server on loopback calls itself by its address (RFC 8414 accepts
+    // http only there); elsewhere the metadata document needs an explicit issuer.
+    let issuer = options.issuer.clone().or_else(|| {
+        (options.addr.ip().is_loopback() && options.addr.port() != 0)
+            .then(|| format!("http://{}", options.addr))
+    });
+    if let Some(issuer) = issuer {
+        builder = builder.issuer(issuer);
     }
     builder = match StoreChoice::parse(&options.store) {
         Some(StoreChoice::Memory) => builder.store(MemoryStore::new()),

@@ -110,6 +110,20 @@ pub enum BuildError {
         /// Where it was registered.
         at: Source,
     },
+    /// The issuer identifier breaks RFC 8414 §2.
+    #[error("issuer `{issuer}` {reason}")]
+    InvalidIssuer {
+        /// The issuer given.
+        issuer: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+    /// A static metadata field would replace one the registry computes.
+    #[error("metadata field `{name}` is computed from the registry and cannot be set by hand")]
+    ComputedMetadataField {
+        /// The field.
+        name: String,
+    },
     /// Two grants are registered for one `grant_type`.
     #[error("two grants are registered for grant_type `{grant_type}`: {first} and {second}")]
     DuplicateGrant {

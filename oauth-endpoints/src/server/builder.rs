@@ -18,6 +18,7 @@ use crate::description::Source;
 use crate::endpoint::{DynEndpoint, Endpoint};
 use crate::grant::{self, DynGrant, Grant, GrantCandidate, GrantInstance, Grants};
 use crate::hooks::{EventListener, Hooks, IntrospectionClaims, IntrospectionPolicy};
+use crate::metadata;
 use crate::registration;
 use crate::route::{Route, check_path, parse_methods};
 use crate::server::spec::EndpointSpec;
@@ -190,6 +191,29 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// `scopes_supported` in the metadata document (RFC 8414 §2).
+    pub fn scopes_supported<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.scopes_supported = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `service_documentation` in the metadata document (RFC 8414 §2).
+    pub fn service_documentation(mut self, url: impl Into<String>) -> Self {
+        self.config.service_documentation = Some(url.into());
+        self
+    }
+
+    /// Adds a static member to the metadata document (fields computed from the registry, such
+    /// as endpoint URLs and `grant_types_supported`, cannot be replaced).
+    pub fn metadata_field(mut self, name: impl Into<String>, value: serde_json::Value) -> Self {
+        self.config.metadata_fields.insert(name.into(), value);
+        self
+    }
+
     /// The scope a Bearer token must carry to call introspection (default `introspection`).
     pub fn introspection_scope(mut self, scope: impl Into<String>) -> Self {
         self.config.introspection_scope = scope.into();
@@ -253,10 +277,32 @@ impl AuthorizationServerBuilder {
             hooks,
         } = self;
         let grants = select_grants(grants, &excluded_grants)?;
+        let issuer_id = config
+            .issuer
+            .as_deref()
+            .map(|text| {
+                metadata::parse_issuer(text).map_err(|reason| BuildError::InvalidIssuer {
+                    issuer: text.to_owned(),
+                    reason,
+                })
+            })
+            .transpose()?;
+        let mounted_by_hand: Vec<String> = mounts.iter().map(|(name, _)| name.clone()).collect();
 
         let mut candidates = select(collect(), &exclude, only.as_deref())?;
         candidates.extend(explicit);
         apply_mounts(&mut candidates, mounts)?;
+        // RFC 8414 §3.1: an issuer with a path moves the well-known document under that path.
+        if let Some(issuer) = issuer_id.as_ref().filter(|issuer| !issuer.path.is_empty()) {
+            for candidate in candidates.iter_mut().filter(|c| {
+                c.spec.path == metadata::WELL_KNOWN_PATH
+                    && !mounted_by_hand
+                        .iter()
+                        .any(|name| c.spec.name == name.as_str())
+            }) {
+                candidate.spec.path = metadata::well_known_path(issuer);
+            }
+        }
         let routes = validate(&candidates)?;
 
         // Sort by path, then name, whatever the link order; endpoint indices follow.
@@ -266,6 +312,21 @@ impl AuthorizationServerBuilder {
         check_route_conflicts(&routes)?;
 
         let table = Table::new(&routes);
+        let metadata = match (&issuer_id, &config.issuer) {
+            (Some(issuer), Some(text)) => {
+                let document = metadata::document(issuer, text, &routes, &grants, &config);
+                if let Some(name) = config
+                    .metadata_fields
+                    .keys()
+                    .find(|name| document.get(*name) != config.metadata_fields.get(*name))
+                {
+                    return Err(BuildError::ComputedMetadataField { name: name.clone() });
+                }
+                let bytes = metadata::to_bytes(&document);
+                Some((document, bytes))
+            }
+            _ => None,
+        };
         let (clients, tokens) = match (clients, tokens) {
             (Some(clients), Some(tokens)) => (clients, tokens),
             (clients, tokens) => {
@@ -287,6 +348,7 @@ impl AuthorizationServerBuilder {
             grants,
             issuer,
             hooks,
+            metadata,
         });
         let endpoints = candidates
             .into_iter()

@@ -117,6 +117,15 @@ impl AuthorizationServer {
         &self.inner.shared.issuer
     }
 
+    /// The RFC 8414 metadata document, built at `build()`; `None` without an issuer.
+    pub fn metadata(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.inner
+            .shared
+            .metadata
+            .as_ref()
+            .map(|(document, _)| document)
+    }
+
     /// The registered grant types.
     pub fn grants(&self) -> &Grants {
         &self.inner.shared.grants
