@@ -34,9 +34,9 @@ fn main() {
     let names: Vec<&str> = server.routes().iter().map(|route| route.name()).collect();
     assert_eq!(
         names,
-        ["custom-revocation", "introspection", "revocation", "token"]
+        ["metadata", "custom-revocation", "introspection", "revocation", "token"]
     );
-    let route = &server.routes()[0];
+    let route = &server.routes()[1];
     assert_eq!(route.name(), "custom-revocation");
     assert_eq!(route.methods(), [Method::GET, Method::POST]);
     assert!(route.source().type_name().ends_with("::Revocation"));
