@@ -14,13 +14,13 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use oauth_endpoints::{
     AuthorizationServer, ClientAuthMethod, Context, Endpoint, EndpointResult,
-    IntrospectionEndpoint, OAuthError, RevocationEndpoint, TokenEndpoint, json_response,
-    oauth_endpoint,
+    IntrospectionEndpoint, MetadataEndpoint, OAuthError, RevocationEndpoint, TokenEndpoint,
+    json_response, oauth_endpoint,
 };
 use serde_json::{Value, json};
 
 /// The names of the core's built-in endpoints, collected by every builder beside this file's.
-const BUILT_INS: [&str; 3] = ["introspection", "revocation", "token"];
+const BUILT_INS: [&str; 4] = ["introspection", "metadata", "revocation", "token"];
 
 /// Every endpoint here answers with what it knows about itself and the request.
 fn report(cx: &Context, request: &Request<Bytes>, endpoint: &str) -> EndpointResult {
@@ -175,10 +175,17 @@ fn annotated_endpoints_are_collected_with_their_declaration() {
     assert_eq!(
         routes,
         [
+            // The core's metadata endpoint sorts first: `.` comes before letters.
+            (
+                "metadata",
+                "/.well-known/oauth-authorization-server",
+                &[Method::GET][..],
+                type_name::<MetadataEndpoint>()
+            ),
             (
                 "custom-introspection",
                 "/custom/introspect",
-                &[Method::POST][..],
+                &[Method::POST],
                 type_name::<nested::Introspection>()
             ),
             (
@@ -312,6 +319,7 @@ fn routes_are_sorted_by_path_then_name() {
         names(&server),
         [
             "early",
+            "metadata",
             "alpha",
             "zeta",
             "custom-introspection",
