@@ -79,6 +79,7 @@ pub struct EndpointDescription {
     auth_methods: Option<&'static [ClientAuthMethod]>,
     metadata: Option<&'static str>,
     source: Source,
+    cors: bool,
 }
 
 impl EndpointDescription {
@@ -98,7 +99,20 @@ impl EndpointDescription {
             auth_methods,
             metadata,
             source,
+            cors: false,
         }
+    }
+
+    #[doc(hidden)]
+    pub const fn __with_cors(mut self, cors: bool) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    /// Whether the endpoint answers CORS preflights and accepts cross-origin requests from the
+    /// origins each client allows (RFC 7009 §2.3).
+    pub const fn cors(&self) -> bool {
+        self.cors
     }
 
     /// The endpoint's name, unique in a server (`create_endpoint_response` takes it).

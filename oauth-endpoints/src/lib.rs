@@ -19,6 +19,7 @@ mod client_auth;
 mod clock;
 mod config;
 mod context;
+mod cors;
 mod description;
 mod endpoint;
 mod endpoints;
@@ -48,6 +49,7 @@ pub use client_auth::{
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use config::ServerConfig;
 pub use context::Context;
+pub use cors::{allowed_origin, expose};
 pub use description::{DescribedEndpoint, EndpointDescription, Source};
 pub use endpoint::{Endpoint, EndpointResult};
 pub use endpoints::{

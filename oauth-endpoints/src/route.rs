@@ -17,6 +17,7 @@ pub struct Route {
     pub(crate) auth_methods: Vec<ClientAuthMethod>,
     pub(crate) metadata: Option<Cow<'static, str>>,
     pub(crate) source: Source,
+    pub(crate) cors: bool,
 }
 
 impl Route {
@@ -48,6 +49,11 @@ impl Route {
     /// Where the endpoint was defined.
     pub fn source(&self) -> Source {
         self.source
+    }
+
+    /// Whether the route answers CORS preflights (RFC 7009 §2.3).
+    pub fn cors(&self) -> bool {
+        self.cors
     }
 }
 

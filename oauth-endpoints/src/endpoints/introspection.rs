@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::client::Client;
 use crate::context::Context;
+use crate::cors::{allowed_origin, expose};
 use crate::endpoint::{Endpoint, EndpointResult};
 use crate::error::OAuthError;
 use crate::form::Form;
@@ -53,25 +54,35 @@ impl Endpoint for IntrospectionEndpoint {
         let form = cx.form(&request);
         let empty = Form::default();
         let caller = authorize(cx, &request, form.as_ref().unwrap_or(&empty)).await?;
-        let form = form?;
-        let token = form
-            .get("token")
-            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-        let hint = form.get("token_type_hint").and_then(TokenKind::from_hint);
-        let record = cx.tokens().find(token, hint).await?;
-        let active = record.as_ref().filter(|record| {
-            record.is_active(cx.now()) && cx.hooks().may_introspect(&caller, record)
-        });
-        cx.hooks().token_introspected(&TokenIntrospected {
-            caller: &caller,
-            token: record.as_ref(),
-            active: active.is_some(),
-        });
-        Ok(match active {
-            Some(record) => active_answer(cx, &caller, record),
-            None => inactive(),
-        })
+        let origin = allowed_origin(&request, &caller)?;
+        expose(introspect(cx, &caller, form).await, origin)
     }
+}
+
+/// Introspection proper, after the caller is authorised and the origin checked.
+async fn introspect(
+    cx: &Context,
+    caller: &Client,
+    form: Result<Form, OAuthError>,
+) -> EndpointResult {
+    let form = form?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let hint = form.get("token_type_hint").and_then(TokenKind::from_hint);
+    let record = cx.tokens().find(token, hint).await?;
+    let active = record
+        .as_ref()
+        .filter(|record| record.is_active(cx.now()) && cx.hooks().may_introspect(caller, record));
+    cx.hooks().token_introspected(&TokenIntrospected {
+        caller,
+        token: record.as_ref(),
+        active: active.is_some(),
+    });
+    Ok(match active {
+        Some(record) => active_answer(cx, caller, record),
+        None => inactive(),
+    })
 }
 
 /// Authorises the caller: client credentials, or a Bearer token with the introspection scope.

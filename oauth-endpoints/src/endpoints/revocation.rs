@@ -3,7 +3,9 @@
 use bytes::Bytes;
 use http::{Request, StatusCode};
 
+use crate::client::Client;
 use crate::context::Context;
+use crate::cors::{allowed_origin, expose};
 use crate::endpoint::{Endpoint, EndpointResult};
 use crate::error::OAuthError;
 use crate::form::Form;
@@ -49,44 +51,50 @@ impl Endpoint for RevocationEndpoint {
             .authenticate_client(&request, form.as_ref().unwrap_or(&Form::default()))
             .await?
             .client;
-        let form = form?;
-        let token = form
-            .get("token")
-            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-        let hint = form.get("token_type_hint").and_then(TokenKind::from_hint);
-        let Some(record) = cx.tokens().find(token, hint).await? else {
-            return Ok(revoked());
-        };
-        if *record.client_id != *client.client_id() {
-            return Err(OAuthError::invalid_grant(
-                "the token was issued to another client",
-            ));
-        }
-        if record.revoked_at.is_some() || record.expires_at <= cx.now() {
-            return Ok(revoked());
-        }
-        let revoke_grant =
-            record.kind == TokenKind::Refresh || cx.config().revoke_grant_with_access_token;
-        let now = cx.now();
-        if revoke_grant {
-            cx.tokens().revoke_grant(&record.grant_id, now).await?;
-        } else {
-            cx.tokens().revoke_token(&TokenHash::of(token), now).await?;
-        }
-        tracing::info!(
-            client_id = client.client_id(),
-            jti = %record.id,
-            kind = record.kind.hint(),
-            grant_revoked = revoke_grant,
-            "token revoked"
-        );
-        cx.hooks().token_revoked(&TokenRevoked {
-            client: &client,
-            token: &record,
-            grant_revoked: revoke_grant,
-        });
-        Ok(revoked())
+        let origin = allowed_origin(&request, &client)?;
+        expose(revoke(cx, &client, form).await, origin)
     }
+}
+
+/// Revocation proper, after client authentication and the origin check.
+async fn revoke(cx: &Context, client: &Client, form: Result<Form, OAuthError>) -> EndpointResult {
+    let form = form?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let hint = form.get("token_type_hint").and_then(TokenKind::from_hint);
+    let Some(record) = cx.tokens().find(token, hint).await? else {
+        return Ok(revoked());
+    };
+    if *record.client_id != *client.client_id() {
+        return Err(OAuthError::invalid_grant(
+            "the token was issued to another client",
+        ));
+    }
+    if record.revoked_at.is_some() || record.expires_at <= cx.now() {
+        return Ok(revoked());
+    }
+    let revoke_grant =
+        record.kind == TokenKind::Refresh || cx.config().revoke_grant_with_access_token;
+    let now = cx.now();
+    if revoke_grant {
+        cx.tokens().revoke_grant(&record.grant_id, now).await?;
+    } else {
+        cx.tokens().revoke_token(&TokenHash::of(token), now).await?;
+    }
+    tracing::info!(
+        client_id = client.client_id(),
+        jti = %record.id,
+        kind = record.kind.hint(),
+        grant_revoked = revoke_grant,
+        "token revoked"
+    );
+    cx.hooks().token_revoked(&TokenRevoked {
+        client,
+        token: &record,
+        grant_revoked: revoke_grant,
+    });
+    Ok(revoked())
 }
 
 /// The success answer: 200 `{}` (RFC 7009 §2.2).

@@ -441,6 +441,7 @@ fn collect() -> Vec<Candidate> {
                         .unwrap_or(ClientAuthMethod::DEFAULT)
                         .to_vec(),
                     metadata: description.metadata().map(Cow::Borrowed),
+                    cors: description.cors(),
                 },
                 source: description.source(),
                 instance: Instance::Factory(registration.factory),
@@ -532,6 +533,7 @@ fn validate(candidates: &[Candidate]) -> Result<Vec<Route>, BuildError> {
             auth_methods: spec.auth_methods.clone(),
             metadata: spec.metadata.clone(),
             source: at,
+            cors: spec.cors,
         });
     }
 

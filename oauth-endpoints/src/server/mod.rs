@@ -14,6 +14,7 @@ use http::{Request, Response, StatusCode};
 
 use crate::config::ServerConfig;
 use crate::context::{Context, Shared};
+use crate::cors;
 use crate::endpoint::DynEndpoint;
 use crate::error::OAuthError;
 use crate::grant::Grants;
@@ -148,7 +149,16 @@ impl AuthorizationServer {
     /// Routes `request` by path and method: an unknown path is 404, a known path with another
     /// method is 405 with an `Allow` header (RFC 9110 §15.5.6). Lookup is a hash of the path, so
     /// its cost does not grow with the number of endpoints.
+    ///
+    /// On a path whose endpoint declares `cors`, a CORS preflight is answered 204 (RFC 7009
+    /// §2.3).
     pub async fn dispatch(&self, request: Request<Bytes>) -> Response<Bytes> {
+        if cors::is_preflight(&request)
+            && let Some(entry) = self.inner.table.path(request.uri().path())
+            && entry.cors
+        {
+            return cors::preflight(&request, &entry.allow);
+        }
         match self.resolve(request.method(), request.uri().path()) {
             Ok(index) => self.answer(index, request).await,
             Err(error) => error.into_response(),

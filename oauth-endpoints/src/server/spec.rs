@@ -21,6 +21,7 @@ pub struct EndpointSpec {
     pub(crate) methods: String,
     pub(crate) auth_methods: Vec<ClientAuthMethod>,
     pub(crate) metadata: Option<Cow<'static, str>>,
+    pub(crate) cors: bool,
 }
 
 impl EndpointSpec {
@@ -32,6 +33,7 @@ impl EndpointSpec {
             methods: "POST".to_owned(),
             auth_methods: ClientAuthMethod::DEFAULT.to_vec(),
             metadata: None,
+            cors: false,
         }
     }
 
@@ -46,6 +48,15 @@ impl EndpointSpec {
     #[must_use]
     pub fn auth_methods(mut self, methods: impl IntoIterator<Item = ClientAuthMethod>) -> Self {
         self.auth_methods = methods.into_iter().collect();
+        self
+    }
+
+    /// Answers CORS preflights and accepts cross-origin requests from the origins each client
+    /// allows (RFC 7009 §2.3). The endpoint checks the origin with
+    /// [`allowed_origin`](crate::allowed_origin).
+    #[must_use]
+    pub fn cors(mut self, cors: bool) -> Self {
+        self.cors = cors;
         self
     }
 

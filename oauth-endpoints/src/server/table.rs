@@ -14,6 +14,8 @@ pub(crate) struct PathEntry {
     methods: Vec<(Method, usize)>,
     /// The `Allow` header for a 405 on this path (RFC 9110 §15.5.6).
     pub(crate) allow: HeaderValue,
+    /// Whether an endpoint on this path accepts cross-origin requests.
+    pub(crate) cors: bool,
 }
 
 impl PathEntry {
@@ -37,6 +39,11 @@ impl Table {
     /// rejected by the builder.
     pub(crate) fn new(routes: &[Route]) -> Self {
         let mut methods: HashMap<&str, Vec<(Method, usize)>> = HashMap::new();
+        let cors: Vec<&str> = routes
+            .iter()
+            .filter(|route| route.cors())
+            .map(Route::path)
+            .collect();
         let mut by_name = HashMap::with_capacity(routes.len());
         for (index, route) in routes.iter().enumerate() {
             by_name.insert(route.name().to_owned(), index);
@@ -55,7 +62,15 @@ impl Table {
                 // Method names are ASCII tokens, so the header value is always valid.
                 let allow =
                     HeaderValue::from_str(&allow).unwrap_or_else(|_| HeaderValue::from_static(""));
-                (path.to_owned(), PathEntry { methods, allow })
+                let cors = cors.contains(&path);
+                (
+                    path.to_owned(),
+                    PathEntry {
+                        methods,
+                        allow,
+                        cors,
+                    },
+                )
             })
             .collect();
         Self { by_path, by_name }
