@@ -1,7 +1,9 @@
 //! Collection of annotated endpoints, the route list, and the builder's selections (`exclude`,
 //! `only`, `mount`) and state, as a downstream crate uses them.
 //!
-//! Every annotated endpoint in this file is collected by every builder in this test binary.
+//! Every annotated endpoint in this file is collected by every builder in this test binary, as
+//! are the core's built-in endpoints ([`BUILT_INS`]). The endpoints here use their own names and
+//! paths so they do not clash with the built-ins.
 
 // The request and response helpers below unwrap; they run only inside tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,10 +13,14 @@ use std::any::type_name;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use oauth_endpoints::{
-    AuthorizationServer, ClientAuthMethod, Context, Endpoint, EndpointResult, OAuthError,
-    json_response, oauth_endpoint,
+    AuthorizationServer, ClientAuthMethod, Context, Endpoint, EndpointResult,
+    IntrospectionEndpoint, OAuthError, RevocationEndpoint, TokenEndpoint, json_response,
+    oauth_endpoint,
 };
 use serde_json::{Value, json};
+
+/// The names of the core's built-in endpoints, collected by every builder beside this file's.
+const BUILT_INS: [&str; 3] = ["introspection", "revocation", "token"];
 
 /// Every endpoint here answers with what it knows about itself and the request.
 fn report(cx: &Context, request: &Request<Bytes>, endpoint: &str) -> EndpointResult {
@@ -42,11 +48,11 @@ impl Endpoint for Hello {
 
 #[derive(Default)]
 #[oauth_endpoint(
-    name = "revocation",
-    path = "/oauth/revoke",
+    name = "custom-revocation",
+    path = "/custom/revoke",
     methods = "POST",
     auth_methods = "client_secret_basic client_secret_post none",
-    metadata = "revocation_endpoint"
+    metadata = "custom_revocation_endpoint"
 )]
 struct Revocation;
 
@@ -59,7 +65,7 @@ impl Endpoint for Revocation {
 /// Two endpoints on one path with different methods; declared in the opposite order of their
 /// names, so sorting is visible.
 #[derive(Default)]
-#[oauth_endpoint(name = "token-write", path = "/oauth/token", methods = "POST")]
+#[oauth_endpoint(name = "token-write", path = "/custom/token", methods = "POST")]
 struct TokenWrite;
 
 impl Endpoint for TokenWrite {
@@ -69,7 +75,7 @@ impl Endpoint for TokenWrite {
 }
 
 #[derive(Default)]
-#[oauth_endpoint(name = "token-read", path = "/oauth/token", methods = "GET, HEAD")]
+#[oauth_endpoint(name = "token-read", path = "/custom/token", methods = "GET, HEAD")]
 struct TokenRead;
 
 impl Endpoint for TokenRead {
@@ -83,7 +89,7 @@ mod nested {
     use super::*;
 
     #[derive(Default)]
-    #[oauth_endpoint(name = "introspection", path = "/oauth/introspect")]
+    #[oauth_endpoint(name = "custom-introspection", path = "/custom/introspect")]
     pub(crate) struct Introspection;
 
     impl Endpoint for Introspection {
@@ -170,35 +176,54 @@ fn annotated_endpoints_are_collected_with_their_declaration() {
         routes,
         [
             (
-                "greeting",
-                "/greeting",
-                &[Method::GET][..],
-                type_name::<Greeter>()
-            ),
-            ("hello", "/hello", &[Method::GET], type_name::<Hello>()),
-            (
-                "introspection",
-                "/oauth/introspect",
-                &[Method::POST],
+                "custom-introspection",
+                "/custom/introspect",
+                &[Method::POST][..],
                 type_name::<nested::Introspection>()
             ),
             (
-                "revocation",
-                "/oauth/revoke",
+                "custom-revocation",
+                "/custom/revoke",
                 &[Method::POST],
                 type_name::<Revocation>()
             ),
             (
                 "token-read",
-                "/oauth/token",
+                "/custom/token",
                 &[Method::GET, Method::HEAD],
                 type_name::<TokenRead>()
             ),
             (
                 "token-write",
-                "/oauth/token",
+                "/custom/token",
                 &[Method::POST],
                 type_name::<TokenWrite>()
+            ),
+            (
+                "greeting",
+                "/greeting",
+                &[Method::GET],
+                type_name::<Greeter>()
+            ),
+            ("hello", "/hello", &[Method::GET], type_name::<Hello>()),
+            // The core's built-ins are collected too, and sorted with the rest.
+            (
+                "introspection",
+                "/oauth/introspect",
+                &[Method::POST],
+                type_name::<IntrospectionEndpoint>()
+            ),
+            (
+                "revocation",
+                "/oauth/revoke",
+                &[Method::POST],
+                type_name::<RevocationEndpoint>()
+            ),
+            (
+                "token",
+                "/oauth/token",
+                &[Method::POST],
+                type_name::<TokenEndpoint>()
             ),
         ]
     );
@@ -213,16 +238,31 @@ fn annotated_endpoints_are_collected_with_their_declaration() {
 fn routes_carry_auth_methods_metadata_and_source() {
     let server = AuthorizationServer::builder().build().unwrap();
 
-    let revocation = server.route("revocation").unwrap();
+    let revocation = server.route("custom-revocation").unwrap();
     assert_eq!(revocation.auth_methods(), ClientAuthMethod::ALL);
-    assert_eq!(revocation.metadata(), Some("revocation_endpoint"));
+    assert_eq!(revocation.metadata(), Some("custom_revocation_endpoint"));
 
     let hello = server.route("hello").unwrap();
     assert_eq!(hello.auth_methods(), [ClientAuthMethod::ClientSecretBasic]);
     assert_eq!(hello.metadata(), None);
 
-    // The source is the attribute in this file.
-    for route in server.routes() {
+    // The source of each endpoint declared here is its attribute in this file; the built-ins'
+    // sources are in the core crate.
+    let (built_ins, own): (Vec<_>, Vec<_>) = server
+        .routes()
+        .iter()
+        .partition(|route| BUILT_INS.contains(&route.name()));
+    assert_eq!(built_ins.len(), BUILT_INS.len());
+    assert_eq!(own.len(), 6);
+    for route in built_ins {
+        let source = route.source();
+        assert!(!source.file().ends_with("registry.rs"), "{source}");
+        assert!(
+            source.module_path().starts_with("oauth_endpoints::"),
+            "{source}"
+        );
+    }
+    for route in own {
         let source = route.source();
         assert!(source.file().ends_with("registry.rs"), "{source}");
         assert!(
@@ -234,7 +274,7 @@ fn routes_carry_auth_methods_metadata_and_source() {
     assert_eq!(hello.source().module_path(), "registry");
     assert_eq!(
         server
-            .route("introspection")
+            .route("custom-introspection")
             .unwrap()
             .source()
             .module_path(),
@@ -274,12 +314,15 @@ fn routes_are_sorted_by_path_then_name() {
             "early",
             "alpha",
             "zeta",
+            "custom-introspection",
+            "custom-revocation",
+            "token-read",
+            "token-write",
             "greeting",
             "hello",
             "introspection",
             "revocation",
-            "token-read",
-            "token-write",
+            "token",
         ]
     );
     // The same order on every build.
@@ -293,16 +336,23 @@ async fn routes_and_dispatch_agree_after_sorting() {
         .exclude("greeting")
         .build()
         .unwrap();
-    assert_eq!(server.routes().len(), 5);
+    assert_eq!(server.routes().len(), 5 + BUILT_INS.len());
     for route in server.routes() {
         let method = route.methods()[0].clone();
         let (status, body) = call(&server, method, route.path()).await;
-        assert_eq!(status, StatusCode::OK, "{}", route.name());
-        assert_eq!(body["route"], route.name());
+        if BUILT_INS.contains(&route.name()) {
+            // A built-in answers a bare request with its own OAuth error, not as one of ours.
+            assert_ne!(status, StatusCode::OK, "{}", route.name());
+            assert!(body["error"].is_string(), "{}: {body}", route.name());
+            assert_eq!(body["route"], Value::Null, "{}", route.name());
+        } else {
+            assert_eq!(status, StatusCode::OK, "{}", route.name());
+            assert_eq!(body["route"], route.name());
+        }
     }
-    let (_, body) = call(&server, Method::POST, "/oauth/token").await;
+    let (_, body) = call(&server, Method::POST, "/custom/token").await;
     assert_eq!(body["endpoint"], "TokenWrite");
-    let (_, body) = call(&server, Method::GET, "/oauth/token").await;
+    let (_, body) = call(&server, Method::GET, "/custom/token").await;
     assert_eq!(body["endpoint"], "TokenRead");
 }
 
@@ -316,18 +366,19 @@ async fn exclude_leaves_out_a_collected_endpoint() {
     assert!(server.route("hello").is_none());
     assert!(!names(&server).contains(&"hello"));
     assert!(!names(&server).contains(&"token-write"));
-    assert_eq!(server.routes().len(), 4);
+    assert_eq!(server.routes().len(), 4 + BUILT_INS.len());
 
     let (status, _) = call(&server, Method::GET, "/hello").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(&server, Method::POST, "/oauth/token").await;
+    let (status, _) = call(&server, Method::POST, "/custom/token").await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    let (status, _) = call(&server, Method::GET, "/oauth/token").await;
+    let (status, _) = call(&server, Method::GET, "/custom/token").await;
     assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn exclude_then_register_replaces_a_collected_endpoint() {
+    // The collected endpoint replaced here is the core's built-in `revocation`.
     let server = AuthorizationServer::builder()
         .exclude("revocation")
         .register_endpoint(
@@ -345,22 +396,28 @@ async fn exclude_then_register_replaces_a_collected_endpoint() {
     assert_eq!(route.source().type_name(), type_name::<Explicit>());
     // An explicit registration accepts `client_secret_basic` unless told otherwise.
     assert_eq!(route.auth_methods(), ClientAuthMethod::DEFAULT);
+    // The other collected endpoints stay.
+    assert!(server.route("custom-revocation").is_some());
+    assert!(server.route("token").is_some());
 }
 
 #[tokio::test]
 async fn only_keeps_the_named_collected_endpoints_and_every_explicit_one() {
     let server = AuthorizationServer::builder()
-        .only(["hello", "introspection"])
+        .only(["hello", "custom-introspection"])
         .register_endpoint(Explicit("Extra"), "extra", "/extra", "PUT")
         .build()
         .unwrap();
-    assert_eq!(names(&server), ["extra", "hello", "introspection"]);
+    assert_eq!(names(&server), ["custom-introspection", "extra", "hello"]);
 
     let (status, body) = call(&server, Method::PUT, "/extra").await;
     assert_eq!(
         (status, &body["endpoint"]),
         (StatusCode::OK, &json!("Extra"))
     );
+    // Collected endpoints left out, built-in or not, are not mounted.
+    let (status, _) = call(&server, Method::POST, "/custom/revoke").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = call(&server, Method::POST, "/oauth/revoke").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -373,6 +430,8 @@ async fn only_keeps_the_named_collected_endpoints_and_every_explicit_one() {
 
 #[tokio::test]
 async fn mount_moves_an_endpoint_to_a_new_path() {
+    // `revocation` is the built-in at `/oauth/revoke`, which sorts after `/hello` and before
+    // `/v2/hello`.
     let server = AuthorizationServer::builder()
         .only(["hello", "revocation"])
         .mount("hello", "/v2/hello")

@@ -8,7 +8,7 @@ use oauth_endpoints::{
 };
 
 /// An endpoint with configuration fields, built by its own `Default` impl.
-#[oauth_endpoint(name = "introspection", path = "/oauth/introspect")]
+#[oauth_endpoint(name = "custom-introspection", path = "/custom/introspect")]
 pub struct Introspection {
     issuer: String,
     leeway: Duration,
@@ -40,7 +40,7 @@ fn main() {
     assert_eq!(description.metadata(), None);
 
     let server = AuthorizationServer::builder().build().unwrap();
-    let route = server.route("introspection").unwrap();
-    assert_eq!(route.path(), "/oauth/introspect");
+    let route = server.route("custom-introspection").unwrap();
+    assert_eq!(route.path(), "/custom/introspect");
     assert_eq!(route.auth_methods(), ClientAuthMethod::DEFAULT);
 }

@@ -7,11 +7,11 @@ use oauth_endpoints::{
 
 #[derive(Default)]
 #[oauth_endpoint(
-    name = "revocation",
-    path = "/oauth/revoke",
+    name = "custom-revocation",
+    path = "/custom/revoke",
     methods = "GET, POST",
     auth_methods = "client_secret_basic client_secret_post none",
-    metadata = "revocation_endpoint",
+    metadata = "custom_revocation_endpoint",
 )]
 pub struct Revocation;
 
@@ -23,17 +23,21 @@ impl Endpoint for Revocation {
 
 fn main() {
     let description = Revocation::DESCRIPTION;
-    assert_eq!(description.name(), "revocation");
-    assert_eq!(description.path(), "/oauth/revoke");
+    assert_eq!(description.name(), "custom-revocation");
+    assert_eq!(description.path(), "/custom/revoke");
     assert_eq!(description.methods(), ["GET", "POST"]);
     assert_eq!(description.auth_methods(), Some(ClientAuthMethod::ALL));
-    assert_eq!(description.metadata(), Some("revocation_endpoint"));
+    assert_eq!(description.metadata(), Some("custom_revocation_endpoint"));
 
+    // Collected beside the core's built-in endpoints, sorted by path.
     let server = AuthorizationServer::builder().build().unwrap();
-    let [route] = server.routes() else {
-        panic!("expected one route, got {:?}", server.routes());
-    };
-    assert_eq!(route.name(), "revocation");
+    let names: Vec<&str> = server.routes().iter().map(|route| route.name()).collect();
+    assert_eq!(
+        names,
+        ["custom-revocation", "introspection", "revocation", "token"]
+    );
+    let route = &server.routes()[0];
+    assert_eq!(route.name(), "custom-revocation");
     assert_eq!(route.methods(), [Method::GET, Method::POST]);
     assert!(route.source().type_name().ends_with("::Revocation"));
 }
