@@ -1,13 +1,15 @@
 //! Reading the attribute's arguments: a comma-separated list of `key = "string"` pairs.
 
 use proc_macro2::{Span, TokenStream};
-use syn::parse::Parser;
-use syn::punctuated::Punctuated;
+use syn::parse::{ParseStream, Parser};
 use syn::{Expr, ExprLit, Lit, LitStr, MetaNameValue, Token};
 
 /// The arguments of one attribute, each a string literal kept with its span.
 pub(crate) struct Args {
     values: Vec<(&'static str, LitStr)>,
+    /// Keys that were written but could not be read (a value that is not a string literal), so
+    /// that validation does not also call them missing.
+    unreadable: Vec<&'static str>,
 }
 
 impl Args {
@@ -18,16 +20,37 @@ impl Args {
             .find(|(k, _)| *k == key)
             .map(|(_, value)| value)
     }
+
+    /// Whether `key` was written without a usable value: its absence is already reported.
+    pub(crate) fn unreadable(&self, key: &str) -> bool {
+        self.unreadable.contains(&key)
+    }
 }
 
 /// Parses the attribute's tokens, accepting the keys in `keys`. Unknown keys, repeated keys and
-/// values that are not string literals are all reported, each at its own token, in one combined
-/// error.
-pub(crate) fn parse(tokens: TokenStream, keys: &[&'static str]) -> syn::Result<Args> {
-    let pairs = Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse2(tokens)?;
-    let mut args = Args { values: Vec::new() };
-    let mut errors = Errors::default();
+/// values that are not string literals are all pushed to `errors`, each at its own token; every
+/// valid pair is kept, so the caller can check those too and report every mistake in one build.
+pub(crate) fn parse(tokens: TokenStream, keys: &[&'static str], errors: &mut Errors) -> Args {
+    let mut args = Args {
+        values: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    let pairs = match pairs.parse2(tokens) {
+        Ok(pairs) => pairs,
+        Err(error) => {
+            // Not expected: `pairs` records malformed arguments instead of failing.
+            errors.push(error);
+            return args;
+        }
+    };
     for pair in pairs {
+        let pair = match pair {
+            Ok(pair) => pair,
+            Err(error) => {
+                errors.push(error);
+                continue;
+            }
+        };
         let key = pair
             .path
             .get_ident()
@@ -40,23 +63,73 @@ pub(crate) fn parse(tokens: TokenStream, keys: &[&'static str]) -> syn::Result<A
             ));
             continue;
         };
-        let value = match string_literal(&pair.value) {
-            Ok(value) => value,
-            Err(error) => {
-                errors.push(error);
-                continue;
-            }
-        };
-        if args.get(key).is_some() {
+        if args.get(key).is_some() || args.unreadable(key) {
             errors.push(syn::Error::new_spanned(
                 &pair.path,
                 format!("duplicate key `{key}`"),
             ));
             continue;
         }
-        args.values.push((key, value));
+        match string_literal(&pair.value) {
+            Ok(value) => args.values.push((key, value)),
+            Err(error) => {
+                errors.push(error);
+                args.unreadable.push(key);
+            }
+        }
     }
-    errors.finish(args)
+    args
+}
+
+/// Splits the arguments at their commas. Each argument is a `key = value` pair or, when it is
+/// not, the error describing it: one malformed argument does not hide the others.
+fn pairs(input: ParseStream<'_>) -> syn::Result<Vec<syn::Result<MetaNameValue>>> {
+    let mut pairs = Vec::new();
+    while !input.is_empty() {
+        let start = input.span();
+        let fork = input.fork();
+        match fork.parse::<MetaNameValue>() {
+            Ok(pair) if fork.is_empty() || fork.peek(Token![,]) => {
+                // Consumes what the fork read: the pair itself.
+                input.parse::<MetaNameValue>()?;
+                pairs.push(Ok(pair));
+            }
+            _ => {
+                let tokens = rest_of_argument(input)?;
+                pairs.push(Err(malformed(start, tokens)));
+            }
+        }
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    Ok(pairs)
+}
+
+/// Takes every token up to the next top-level comma (commas inside brackets are kept).
+fn rest_of_argument(input: ParseStream<'_>) -> syn::Result<TokenStream> {
+    input.step(|cursor| {
+        let mut rest = *cursor;
+        let mut tokens = TokenStream::new();
+        while let Some((tree, next)) = rest.token_tree() {
+            if matches!(&tree, proc_macro2::TokenTree::Punct(punct) if punct.as_char() == ',') {
+                break;
+            }
+            tokens.extend([tree]);
+            rest = next;
+        }
+        Ok((tokens, rest))
+    })
+}
+
+/// The error for an argument that is not a `key = value` pair.
+fn malformed(start: Span, tokens: TokenStream) -> syn::Error {
+    let message = "expected `key = \"value\"`";
+    if tokens.is_empty() {
+        syn::Error::new(start, message)
+    } else {
+        syn::Error::new_spanned(tokens, message)
+    }
 }
 
 fn string_literal(value: &Expr) -> syn::Result<LitStr> {
@@ -91,6 +164,20 @@ impl Errors {
         match self.0 {
             Some(error) => Err(error),
             None => Ok(value),
+        }
+    }
+
+    /// `result`, after every error collected so far; its own error comes last.
+    pub(crate) fn then<T>(self, result: syn::Result<T>) -> syn::Result<T> {
+        match result {
+            Ok(value) => self.finish(value),
+            Err(error) => Err(match self.0 {
+                Some(mut first) => {
+                    first.combine(error);
+                    first
+                }
+                None => error,
+            }),
         }
     }
 }

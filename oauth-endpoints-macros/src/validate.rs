@@ -80,20 +80,29 @@ pub(crate) fn target(item: TokenStream, attribute: &str) -> syn::Result<Target> 
 
 /// Checks `#[oauth_grant]`'s argument: a `grant_type` (RFC 6749 §4.5, Appendix A.10).
 pub(crate) fn grant(args: &Args) -> syn::Result<String> {
-    let Some(lit) = args.get("grant_type") else {
-        return Err(syn::Error::new(
-            proc_macro2::Span::call_site(),
-            "missing `grant_type`, e.g. `grant_type = \"client_credentials\"`",
-        ));
+    let mut errors = Errors::default();
+    let grant_type = match args.get("grant_type") {
+        // Written with a value that is not a string: reported where it is written.
+        None if args.unreadable("grant_type") => String::new(),
+        None => {
+            errors.at(
+                proc_macro2::Span::call_site(),
+                "missing `grant_type`, e.g. `grant_type = \"client_credentials\"`",
+            );
+            String::new()
+        }
+        Some(lit) => {
+            let value = lit.value();
+            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+                errors.at(
+                    lit.span(),
+                    "`grant_type` must be a non-empty name or URI without whitespace",
+                );
+            }
+            value
+        }
     };
-    let value = lit.value();
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(syn::Error::new(
-            lit.span(),
-            "`grant_type` must be a non-empty name or URI without whitespace",
-        ));
-    }
-    Ok(value)
+    errors.finish(grant_type)
 }
 
 /// Checks every argument; reports every mistake at once.
@@ -102,6 +111,8 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
     let call_site = proc_macro2::Span::call_site();
 
     let name = match args.get("name") {
+        // Written with a value that is not a string: reported where it is written.
+        None if args.unreadable("name") => String::new(),
         None => {
             errors.at(call_site, "missing `name`, e.g. `name = \"revocation\"`");
             String::new()
@@ -118,6 +129,8 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
     };
 
     let path = match args.get("path") {
+        // Written with a value that is not a string: reported where it is written.
+        None if args.unreadable("path") => String::new(),
         None => {
             errors.at(call_site, "missing `path`, e.g. `path = \"/oauth/revoke\"`");
             String::new()
