@@ -43,19 +43,30 @@ pub(crate) fn target(item: TokenStream, attribute: &str) -> syn::Result<Target> 
                     ident: item.ident.clone(),
                 });
             }
-            // `Generics` prints only its `<...>`: a `where` clause alone is spanned by itself.
-            let generics = if item.generics.params.is_empty() {
-                quote::ToTokens::to_token_stream(&item.generics.where_clause)
-            } else {
-                quote::ToTokens::to_token_stream(&item.generics)
+            let register = match attribute {
+                "oauth_grant" => "register_grant",
+                _ => "register_endpoint",
             };
-            return Err(syn::Error::new_spanned(
-                generics,
-                format!(
-                    "a generic struct cannot be registered with `#[{attribute}]`; \
-                     register a concrete instance with the server builder instead"
-                ),
-            ));
+            // `Generics` prints only its `<...>`: a `where` clause alone is spanned by itself.
+            let (tokens, message) = if item.generics.params.is_empty() {
+                (
+                    quote::ToTokens::to_token_stream(&item.generics.where_clause),
+                    format!(
+                        "a struct with a `where` clause cannot be registered with \
+                         `#[{attribute}]`; remove the clause, or register an instance with \
+                         `AuthorizationServerBuilder::{register}` instead"
+                    ),
+                )
+            } else {
+                (
+                    quote::ToTokens::to_token_stream(&item.generics),
+                    format!(
+                        "a generic struct cannot be registered with `#[{attribute}]`; register \
+                         a concrete instance with `AuthorizationServerBuilder::{register}` instead"
+                    ),
+                )
+            };
+            return Err(syn::Error::new_spanned(tokens, message));
         }
         Item::Enum(item) => (
             quote::ToTokens::to_token_stream(&item.enum_token),
