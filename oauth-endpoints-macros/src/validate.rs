@@ -2,6 +2,7 @@
 //! spanned error. All failures of one attribute are combined.
 
 use proc_macro2::{Ident, TokenStream};
+use quote::ToTokens;
 use syn::{Item, LitStr};
 
 use crate::args::{Args, Errors};
@@ -50,7 +51,7 @@ pub(crate) fn target(item: TokenStream, attribute: &str) -> syn::Result<Target> 
             // `Generics` prints only its `<...>`: a `where` clause alone is spanned by itself.
             let (tokens, message) = if item.generics.params.is_empty() {
                 (
-                    quote::ToTokens::to_token_stream(&item.generics.where_clause),
+                    item.generics.where_clause.to_token_stream(),
                     format!(
                         "a struct with a `where` clause cannot be registered with \
                          `#[{attribute}]`; remove the clause, or register an instance with \
@@ -59,7 +60,7 @@ pub(crate) fn target(item: TokenStream, attribute: &str) -> syn::Result<Target> 
                 )
             } else {
                 (
-                    quote::ToTokens::to_token_stream(&item.generics),
+                    item.generics.to_token_stream(),
                     format!(
                         "a generic struct cannot be registered with `#[{attribute}]`; register \
                          a concrete instance with `AuthorizationServerBuilder::{register}` instead"
@@ -68,19 +69,31 @@ pub(crate) fn target(item: TokenStream, attribute: &str) -> syn::Result<Target> 
             };
             return Err(syn::Error::new_spanned(tokens, message));
         }
-        Item::Enum(item) => (
-            quote::ToTokens::to_token_stream(&item.enum_token),
-            "an enum",
-        ),
-        Item::Union(item) => (
-            quote::ToTokens::to_token_stream(&item.union_token),
-            "a union",
-        ),
-        Item::Fn(item) => (
-            quote::ToTokens::to_token_stream(&item.sig.fn_token),
-            "a function",
-        ),
-        other => (quote::ToTokens::to_token_stream(other), "another item"),
+        // Anything else is named by its keyword, and the error points at that keyword.
+        Item::Enum(item) => (item.enum_token.to_token_stream(), "an enum"),
+        Item::Union(item) => (item.union_token.to_token_stream(), "a union"),
+        Item::Fn(item) => (item.sig.fn_token.to_token_stream(), "a function"),
+        Item::Impl(item) => (item.impl_token.to_token_stream(), "an impl block"),
+        Item::Trait(item) => (item.trait_token.to_token_stream(), "a trait"),
+        Item::TraitAlias(item) => (item.trait_token.to_token_stream(), "a trait alias"),
+        Item::Mod(item) => (item.mod_token.to_token_stream(), "a module"),
+        Item::Const(item) => (item.const_token.to_token_stream(), "a constant"),
+        Item::Static(item) => (item.static_token.to_token_stream(), "a static"),
+        Item::Type(item) => (item.type_token.to_token_stream(), "a type alias"),
+        Item::Use(item) => (item.use_token.to_token_stream(), "a `use` declaration"),
+        Item::ExternCrate(item) => {
+            let (extern_token, crate_token) = (&item.extern_token, &item.crate_token);
+            (
+                quote::quote!(#extern_token #crate_token),
+                "an `extern crate` declaration",
+            )
+        }
+        Item::ForeignMod(item) => (item.abi.extern_token.to_token_stream(), "an `extern` block"),
+        Item::Macro(item) if item.ident.is_some() => {
+            (item.mac.path.to_token_stream(), "a macro definition")
+        }
+        Item::Macro(item) => (item.mac.path.to_token_stream(), "a macro invocation"),
+        other => (other.to_token_stream(), "another item"),
     };
     let (tokens, found) = keyword;
     Err(syn::Error::new_spanned(
