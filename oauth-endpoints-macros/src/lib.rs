@@ -48,11 +48,21 @@ pub fn oauth_grant(attr: TokenStream, item: TokenStream) -> TokenStream {
     finish(item, result)
 }
 
-/// The keys `#[oauth_endpoint]` accepts.
-const ENDPOINT_KEYS: &[&str] = &["name", "path", "methods", "auth_methods", "metadata"];
+/// The keys `#[oauth_endpoint]` accepts, each with an example value.
+const ENDPOINT_KEYS: &[args::Key] = &[
+    key("name", "revocation"),
+    key("path", "/oauth/revoke"),
+    key("methods", "POST"),
+    key("auth_methods", "client_secret_basic"),
+    key("metadata", "revocation_endpoint"),
+];
 
 /// The keys `#[oauth_grant]` accepts.
-const GRANT_KEYS: &[&str] = &["grant_type"];
+const GRANT_KEYS: &[args::Key] = &[key("grant_type", "client_credentials")];
+
+const fn key(name: &'static str, example: &'static str) -> args::Key {
+    args::Key { name, example }
+}
 
 /// Both results, or every error of both.
 fn both<A, B>(a: syn::Result<A>, b: syn::Result<B>) -> syn::Result<(A, B)> {

@@ -106,8 +106,8 @@ pub(crate) fn target(item: TokenStream, attribute: &str) -> syn::Result<Target> 
 pub(crate) fn grant(args: &Args) -> syn::Result<String> {
     let mut errors = Errors::default();
     let grant_type = match args.get("grant_type") {
-        // Written with a value that is not a string: reported where it is written.
-        None if args.unreadable("grant_type") => String::new(),
+        // Written without a usable value: already reported where it is written.
+        None if args.reported("grant_type") => String::new(),
         None => {
             errors.at(
                 proc_macro2::Span::call_site(),
@@ -135,8 +135,8 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
     let call_site = proc_macro2::Span::call_site();
 
     let name = match args.get("name") {
-        // Written with a value that is not a string: reported where it is written.
-        None if args.unreadable("name") => String::new(),
+        // Written without a usable value: already reported where it is written.
+        None if args.reported("name") => String::new(),
         None => {
             errors.at(call_site, "missing `name`, e.g. `name = \"revocation\"`");
             String::new()
@@ -153,8 +153,8 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
     };
 
     let path = match args.get("path") {
-        // Written with a value that is not a string: reported where it is written.
-        None if args.unreadable("path") => String::new(),
+        // Written without a usable value: already reported where it is written.
+        None if args.reported("path") => String::new(),
         None => {
             errors.at(call_site, "missing `path`, e.g. `path = \"/oauth/revoke\"`");
             String::new()
