@@ -80,7 +80,7 @@ pub(crate) fn parse(tokens: TokenStream, keys: &[Key], errors: &mut Errors) -> A
             .map(ToString::to_string)
             .unwrap_or_default();
         let Some(key) = keys.iter().find(|k| k.name == key) else {
-            errors.push(unknown_key(&pair.path, keys));
+            errors.push(unknown_key(&pair.path, keys, &mut args));
             continue;
         };
         if args.get(key.name).is_some() || args.unreadable.contains(&key.name) {
@@ -195,7 +195,7 @@ fn malformed(
                     ),
                 )
             }
-            None => unknown_key(&ident, keys),
+            None => unknown_key(&ident, keys, args),
         },
         Some(_) => syn::Error::new_spanned(
             tokens,
@@ -230,12 +230,67 @@ fn example(key: Option<&Key>) -> String {
     format!("`{} = {:?}`", key.name, key.example)
 }
 
-fn unknown_key(key: &impl ToTokens, keys: &[Key]) -> syn::Error {
+/// The error for an unknown key, with the known key it is close to, if any. That key is then
+/// not also reported missing.
+fn unknown_key(key: &impl ToTokens, keys: &[Key], args: &mut Args) -> syn::Error {
+    let written = key.to_token_stream().to_string().replace(' ', "");
     let names: Vec<&str> = keys.iter().map(|k| k.name).collect();
-    syn::Error::new_spanned(
-        key,
-        format!("unknown key; expected one of: {}", names.join(", ")),
-    )
+    let expected = names.join(", ");
+    let message = match closest_key(&written, keys) {
+        Some(close) => {
+            args.suggested.push(close.name);
+            format!(
+                "unknown key `{written}`; did you mean `{}`? (expected one of: {expected})",
+                close.name
+            )
+        }
+        None => format!("unknown key `{written}`; expected one of: {expected}"),
+    };
+    syn::Error::new_spanned(key, message)
+}
+
+/// The known key `written` most likely meant: the same but for case, one edit away (a letter
+/// added, removed, replaced, or two neighbours swapped), or one of the two a prefix of the other.
+fn closest_key<'k>(written: &str, keys: &'k [Key]) -> Option<&'k Key> {
+    let written = written.to_ascii_lowercase();
+    let rules: [&dyn Fn(&str) -> bool; 3] = [
+        &|key| key == written,
+        &|key| one_edit_apart(key, &written),
+        &|key| written.len() >= 3 && (key.starts_with(&written) || written.starts_with(key)),
+    ];
+    rules
+        .iter()
+        .find_map(|rule| keys.iter().find(|key| rule(key.name)))
+}
+
+/// Whether `a` and `b` differ by exactly one inserted, removed or replaced character, or by two
+/// swapped neighbouring characters.
+fn one_edit_apart(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (shorter, longer) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    let common = shorter
+        .iter()
+        .zip(longer.iter())
+        .take_while(|(x, y)| x == y)
+        .count();
+    match longer.len() - shorter.len() {
+        // Replaced, or swapped with the next character; the rest must match.
+        0 => {
+            common < shorter.len()
+                && (shorter[common + 1..] == longer[common + 1..]
+                    || (common + 1 < shorter.len()
+                        && shorter[common] == longer[common + 1]
+                        && shorter[common + 1] == longer[common]
+                        && shorter[common + 2..] == longer[common + 2..]))
+        }
+        // One character inserted at `common`.
+        1 => shorter[common..] == longer[common + 1..],
+        _ => false,
+    }
 }
 
 fn string_literal(value: &Expr, key: &Key) -> syn::Result<LitStr> {
@@ -319,5 +374,62 @@ impl Errors {
                 None => error,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Key, closest_key, one_edit_apart};
+
+    const KEYS: &[Key] = &[
+        Key {
+            name: "name",
+            example: "",
+        },
+        Key {
+            name: "methods",
+            example: "",
+        },
+        Key {
+            name: "auth_methods",
+            example: "",
+        },
+        Key {
+            name: "metadata",
+            example: "",
+        },
+    ];
+
+    fn closest(written: &str) -> Option<&'static str> {
+        closest_key(written, KEYS).map(|key| key.name)
+    }
+
+    #[test]
+    fn one_edit() {
+        assert!(one_edit_apart("name", "nme"));
+        assert!(one_edit_apart("name", "names"));
+        assert!(one_edit_apart("name", "nbme"));
+        assert!(one_edit_apart("name", "nmae"));
+        assert!(one_edit_apart("name", "anme"));
+        assert!(one_edit_apart("name", "naem"));
+        assert!(!one_edit_apart("name", "name"));
+        assert!(!one_edit_apart("name", "nm"));
+        assert!(!one_edit_apart("name", "mane"));
+        assert!(!one_edit_apart("name", "path"));
+    }
+
+    #[test]
+    fn hints() {
+        assert_eq!(closest("METHODS"), Some("methods"));
+        assert_eq!(closest("Name"), Some("name"));
+        assert_eq!(closest("nam"), Some("name"));
+        assert_eq!(closest("metdaata"), Some("metadata"));
+        assert_eq!(closest("method"), Some("methods"));
+        assert_eq!(closest("auth"), Some("auth_methods"));
+        assert_eq!(closest("authmethods"), Some("auth_methods"));
+        assert_eq!(closest("meta"), Some("metadata"));
+        assert_eq!(closest("me"), None);
+        assert_eq!(closest("colour"), None);
+        assert_eq!(closest(""), None);
     }
 }
