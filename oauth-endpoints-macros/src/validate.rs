@@ -117,11 +117,17 @@ pub(crate) fn grant(args: &Args) -> syn::Result<String> {
         }
         Some(lit) => {
             let value = lit.value();
-            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
-                errors.at(
-                    lit.span(),
-                    "`grant_type` must be a non-empty name or URI without whitespace",
-                );
+            let rule = if value.is_empty() {
+                Some("must not be empty, e.g. \"client_credentials\"")
+            } else if value.chars().any(char::is_whitespace) {
+                Some("must not contain whitespace")
+            } else if !value.bytes().all(|b| b.is_ascii_graphic()) {
+                Some("must be printable ASCII: a name such as \"client_credentials\" or a URI")
+            } else {
+                None
+            };
+            if let Some(rule) = rule {
+                errors.at(lit.span(), format!("`grant_type` {rule}"));
             }
             value
         }
