@@ -19,13 +19,16 @@ mod validate;
 #[proc_macro_attribute]
 pub fn oauth_endpoint(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
-    let result = args::parse(attr.into(), ENDPOINT_KEYS).and_then(|args| {
-        both(
-            validate::target(item.clone(), "oauth_endpoint"),
+    // Every check runs, whatever the others find: the arguments that could be read are
+    // validated, and the item is checked, even when some arguments are malformed.
+    let mut errors = args::Errors::default();
+    let args = args::parse(attr.into(), ENDPOINT_KEYS, &mut errors);
+    let result = errors
+        .then(both(
             validate::endpoint(&args),
-        )
-        .map(|(target, endpoint)| expand::endpoint(&target, &endpoint))
-    });
+            validate::target(item.clone(), "oauth_endpoint"),
+        ))
+        .map(|(endpoint, target)| expand::endpoint(&target, &endpoint));
     finish(item, result)
 }
 
@@ -34,18 +37,32 @@ pub fn oauth_endpoint(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn oauth_grant(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
-    let result = args::parse(attr.into(), &["grant_type"]).and_then(|args| {
-        both(
-            validate::target(item.clone(), "oauth_grant"),
+    let mut errors = args::Errors::default();
+    let args = args::parse(attr.into(), GRANT_KEYS, &mut errors);
+    let result = errors
+        .then(both(
             validate::grant(&args),
-        )
-        .map(|(target, grant_type)| expand::grant(&target, &grant_type))
-    });
+            validate::target(item.clone(), "oauth_grant"),
+        ))
+        .map(|(grant_type, target)| expand::grant(&target, &grant_type));
     finish(item, result)
 }
 
-/// The keys `#[oauth_endpoint]` accepts.
-const ENDPOINT_KEYS: &[&str] = &["name", "path", "methods", "auth_methods", "metadata"];
+/// The keys `#[oauth_endpoint]` accepts, each with an example value.
+const ENDPOINT_KEYS: &[args::Key] = &[
+    key("name", "revocation"),
+    key("path", "/oauth/revoke"),
+    key("methods", "POST"),
+    key("auth_methods", "client_secret_basic"),
+    key("metadata", "revocation_endpoint"),
+];
+
+/// The keys `#[oauth_grant]` accepts.
+const GRANT_KEYS: &[args::Key] = &[key("grant_type", "client_credentials")];
+
+const fn key(name: &'static str, example: &'static str) -> args::Key {
+    args::Key { name, example }
+}
 
 /// Both results, or every error of both.
 fn both<A, B>(a: syn::Result<A>, b: syn::Result<B>) -> syn::Result<(A, B)> {

@@ -2,6 +2,7 @@
 //! spanned error. All failures of one attribute are combined.
 
 use proc_macro2::{Ident, TokenStream};
+use quote::ToTokens;
 use syn::{Item, LitStr};
 
 use crate::args::{Args, Errors};
@@ -43,33 +44,56 @@ pub(crate) fn target(item: TokenStream, attribute: &str) -> syn::Result<Target> 
                     ident: item.ident.clone(),
                 });
             }
-            // `Generics` prints only its `<...>`: a `where` clause alone is spanned by itself.
-            let generics = if item.generics.params.is_empty() {
-                quote::ToTokens::to_token_stream(&item.generics.where_clause)
-            } else {
-                quote::ToTokens::to_token_stream(&item.generics)
+            let register = match attribute {
+                "oauth_grant" => "register_grant",
+                _ => "register_endpoint",
             };
-            return Err(syn::Error::new_spanned(
-                generics,
-                format!(
-                    "a generic struct cannot be registered with `#[{attribute}]`; \
-                     register a concrete instance with the server builder instead"
-                ),
-            ));
+            // `Generics` prints only its `<...>`: a `where` clause alone is spanned by itself.
+            let (tokens, message) = if item.generics.params.is_empty() {
+                (
+                    item.generics.where_clause.to_token_stream(),
+                    format!(
+                        "a struct with a `where` clause cannot be registered with \
+                         `#[{attribute}]`; remove the clause, or register an instance with \
+                         `AuthorizationServerBuilder::{register}` instead"
+                    ),
+                )
+            } else {
+                (
+                    item.generics.to_token_stream(),
+                    format!(
+                        "a generic struct cannot be registered with `#[{attribute}]`; register \
+                         a concrete instance with `AuthorizationServerBuilder::{register}` instead"
+                    ),
+                )
+            };
+            return Err(syn::Error::new_spanned(tokens, message));
         }
-        Item::Enum(item) => (
-            quote::ToTokens::to_token_stream(&item.enum_token),
-            "an enum",
-        ),
-        Item::Union(item) => (
-            quote::ToTokens::to_token_stream(&item.union_token),
-            "a union",
-        ),
-        Item::Fn(item) => (
-            quote::ToTokens::to_token_stream(&item.sig.fn_token),
-            "a function",
-        ),
-        other => (quote::ToTokens::to_token_stream(other), "another item"),
+        // Anything else is named by its keyword, and the error points at that keyword.
+        Item::Enum(item) => (item.enum_token.to_token_stream(), "an enum"),
+        Item::Union(item) => (item.union_token.to_token_stream(), "a union"),
+        Item::Fn(item) => (item.sig.fn_token.to_token_stream(), "a function"),
+        Item::Impl(item) => (item.impl_token.to_token_stream(), "an impl block"),
+        Item::Trait(item) => (item.trait_token.to_token_stream(), "a trait"),
+        Item::TraitAlias(item) => (item.trait_token.to_token_stream(), "a trait alias"),
+        Item::Mod(item) => (item.mod_token.to_token_stream(), "a module"),
+        Item::Const(item) => (item.const_token.to_token_stream(), "a constant"),
+        Item::Static(item) => (item.static_token.to_token_stream(), "a static"),
+        Item::Type(item) => (item.type_token.to_token_stream(), "a type alias"),
+        Item::Use(item) => (item.use_token.to_token_stream(), "a `use` declaration"),
+        Item::ExternCrate(item) => {
+            let (extern_token, crate_token) = (&item.extern_token, &item.crate_token);
+            (
+                quote::quote!(#extern_token #crate_token),
+                "an `extern crate` declaration",
+            )
+        }
+        Item::ForeignMod(item) => (item.abi.extern_token.to_token_stream(), "an `extern` block"),
+        Item::Macro(item) if item.ident.is_some() => {
+            (item.mac.path.to_token_stream(), "a macro definition")
+        }
+        Item::Macro(item) => (item.mac.path.to_token_stream(), "a macro invocation"),
+        other => (other.to_token_stream(), "another item"),
     };
     let (tokens, found) = keyword;
     Err(syn::Error::new_spanned(
@@ -80,20 +104,35 @@ pub(crate) fn target(item: TokenStream, attribute: &str) -> syn::Result<Target> 
 
 /// Checks `#[oauth_grant]`'s argument: a `grant_type` (RFC 6749 §4.5, Appendix A.10).
 pub(crate) fn grant(args: &Args) -> syn::Result<String> {
-    let Some(lit) = args.get("grant_type") else {
-        return Err(syn::Error::new(
-            proc_macro2::Span::call_site(),
-            "missing `grant_type`, e.g. `grant_type = \"client_credentials\"`",
-        ));
+    let mut errors = Errors::default();
+    let grant_type = match args.get("grant_type") {
+        // Written without a usable value: already reported where it is written.
+        None if args.reported("grant_type") => String::new(),
+        None => {
+            errors.at(
+                proc_macro2::Span::call_site(),
+                "missing `grant_type`, e.g. `grant_type = \"client_credentials\"`",
+            );
+            String::new()
+        }
+        Some(lit) => {
+            let value = lit.value();
+            let rule = if value.is_empty() {
+                Some("must not be empty, e.g. \"client_credentials\"")
+            } else if value.chars().any(char::is_whitespace) {
+                Some("must not contain whitespace")
+            } else if !value.bytes().all(|b| b.is_ascii_graphic()) {
+                Some("must be printable ASCII: a name such as \"client_credentials\" or a URI")
+            } else {
+                None
+            };
+            if let Some(rule) = rule {
+                errors.at(lit.span(), format!("`grant_type` {rule}"));
+            }
+            value
+        }
     };
-    let value = lit.value();
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(syn::Error::new(
-            lit.span(),
-            "`grant_type` must be a non-empty name or URI without whitespace",
-        ));
-    }
-    Ok(value)
+    errors.finish(grant_type)
 }
 
 /// Checks every argument; reports every mistake at once.
@@ -102,6 +141,8 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
     let call_site = proc_macro2::Span::call_site();
 
     let name = match args.get("name") {
+        // Written without a usable value: already reported where it is written.
+        None if args.reported("name") => String::new(),
         None => {
             errors.at(call_site, "missing `name`, e.g. `name = \"revocation\"`");
             String::new()
@@ -118,6 +159,8 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
     };
 
     let path = match args.get("path") {
+        // Written without a usable value: already reported where it is written.
+        None if args.reported("path") => String::new(),
         None => {
             errors.at(call_site, "missing `path`, e.g. `path = \"/oauth/revoke\"`");
             String::new()

@@ -1,4 +1,5 @@
-//! `#[oauth_endpoint]` rejects each mistake with a spanned error, and accepts valid declarations.
+//! `#[oauth_endpoint]` and `#[oauth_grant]` reject each mistake with a spanned error, and accept
+//! valid declarations. The `#[oauth_grant]` cases are the files named `grant-*.rs`.
 
 #[test]
 fn attribute_mistakes_are_compile_errors() {

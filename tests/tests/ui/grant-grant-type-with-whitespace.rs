@@ -1,0 +1,15 @@
+use oauth_endpoints::{Client, Context, EndpointResult, Form, Grant, OAuthError, oauth_grant};
+
+#[derive(Default)]
+#[oauth_grant(grant_type = "urn:example:demo grant")]
+pub struct DemoGrant;
+
+impl Grant for DemoGrant {
+    async fn exchange(&self, _cx: &Context, _client: &Client, _form: &Form) -> EndpointResult {
+        Err(OAuthError::invalid_grant("demo grants are never valid"))
+    }
+}
+
+fn main() {
+    let _ = DemoGrant;
+}

@@ -1,0 +1,19 @@
+use oauth_endpoints::{Client, Context, EndpointResult, Form, Grant, OAuthError, oauth_grant};
+
+#[derive(Default)]
+#[oauth_grant(grant_type = "urn:example:demo")]
+pub enum DemoGrant {
+    #[default]
+    Enabled,
+    Disabled,
+}
+
+impl Grant for DemoGrant {
+    async fn exchange(&self, _cx: &Context, _client: &Client, _form: &Form) -> EndpointResult {
+        Err(OAuthError::invalid_grant("demo grants are never valid"))
+    }
+}
+
+fn main() {
+    let _ = [DemoGrant::Enabled, DemoGrant::Disabled];
+}

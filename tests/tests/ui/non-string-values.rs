@@ -1,0 +1,23 @@
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use oauth_endpoints::{Context, Endpoint, EndpointResult, json_response, oauth_endpoint};
+
+const PATH: &str = "/oauth/revoke";
+
+#[derive(Default)]
+#[oauth_endpoint(name = 7, path = PATH, metadata = endpoints::REVOCATION, methods = concat!("GET", ", POST"), auth_methods = none)]
+pub struct Revocation;
+
+impl Endpoint for Revocation {
+    async fn handle(&self, _cx: &Context, _request: Request<Bytes>) -> EndpointResult {
+        Ok(json_response(StatusCode::OK, &serde_json::json!({})))
+    }
+}
+
+fn main() {
+    let _ = (Revocation, PATH, endpoints::REVOCATION);
+}
+
+mod endpoints {
+    pub const REVOCATION: &str = "revocation_endpoint";
+}
