@@ -306,6 +306,13 @@ fn string_literal(value: &Expr, key: &Key) -> syn::Result<LitStr> {
         Expr::Lit(ExprLit {
             lit: Lit::Str(lit), ..
         }) => return Ok(lit.clone()),
+        // A flag may be written as a plain `true` or `false`.
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(flag),
+            ..
+        }) if key.example == "true" => {
+            return Ok(LitStr::new(&flag.value.to_string(), flag.span));
+        }
         Expr::Lit(ExprLit {
             lit: lit @ (Lit::Int(_) | Lit::Float(_) | Lit::Bool(_)),
             ..

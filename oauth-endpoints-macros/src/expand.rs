@@ -48,6 +48,7 @@ pub(crate) fn endpoint(target: &Target, endpoint: &Endpoint) -> TokenStream {
         methods,
         auth_methods,
         metadata,
+        cors,
     } = endpoint;
     let private = quote!(::oauth_endpoints::__private);
     let source = source(&type_name);
@@ -75,7 +76,8 @@ pub(crate) fn endpoint(target: &Target, endpoint: &Endpoint) -> TokenStream {
                     #auth_methods,
                     #metadata,
                     #source,
-                );
+                )
+                .__with_cors(#cors);
         }
 
         #private::inventory::submit! {

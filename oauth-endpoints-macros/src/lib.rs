@@ -55,6 +55,7 @@ const ENDPOINT_KEYS: &[args::Key] = &[
     key("methods", "POST"),
     key("auth_methods", "client_secret_basic"),
     key("metadata", "revocation_endpoint"),
+    key("cors", "true"),
 ];
 
 /// The keys `#[oauth_grant]` accepts.

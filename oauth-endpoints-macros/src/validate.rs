@@ -31,6 +31,8 @@ pub(crate) struct Endpoint {
     /// Variant names of `ClientAuthMethod`; `None` when the attribute does not say.
     pub(crate) auth_methods: Option<Vec<Ident>>,
     pub(crate) metadata: Option<String>,
+    /// Whether the endpoint accepts cross-origin requests (RFC 7009 §2.3).
+    pub(crate) cors: bool,
 }
 
 /// The attribute goes on a non-generic struct: a registration is a constant, and a generic type
@@ -181,6 +183,17 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
     let auth_methods = args
         .get("auth_methods")
         .map(|lit| auth_methods(lit, &mut errors));
+    let cors = match args.get("cors") {
+        None => false,
+        Some(lit) => match lit.value().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                errors.at(lit.span(), "`cors` must be `true` or `false`");
+                false
+            }
+        },
+    };
     let metadata = args.get("metadata").map(|lit| {
         let value = lit.value();
         let valid = !value.is_empty()
@@ -202,6 +215,7 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
         methods,
         auth_methods,
         metadata,
+        cors,
     })
 }
 

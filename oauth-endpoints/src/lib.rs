@@ -113,6 +113,9 @@ pub use token::{IssuedTokens, TokenIssuer, TokenKind, TokenRecord, TokenRequest}
 ///   (`client_secret_basic`, `client_secret_post`, `none`; RFC 6749 §2.3). Default
 ///   `client_secret_basic`.
 /// - `metadata`: the RFC 8414 metadata name under which the endpoint's URL is published.
+/// - `cors`: `true` to answer CORS preflights on the endpoint's path and accept cross-origin
+///   requests from the origins each client allows (RFC 7009 §2.3); check them in the handler
+///   with [`allowed_origin`] and [`expose`]. Default `false`.
 ///
 /// The type must be a non-generic struct implementing [`Endpoint`] and [`Default`]. The attribute
 /// implements [`DescribedEndpoint`] for it.

@@ -45,7 +45,8 @@ pub const INACTIVE: &[u8] = br#"{"active":false}"#;
     path = "/oauth/introspect",
     methods = "POST",
     auth_methods = "client_secret_basic client_secret_post",
-    metadata = "introspection_endpoint"
+    metadata = "introspection_endpoint",
+    cors = true
 )]
 pub struct IntrospectionEndpoint;
 

@@ -40,7 +40,8 @@ use crate::token::TokenKind;
     path = "/oauth/revoke",
     methods = "POST",
     auth_methods = "client_secret_basic client_secret_post none",
-    metadata = "revocation_endpoint"
+    metadata = "revocation_endpoint",
+    cors = true
 )]
 pub struct RevocationEndpoint;
 
