@@ -8,7 +8,53 @@
 //! [`AuthorizationServer::create_endpoint_response`] answers through one named endpoint.
 //!
 //! The crate is runtime- and framework-agnostic: endpoints take and return [`http`] types with
-//! [`bytes::Bytes`] bodies.
+//! [`bytes::Bytes`] bodies. Framework integrations are cargo features: `axum`
+//! (`server.into_router()`), `tower` (`OAuthService`, a service that bounds bodies while reading them), and `sqlite`
+//! (an embedded store).
+//!
+//! # Issue, introspect, revoke
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::Request;
+//! use oauth_endpoints::{AuthorizationServer, Client};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let server = AuthorizationServer::builder().build().unwrap();
+//! server
+//!     .clients()
+//!     .save(&Client::confidential("svc", "secret").with_scope("read".parse().unwrap()))
+//!     .await
+//!     .unwrap();
+//! let post = |path: &str, body: String| {
+//!     Request::post(path)
+//!         .header("content-type", "application/x-www-form-urlencoded")
+//!         // client_secret_basic for svc:secret (RFC 6749 §2.3.1)
+//!         .header("authorization", "Basic c3ZjOnNlY3JldA==")
+//!         .body(Bytes::from(body))
+//!         .unwrap()
+//! };
+//!
+//! // A token (RFC 6749 §4.4).
+//! let response = server.dispatch(post("/oauth/token", "grant_type=client_credentials".into())).await;
+//! let json: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+//! let token = json["access_token"].as_str().unwrap().to_owned();
+//!
+//! // Introspection (RFC 7662): active.
+//! let response = server.dispatch(post("/oauth/introspect", format!("token={token}"))).await;
+//! let json: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+//! assert_eq!(json["active"], true);
+//!
+//! // Revocation (RFC 7009): 200 with `{}`.
+//! let response = server.dispatch(post("/oauth/revoke", format!("token={token}"))).await;
+//! assert_eq!(response.body().as_ref(), b"{}");
+//!
+//! // Introspection again: inactive, exactly `{"active":false}`.
+//! let response = server.dispatch(post("/oauth/introspect", format!("token={token}"))).await;
+//! assert_eq!(response.body().as_ref(), oauth_endpoints::INACTIVE);
+//! # }
+//! ```
 
 // The built-in endpoints use the same attribute as users' endpoints.
 #[allow(unused_extern_crates)]
