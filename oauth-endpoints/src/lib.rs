@@ -8,9 +8,9 @@
 //! [`AuthorizationServer::create_endpoint_response`] answers through one named endpoint.
 //!
 //! The crate is runtime- and framework-agnostic: endpoints take and return [`http`] types with
-//! [`bytes::Bytes`] bodies. Framework integrations are cargo features: `axum`
-//! (`server.into_router()`), `tower` (`OAuthService`, a service that bounds bodies while reading them), and `sqlite`
-//! (an embedded store).
+//! [`bytes::Bytes`] bodies. Integrations are cargo features: `axum` (`server.into_router()`),
+//! `tower` (`OAuthService`, a service that bounds bodies while reading them), and `sqlite` (an
+//! embedded store).
 //!
 //! # Issue, introspect, revoke
 //!
