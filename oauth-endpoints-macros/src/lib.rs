@@ -4,8 +4,8 @@
 //! documentation describes the attribute. The generated code names only paths under
 //! `::oauth_endpoints::__private`, so a crate that uses the attribute needs no other dependency.
 //!
-//! The crate is split by stage: [`args`] reads the attribute's `key = "value"` pairs, [`validate`]
-//! checks each rule and turns the strings into typed values, [`expand`] writes the registration.
+//! The crate is split by stage: `args` reads the attribute's `key = "value"` pairs, `validate`
+//! checks each rule and turns the strings into typed values, `expand` writes the registration.
 //! Every mistake is a spanned error; all mistakes of one attribute are reported together.
 
 use proc_macro::TokenStream;
