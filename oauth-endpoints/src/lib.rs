@@ -124,6 +124,8 @@ pub use state::StateMap;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{ClientStore, Clients, MemoryStore, Rotation, StoreError, TokenStore, Tokens};
+#[cfg(feature = "postgres")]
+pub use store::{PgStore, PgStoreOptions};
 pub use token::{IssuedTokens, TokenIssuer, TokenKind, TokenRecord, TokenRequest};
 
 /// Declares an OAuth endpoint type and registers it with every [`AuthorizationServer`] built in

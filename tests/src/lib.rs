@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used)] // Test helpers: a failure here is a failing test.
 
 pub mod contract;
+pub mod pg;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[doc = include_str!("../../README.md")]

@@ -2,6 +2,7 @@
 
 use oauth_endpoints::{MemoryStore, SqliteStore};
 use oauth_endpoints_tests::contract;
+use oauth_endpoints_tests::pg::TestSchema;
 
 #[tokio::test]
 async fn memory_store_keeps_the_contract() {
@@ -78,4 +79,32 @@ async fn sqlite_concurrent_rotations_have_exactly_one_winner() {
         }
     }
     assert_eq!(rotated, 1);
+}
+
+#[tokio::test]
+async fn postgres_store_keeps_the_contract_and_survives_reopening() {
+    let Some(schema) = TestSchema::create("contract").await else {
+        return;
+    };
+    let store = schema.store().await;
+    contract::run(&store).await;
+    let (value, record) = contract::record(
+        oauth_endpoints::TokenKind::Access,
+        oauth_endpoints::Id::random(),
+        "c1",
+    );
+    oauth_endpoints::TokenStore::insert_tokens(&store, std::slice::from_ref(&record))
+        .await
+        .expect("insert");
+    store.pool().close().await;
+    drop(store);
+    let reopened = schema.store().await;
+    let found = oauth_endpoints::TokenStore::find_token(
+        &reopened,
+        &oauth_endpoints::TokenHash::of(&value),
+        None,
+    )
+    .await
+    .expect("find");
+    assert_eq!(found, Some(record));
 }

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use oauth_endpoints::{
-    AuthorizationServer, BuildError, Client, MemoryStore, SqliteStore, StoreError, generate_secret,
+    AuthorizationServer, BuildError, Client, MemoryStore, PgStore, SqliteStore, StoreError,
+    generate_secret,
 };
 use tokio::net::TcpListener;
 
@@ -22,11 +23,6 @@ pub enum StartError {
     /// `--store` names no known store.
     #[error("--store `{0}`: expected `memory`, `sqlite:PATH` or `postgres://...`")]
     InvalidStore(String),
-    /// `--store postgres://...` without PostgreSQL support built in.
-    #[error(
-        "--store postgres://... needs the `postgres` feature of oauth-endpoints, which this build does not have"
-    )]
-    PostgresUnsupported,
     /// The store could not be opened.
     #[error("could not open the store: {0}")]
     Store(#[from] StoreError),
@@ -87,7 +83,7 @@ pub async fn prepare(options: &Options) -> Result<Prepared, StartError> {
     builder = match StoreChoice::parse(&options.store) {
         Some(StoreChoice::Memory) => builder.store(MemoryStore::new()),
         Some(StoreChoice::Sqlite(path)) => builder.store(SqliteStore::open(path).await?),
-        Some(StoreChoice::Postgres(_)) => return Err(StartError::PostgresUnsupported),
+        Some(StoreChoice::Postgres(url)) => builder.store(PgStore::connect(&url).await?),
         None => return Err(StartError::InvalidStore(options.store.clone())),
     };
     let server = builder.build()?;

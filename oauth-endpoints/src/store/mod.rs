@@ -1,9 +1,12 @@
-//! Stores: the traits users implement on their database, and the in-memory default.
+//! Stores: the traits users implement on their database, the in-memory default, and the SQL
+//! stores (SQLite and PostgreSQL, behind their features).
 
 mod client_store;
 mod error;
 mod memory;
-#[cfg(feature = "sqlite")]
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -12,6 +15,8 @@ mod token_store;
 pub use client_store::{ClientStore, Clients};
 pub use error::StoreError;
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PgStore, PgStoreOptions};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use token_store::{Rotation, TokenStore, Tokens};

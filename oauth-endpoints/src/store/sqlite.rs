@@ -5,15 +5,20 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
-use crate::store::sql::row::{ClientRow, TokenRow, time};
+use crate::store::sql::queries::{
+    FIND_CLIENT, FIND_TOKEN, INSERT_TOKEN, REVOKE_GRANT, REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
+};
+use crate::store::sql::row::{
+    ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
+};
+use crate::store::sql::{RotationStep, error};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
 use crate::token::{TokenKind, TokenRecord};
 
@@ -126,59 +131,11 @@ impl SqliteStore {
     }
 }
 
-/// Connection and pool failures are `Unavailable`; anything else is `Backend`.
-fn error(error: sqlx::Error) -> StoreError {
-    match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            StoreError::unavailable(error)
-        }
-        other => StoreError::backend(other),
-    }
-}
-
-const TOKEN_COLUMNS: &str = "hash, id, kind, client_id, scope, subject, audience, grant_id, \
-     issued_at, expires_at, not_before, revoked_at, rotated_at";
-
-fn token_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
-    TokenRow {
-        hash: row.try_get("hash").map_err(error)?,
-        id: row.try_get("id").map_err(error)?,
-        kind: row.try_get("kind").map_err(error)?,
-        client_id: row.try_get("client_id").map_err(error)?,
-        scope: row.try_get("scope").map_err(error)?,
-        subject: row.try_get("subject").map_err(error)?,
-        audience: row.try_get("audience").map_err(error)?,
-        grant_id: row.try_get("grant_id").map_err(error)?,
-        issued_at: row.try_get("issued_at").map_err(error)?,
-        expires_at: row.try_get("expires_at").map_err(error)?,
-        not_before: row.try_get("not_before").map_err(error)?,
-        revoked_at: row.try_get("revoked_at").map_err(error)?,
-        rotated_at: row.try_get("rotated_at").map_err(error)?,
-    }
-    .into_record()
-}
-
 async fn insert(tx: &mut Transaction<'_, Sqlite>, record: &TokenRecord) -> Result<(), StoreError> {
-    let row = TokenRow::from_record(record);
-    sqlx::query(&format!(
-        "INSERT INTO oauth_tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    ))
-    .bind(row.hash)
-    .bind(row.id)
-    .bind(row.kind)
-    .bind(row.client_id)
-    .bind(row.scope)
-    .bind(row.subject)
-    .bind(row.audience)
-    .bind(row.grant_id)
-    .bind(row.issued_at)
-    .bind(row.expires_at)
-    .bind(row.not_before)
-    .bind(row.revoked_at)
-    .bind(row.rotated_at)
-    .execute(&mut **tx)
-    .await
-    .map_err(error)?;
+    bind_token(sqlx::query(INSERT_TOKEN), TokenRow::from_record(record))
+        .execute(&mut **tx)
+        .await
+        .map_err(error)?;
     Ok(())
 }
 
@@ -187,62 +144,30 @@ async fn revoke_grant(
     grant_id: &Id,
     now: UnixTime,
 ) -> Result<u64, StoreError> {
-    let result = sqlx::query(
-        "UPDATE oauth_tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
-    )
-    .bind(time(now))
-    .bind(grant_id.as_bytes().as_slice())
-    .execute(&mut **tx)
-    .await
-    .map_err(error)?;
+    let result = sqlx::query(REVOKE_GRANT)
+        .bind(time(now))
+        .bind(grant_id.as_bytes().as_slice())
+        .execute(&mut **tx)
+        .await
+        .map_err(error)?;
     Ok(result.rows_affected())
 }
 
 impl ClientStore for SqliteStore {
     async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        let row = sqlx::query(
-            "SELECT client_id, secret_hash, auth_method, grant_types, scope, \
-             introspect_any_token, allowed_cors_origins FROM oauth_clients WHERE client_id = ?",
-        )
-        .bind(client_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(error)?;
-        row.map(|row| {
-            ClientRow {
-                client_id: row.try_get("client_id").map_err(error)?,
-                secret_hash: row.try_get("secret_hash").map_err(error)?,
-                auth_method: row.try_get("auth_method").map_err(error)?,
-                grant_types: row.try_get("grant_types").map_err(error)?,
-                scope: row.try_get("scope").map_err(error)?,
-                introspect_any_token: row.try_get("introspect_any_token").map_err(error)?,
-                allowed_cors_origins: row.try_get("allowed_cors_origins").map_err(error)?,
-            }
-            .into_client()
-        })
-        .transpose()
+        let row = sqlx::query(FIND_CLIENT)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(error)?;
+        row.as_ref().map(read_client).transpose()
     }
 
     async fn save_client(&self, client: &Client) -> Result<(), StoreError> {
-        let row = ClientRow::from_client(client);
-        sqlx::query(
-            "INSERT INTO oauth_clients (client_id, secret_hash, auth_method, grant_types, scope, \
-             introspect_any_token, allowed_cors_origins) VALUES (?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, \
-             auth_method = excluded.auth_method, grant_types = excluded.grant_types, \
-             scope = excluded.scope, introspect_any_token = excluded.introspect_any_token, \
-             allowed_cors_origins = excluded.allowed_cors_origins",
-        )
-        .bind(row.client_id)
-        .bind(row.secret_hash)
-        .bind(row.auth_method)
-        .bind(row.grant_types)
-        .bind(row.scope)
-        .bind(row.introspect_any_token)
-        .bind(row.allowed_cors_origins)
-        .execute(&self.pool)
-        .await
-        .map_err(error)?;
+        bind_client(sqlx::query(SAVE_CLIENT), ClientRow::from_client(client))
+            .execute(&self.pool)
+            .await
+            .map_err(error)?;
         Ok(())
     }
 }
@@ -261,25 +186,21 @@ impl TokenStore for SqliteStore {
         hash: &TokenHash,
         _hint: Option<TokenKind>,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE hash = ?"
-        ))
-        .bind(hash.as_bytes().as_slice())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(error)?;
-        row.as_ref().map(token_row).transpose()
+        let row = sqlx::query(FIND_TOKEN)
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(error)?;
+        row.as_ref().map(read_token).transpose()
     }
 
     async fn revoke_token(&self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE oauth_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE hash = ?",
-        )
-        .bind(time(now))
-        .bind(hash.as_bytes().as_slice())
-        .execute(&self.pool)
-        .await
-        .map_err(error)?;
+        let result = sqlx::query(REVOKE_TOKEN)
+            .bind(time(now))
+            .bind(hash.as_bytes().as_slice())
+            .execute(&self.pool)
+            .await
+            .map_err(error)?;
         Ok(result.rows_affected() > 0)
     }
 
@@ -299,40 +220,33 @@ impl TokenStore for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(error)?;
         // The conditional update comes first: it takes the write lock, and of two concurrent
         // rotations only one can match `rotated_at IS NULL`.
-        let won = sqlx::query(
-            "UPDATE oauth_tokens SET rotated_at = ? WHERE hash = ? AND kind = 'refresh' \
-             AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ? \
-             AND (not_before IS NULL OR not_before <= ?)",
-        )
-        .bind(time(now))
-        .bind(hash.as_bytes().as_slice())
-        .bind(time(now))
-        .bind(time(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(error)?
-        .rows_affected()
+        let won = sqlx::query(ROTATE)
+            .bind(time(now))
+            .bind(hash.as_bytes().as_slice())
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?
+            .rows_affected()
             == 1;
-        let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE hash = ?"
-        ))
-        .bind(hash.as_bytes().as_slice())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(error)?;
-        let Some(record) = row.as_ref().map(token_row).transpose()? else {
-            return Ok(Rotation::Invalid);
-        };
-        let outcome = if won {
-            for replacement in replacements {
-                insert(&mut tx, replacement).await?;
+        let row = sqlx::query(FIND_TOKEN)
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(error)?;
+        let record = row.as_ref().map(read_token).transpose()?;
+        let outcome = match RotationStep::decide(won, record) {
+            RotationStep::StoreReplacements(record) => {
+                for replacement in replacements {
+                    insert(&mut tx, replacement).await?;
+                }
+                Rotation::Rotated(record)
             }
-            Rotation::Rotated(record)
-        } else if record.kind == TokenKind::Refresh && record.rotated_at.is_some() {
-            revoke_grant(&mut tx, &record.grant_id, now).await?;
-            Rotation::Reused(record)
-        } else {
-            return Ok(Rotation::Invalid);
+            RotationStep::RevokeGrant(record) => {
+                revoke_grant(&mut tx, &record.grant_id, now).await?;
+                Rotation::Reused(record)
+            }
+            // Nothing changed: dropping the transaction rolls it back.
+            RotationStep::Done(outcome) => return Ok(outcome),
         };
         tx.commit().await.map_err(error)?;
         Ok(outcome)
@@ -341,7 +255,7 @@ impl TokenStore for SqliteStore {
     async fn purge_expired(&self, before: UnixTime, limit: u64) -> Result<u64, StoreError> {
         let result = sqlx::query(
             "DELETE FROM oauth_tokens WHERE hash IN \
-             (SELECT hash FROM oauth_tokens WHERE expires_at < ? LIMIT ?)",
+             (SELECT hash FROM oauth_tokens WHERE expires_at < $1 LIMIT $2)",
         )
         .bind(time(before))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))

@@ -2,11 +2,15 @@
 
 use std::sync::Arc;
 
+use sqlx::query::Query;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
+
 use crate::client::Client;
 use crate::client_auth::ClientAuthMethod;
 use crate::scope::Scope;
 use crate::secret::{Id, SecretHash, TokenHash};
 use crate::store::StoreError;
+use crate::store::sql::error;
 use crate::token::{TokenKind, TokenRecord};
 
 /// A `oauth_tokens` row, as plain column values.
@@ -143,4 +147,100 @@ impl ClientRow {
             .with_introspect_any_token(self.introspect_any_token)
             .with_allowed_cors_origins(origins))
     }
+}
+
+/// A query of database `DB` with its arguments.
+pub(crate) type SqlQuery<'q, DB> = Query<'q, DB, <DB as Database>::Arguments<'q>>;
+
+/// Binds a token row's thirteen columns in `token_columns!` order.
+pub(crate) fn bind_token<'q, DB>(query: SqlQuery<'q, DB>, row: TokenRow) -> SqlQuery<'q, DB>
+where
+    DB: Database,
+    Vec<u8>: Encode<'q, DB> + Type<DB>,
+    String: Encode<'q, DB> + Type<DB>,
+    Option<String>: Encode<'q, DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB>,
+{
+    query
+        .bind(row.hash)
+        .bind(row.id)
+        .bind(row.kind)
+        .bind(row.client_id)
+        .bind(row.scope)
+        .bind(row.subject)
+        .bind(row.audience)
+        .bind(row.grant_id)
+        .bind(row.issued_at)
+        .bind(row.expires_at)
+        .bind(row.not_before)
+        .bind(row.revoked_at)
+        .bind(row.rotated_at)
+}
+
+/// Binds a client row's seven columns in `client_columns!` order.
+pub(crate) fn bind_client<'q, DB>(query: SqlQuery<'q, DB>, row: ClientRow) -> SqlQuery<'q, DB>
+where
+    DB: Database,
+    Vec<u8>: Encode<'q, DB> + Type<DB>,
+    Option<Vec<u8>>: Encode<'q, DB>,
+    String: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+{
+    query
+        .bind(row.client_id)
+        .bind(row.secret_hash)
+        .bind(row.auth_method)
+        .bind(row.grant_types)
+        .bind(row.scope)
+        .bind(row.introspect_any_token)
+        .bind(row.allowed_cors_origins)
+}
+
+/// Reads a token record from a row holding the `token_columns!`.
+pub(crate) fn read_token<'r, R>(row: &'r R) -> Result<TokenRecord, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    TokenRow {
+        hash: row.try_get("hash").map_err(error)?,
+        id: row.try_get("id").map_err(error)?,
+        kind: row.try_get("kind").map_err(error)?,
+        client_id: row.try_get("client_id").map_err(error)?,
+        scope: row.try_get("scope").map_err(error)?,
+        subject: row.try_get("subject").map_err(error)?,
+        audience: row.try_get("audience").map_err(error)?,
+        grant_id: row.try_get("grant_id").map_err(error)?,
+        issued_at: row.try_get("issued_at").map_err(error)?,
+        expires_at: row.try_get("expires_at").map_err(error)?,
+        not_before: row.try_get("not_before").map_err(error)?,
+        revoked_at: row.try_get("revoked_at").map_err(error)?,
+        rotated_at: row.try_get("rotated_at").map_err(error)?,
+    }
+    .into_record()
+}
+
+/// Reads a client from a row holding the `client_columns!`.
+pub(crate) fn read_client<'r, R>(row: &'r R) -> Result<Client, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    ClientRow {
+        client_id: row.try_get("client_id").map_err(error)?,
+        secret_hash: row.try_get("secret_hash").map_err(error)?,
+        auth_method: row.try_get("auth_method").map_err(error)?,
+        grant_types: row.try_get("grant_types").map_err(error)?,
+        scope: row.try_get("scope").map_err(error)?,
+        introspect_any_token: row.try_get("introspect_any_token").map_err(error)?,
+        allowed_cors_origins: row.try_get("allowed_cors_origins").map_err(error)?,
+    }
+    .into_client()
 }

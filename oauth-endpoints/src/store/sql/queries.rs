@@ -1,0 +1,66 @@
+//! Statements whose text is the same for SQLite and PostgreSQL (both take `$n` parameters).
+
+/// The `oauth_tokens` columns, in the order [`bind_token`](super::row::bind_token) binds them.
+macro_rules! token_columns {
+    () => {
+        "hash, id, kind, client_id, scope, subject, audience, grant_id, issued_at, expires_at, \
+         not_before, revoked_at, rotated_at"
+    };
+}
+
+/// The `oauth_clients` columns, in the order [`bind_client`](super::row::bind_client) binds
+/// them.
+macro_rules! client_columns {
+    () => {
+        "client_id, secret_hash, auth_method, grant_types, scope, introspect_any_token, \
+         allowed_cors_origins"
+    };
+}
+
+/// Inserts one token row; thirteen parameters, see `bind_token`.
+pub(crate) const INSERT_TOKEN: &str = concat!(
+    "INSERT INTO oauth_tokens (",
+    token_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+);
+
+/// The token row whose hash is `$1` (the primary key).
+pub(crate) const FIND_TOKEN: &str = concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM oauth_tokens WHERE hash = $1"
+);
+
+/// Marks the token `$2` revoked at `$1` unless it already was.
+pub(crate) const REVOKE_TOKEN: &str =
+    "UPDATE oauth_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE hash = $2";
+
+/// Marks every unrevoked token of grant `$2` revoked at `$1`.
+pub(crate) const REVOKE_GRANT: &str =
+    "UPDATE oauth_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL";
+
+/// Marks the refresh token `$2` rotated at `$1` if it is active at `$1`. Run first in the
+/// rotation's transaction: of two concurrent rotations only one matches `rotated_at IS NULL`
+/// (SQLite: the first takes the write lock; PostgreSQL under READ COMMITTED: the second waits
+/// for the first's row lock, re-checks the condition on the committed row, and matches none).
+pub(crate) const ROTATE: &str = "UPDATE oauth_tokens SET rotated_at = $1 \
+     WHERE hash = $2 AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL \
+     AND expires_at > $1 AND (not_before IS NULL OR not_before <= $1)";
+
+/// The client whose id is `$1`.
+pub(crate) const FIND_CLIENT: &str = concat!(
+    "SELECT ",
+    client_columns!(),
+    " FROM oauth_clients WHERE client_id = $1"
+);
+
+/// Inserts or replaces a client; seven parameters, see `bind_client`.
+pub(crate) const SAVE_CLIENT: &str = concat!(
+    "INSERT INTO oauth_clients (",
+    client_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, \
+     auth_method = excluded.auth_method, grant_types = excluded.grant_types, \
+     scope = excluded.scope, introspect_any_token = excluded.introspect_any_token, \
+     allowed_cors_origins = excluded.allowed_cors_origins"
+);

@@ -1,0 +1,660 @@
+//! `PgStore` against the real PostgreSQL named by `OAUTH_ENDPOINTS_TEST_POSTGRES` (each test in
+//! a schema of its own; without the variable every test prints that it was skipped): several
+//! server instances sharing one database, concurrent rotation across instances, an outage cut
+//! by a TCP proxy, migrations, indexes and purging.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // A failure is a failing test.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser as _;
+use oauth_endpoints::{
+    AuthorizationServer, Client, Id, PgStore, PgStoreOptions, Rotation, StoreError, TokenHash,
+    TokenKind, TokenStore,
+};
+use oauth_endpoints_examples::server::{Options, bind, prepare, serve};
+use oauth_endpoints_tests::pg::{TestSchema, with_search_path};
+use oauth_endpoints_tests::{Answer, basic, contract, form, post, send};
+use serde_json::Value;
+use sqlx::Row as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{Barrier, oneshot, watch};
+use tokio::task::JoinHandle;
+
+const CLIENT: &str = "app";
+const SECRET: &str = "app-secret";
+const CLIENTS: &str = r#"[
+  {"client_id": "app", "client_secret": "app-secret",
+   "grant_types": ["client_credentials", "refresh_token"], "scope": "read write"}
+]"#;
+
+fn app() -> Client {
+    Client::confidential(CLIENT, SECRET)
+        .with_grant_types(["client_credentials", "refresh_token"])
+        .with_scope("read write".parse().unwrap())
+}
+
+/// A server instance over a store of its own (its own pool) on `options`' schema.
+async fn instance(options: PgStoreOptions) -> AuthorizationServer {
+    let store = options.connect().await.expect("the store opens");
+    AuthorizationServer::builder().store(store).build().unwrap()
+}
+
+fn token_request() -> String {
+    form(&[("grant_type", "client_credentials"), ("scope", "read")])
+}
+
+fn refresh_request(refresh_token: &str) -> String {
+    form(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ])
+}
+
+fn token_form(token: &str) -> String {
+    form(&[("token", token)])
+}
+
+/// Dispatches a form POST with the app's Basic credentials.
+async fn call(server: &AuthorizationServer, path: &str, body: &str) -> Answer {
+    send(server, post(path, Some(&basic(CLIENT, SECRET)), body)).await
+}
+
+/// Issues an access and a refresh token through `server`.
+async fn issue(server: &AuthorizationServer) -> (String, String) {
+    let answer = call(server, "/oauth/token", &token_request()).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    (
+        answer.str("access_token").unwrap().to_owned(),
+        answer.str("refresh_token").unwrap().to_owned(),
+    )
+}
+
+async fn active(server: &AuthorizationServer, token: &str) -> bool {
+    let answer = call(server, "/oauth/introspect", &token_form(token)).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    answer.json["active"] == Value::Bool(true)
+}
+
+/// The example server (`cargo run --example server`) on an ephemeral port.
+struct HttpInstance {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+    http: reqwest::Client,
+}
+
+impl HttpInstance {
+    async fn start(store_url: &str, clients: &Path) -> Self {
+        let options = Options::try_parse_from([
+            "server",
+            "--addr",
+            "127.0.0.1:0",
+            "--store",
+            store_url,
+            "--clients",
+            clients.to_str().unwrap(),
+        ])
+        .unwrap();
+        let prepared = prepare(&options).await.unwrap();
+        let listener = bind(options.addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, prepared.server, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop,
+            task,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A form POST over HTTP with the app's Basic credentials.
+    async fn call(&self, path: &str, body: &str) -> Answer {
+        let response = self
+            .http
+            .post(format!("http://{}{path}", self.addr))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", basic(CLIENT, SECRET))
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap();
+        let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+            json,
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_truth() {
+    let Some(schema) = TestSchema::create("share").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let clients = dir.path().join("clients.json");
+    std::fs::write(&clients, CLIENTS).unwrap();
+    // A: the example server over HTTP, opened from `--store postgres://...`.
+    let a = HttpInstance::start(&schema.url_with_schema(), &clients).await;
+    // B: another instance with a pool of its own, in process.
+    let b = instance(schema.options()).await;
+
+    // Issue on A, introspect on B.
+    let issued = a.call("/oauth/token", &token_request()).await;
+    assert_eq!(issued.status, 200, "{}", issued.json);
+    let access = issued.str("access_token").unwrap().to_owned();
+    let refresh = issued.str("refresh_token").unwrap().to_owned();
+    let seen = call(&b, "/oauth/introspect", &token_form(&access)).await;
+    assert_eq!(seen.json["active"], true, "{}", seen.json);
+    assert_eq!(seen.str("client_id"), Some(CLIENT));
+    assert_eq!(seen.str("scope"), Some("read"));
+
+    // Revoke on B: inactive on A at once.
+    let revoked = call(&b, "/oauth/revoke", &token_form(&access)).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.json);
+    assert_eq!(revoked.body.as_ref(), b"{}");
+    let after = a.call("/oauth/introspect", &token_form(&access)).await;
+    assert_eq!(after.status, 200);
+    assert_eq!(after.body.as_ref(), br#"{"active":false}"#);
+
+    // Rotate the refresh token on B; replaying it on A is reuse: the grant is revoked, and A
+    // sees B's new access token inactive.
+    let rotated = call(&b, "/oauth/token", &refresh_request(&refresh)).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.json);
+    let new_access = rotated.str("access_token").unwrap().to_owned();
+    let new_refresh = rotated.str("refresh_token").unwrap().to_owned();
+    let seen = a.call("/oauth/introspect", &token_form(&new_access)).await;
+    assert_eq!(seen.json["active"], true, "{}", seen.json);
+    let replayed = a.call("/oauth/token", &refresh_request(&refresh)).await;
+    replayed.assert_error(400, "invalid_grant");
+    for token in [&new_access, &new_refresh] {
+        let seen = a.call("/oauth/introspect", &token_form(token)).await;
+        assert_eq!(seen.body.as_ref(), br#"{"active":false}"#);
+        assert!(!active(&b, token).await);
+    }
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_rotating_one_refresh_token_at_once_have_exactly_one_winner() {
+    let Some(schema) = TestSchema::create("race").await else {
+        return;
+    };
+    let a = instance(schema.options()).await;
+    let b = instance(schema.options()).await;
+    a.clients().save(&app()).await.unwrap();
+    for round in 0..8 {
+        let (_, refresh) = issue(&a).await;
+        let start = Arc::new(Barrier::new(2));
+        let exchanges: Vec<_> = [a.clone(), b.clone()]
+            .into_iter()
+            .map(|server| {
+                let start = start.clone();
+                let body = refresh_request(&refresh);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    call(&server, "/oauth/token", &body).await
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for exchange in exchanges {
+            answers.push(exchange.await.unwrap());
+        }
+        let winners: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {answers:?}");
+        let loser = answers.iter().find(|a| a.status != 200).unwrap();
+        loser.assert_error(400, "invalid_grant");
+        // The loser presented an already rotated token: a replay, so the grant is revoked,
+        // the winner's new tokens included (RFC 9700 §4.14.2), as seen from both instances.
+        let new_access = winners[0].str("access_token").unwrap();
+        assert!(!active(&a, new_access).await, "round {round}");
+        assert!(!active(&b, new_access).await, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_concurrent_rotations_over_two_pools_have_exactly_one_winner() {
+    let Some(schema) = TestSchema::create("many").await else {
+        return;
+    };
+    let stores = [schema.store().await, schema.store().await];
+    let grant = Id::random();
+    let (refresh, record) = contract::record(TokenKind::Refresh, grant, CLIENT);
+    stores[0].insert_tokens(&[record]).await.unwrap();
+    let start = Arc::new(Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            let start = start.clone();
+            let hash = TokenHash::of(&refresh);
+            tokio::spawn(async move {
+                let (_, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
+                start.wait().await;
+                store
+                    .rotate_refresh_token(&hash, 1_700_000_001, &[next])
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let (mut rotated, mut reused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Rotation::Rotated(_) => rotated += 1,
+            Rotation::Reused(_) => reused += 1,
+            Rotation::Invalid => panic!("an active refresh token was found invalid"),
+        }
+    }
+    assert_eq!((rotated, reused), (1, 15));
+}
+
+/// A TCP proxy in front of PostgreSQL that the test cuts (every connection dropped, new ones
+/// refused) and restores (listening again on the same address), or freezes (bytes are held,
+/// nothing answers: a network that drops packets) and thaws.
+struct Proxy {
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    listener: Mutex<Option<JoinHandle<()>>>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    frozen: watch::Sender<bool>,
+}
+
+/// Copies bytes from `from` to `to`, holding them while the proxy is frozen.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: watch::Receiver<bool>,
+) {
+    let mut buffer = vec![0; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        if frozen.wait_for(|frozen| !*frozen).await.is_err()
+            || to.write_all(&buffer[..read]).await.is_err()
+        {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = Self {
+            addr: listener.local_addr().unwrap(),
+            upstream,
+            listener: Mutex::new(None),
+            connections: Arc::default(),
+            frozen: watch::Sender::new(false),
+        };
+        proxy.accept(listener);
+        proxy
+    }
+
+    fn accept(&self, listener: TcpListener) {
+        let upstream = self.upstream;
+        let connections = self.connections.clone();
+        let frozen = self.frozen.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let frozen = frozen.subscribe();
+                let connection = tokio::spawn(async move {
+                    if let Ok(outbound) = TcpStream::connect(upstream).await {
+                        let (inbound_read, inbound_write) = inbound.into_split();
+                        let (outbound_read, outbound_write) = outbound.into_split();
+                        tokio::join!(
+                            pump(inbound_read, outbound_write, frozen.clone()),
+                            pump(outbound_read, inbound_write, frozen),
+                        );
+                    }
+                });
+                connections.lock().unwrap().push(connection);
+            }
+        });
+        *self.listener.lock().unwrap() = Some(task);
+    }
+
+    /// Closes the listening socket (new connections are refused) and every open connection.
+    async fn cut(&self) {
+        let listener = self.listener.lock().unwrap().take();
+        if let Some(task) = listener {
+            task.abort();
+            let _ = task.await;
+        }
+        let connections: Vec<_> = self.connections.lock().unwrap().drain(..).collect();
+        for connection in connections {
+            connection.abort();
+            let _ = connection.await;
+        }
+    }
+
+    /// Listens again on the same address.
+    async fn restore(&self) {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(self.addr).unwrap();
+        self.accept(socket.listen(64).unwrap());
+    }
+
+    /// Holds every byte in both directions, on open and new connections alike.
+    fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+
+    /// Delivers the held bytes and forwards again.
+    fn thaw(&self) {
+        self.frozen.send_replace(false);
+    }
+}
+
+/// The database URL through `proxy`, and the address the proxy forwards to.
+async fn upstream(url: &str) -> SocketAddr {
+    let direct = sqlx::postgres::PgConnectOptions::from_str(url).unwrap();
+    tokio::net::lookup_host((direct.get_host(), direct.get_port()))
+        .await
+        .unwrap()
+        .next()
+        .unwrap()
+}
+
+/// `url` with its host and port replaced by `addr`.
+fn through(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let userinfo = authority.rfind('@').map_or("", |at| &authority[..=at]);
+    format!("{scheme}://{userinfo}{addr}{tail}")
+}
+
+fn assert_unavailable(answer: &Answer, elapsed: Duration, what: &str) {
+    answer.assert_error(503, "temporarily_unavailable");
+    let retry_after: u32 = answer.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry_after > 0);
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "{what} took {elapsed:?} to answer 503"
+    );
+    eprintln!("{what} during the outage: 503 after {elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_answers_503_within_bounds_and_the_server_recovers_by_itself() {
+    let Some(schema) = TestSchema::create("outage").await else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(schema.url()).await).await;
+    // The default options: a 3 s acquire timeout, a 5 s operation timeout.
+    let server =
+        instance(PgStoreOptions::new(through(schema.url(), proxy.addr)).schema(schema.name()))
+            .await;
+    server.clients().save(&app()).await.unwrap();
+
+    let (revoked, _) = issue(&server).await;
+    let (kept, _) = issue(&server).await;
+    let answer = call(&server, "/oauth/revoke", &token_form(&revoked)).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+
+    proxy.cut().await;
+    for (what, path, body) in [
+        ("token", "/oauth/token", token_request()),
+        ("introspection", "/oauth/introspect", token_form(&kept)),
+        ("revocation", "/oauth/revoke", token_form(&kept)),
+    ] {
+        let started = Instant::now();
+        let answer = call(&server, path, &body).await;
+        assert_unavailable(&answer, started.elapsed(), what);
+    }
+
+    // Back without restarting anything: the pool drops its broken connections and opens new
+    // ones.
+    proxy.restore().await;
+    let started = Instant::now();
+    let answer = call(&server, "/oauth/token", &token_request()).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    eprintln!(
+        "first request after the outage: 200 after {:?}",
+        started.elapsed()
+    );
+    // The revocation answered 200 before the outage is still in force; the one that answered
+    // 503 changed nothing.
+    assert!(!active(&server, &revoked).await);
+    assert!(active(&server, &kept).await);
+    proxy.cut().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_stops_answering_gets_503_within_the_operation_timeout() {
+    let Some(schema) = TestSchema::create("frozen").await else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(schema.url()).await).await;
+    let options = PgStoreOptions::new(through(schema.url(), proxy.addr))
+        .schema(schema.name())
+        // The operation timeout is what bounds a wait here, not the acquire timeout.
+        .acquire_timeout(Duration::from_secs(30))
+        .operation_timeout(Duration::from_secs(2));
+    let server = instance(options).await;
+    server.clients().save(&app()).await.unwrap();
+    let (revoked, _) = issue(&server).await;
+    let (kept, _) = issue(&server).await;
+    let answer = call(&server, "/oauth/revoke", &token_form(&revoked)).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+
+    // Open connections and new ones alike get no answer: without the timeouts, requests would
+    // wait for TCP to give up, minutes later.
+    proxy.freeze();
+    for (what, path, body) in [
+        ("token", "/oauth/token", token_request()),
+        ("introspection", "/oauth/introspect", token_form(&kept)),
+        ("revocation", "/oauth/revoke", token_form(&kept)),
+    ] {
+        let started = Instant::now();
+        let answer = call(&server, path, &body).await;
+        assert_unavailable(&answer, started.elapsed(), what);
+    }
+
+    proxy.thaw();
+    let started = Instant::now();
+    let answer = call(&server, "/oauth/token", &token_request()).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    eprintln!(
+        "first request after the freeze: 200 after {:?}",
+        started.elapsed()
+    );
+    assert!(!active(&server, &revoked).await);
+    assert!(active(&server, &kept).await);
+    proxy.cut().await;
+}
+
+#[tokio::test]
+async fn opening_an_unreachable_database_fails_within_the_acquire_timeout() {
+    // A loopback port nothing listens on: connections are refused at once, and the pool
+    // retries until its acquire timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let started = Instant::now();
+    let opened = PgStoreOptions::new(format!("postgres://postgres@{addr}/test"))
+        .acquire_timeout(Duration::from_secs(1))
+        .connect()
+        .await;
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(opened, Err(StoreError::Unavailable(_))),
+        "{opened:?}"
+    );
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_opening_at_once_create_the_schema_and_migrate_once() {
+    let Some(schema) = TestSchema::reserve("open") else {
+        return;
+    };
+    let opening: Vec<_> = (0..4)
+        .map(|_| {
+            let options = schema.options();
+            tokio::spawn(async move { options.connect().await })
+        })
+        .collect();
+    for open in opening {
+        open.await.unwrap().expect("every instance opens");
+    }
+    // Reopening applies nothing new.
+    let store = schema.store().await;
+    let versions: Vec<i32> =
+        sqlx::query_scalar("SELECT version FROM oauth_endpoints_migrations ORDER BY version")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(versions, [1]);
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
+         ORDER BY table_name",
+    )
+    .bind(schema.name())
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        tables,
+        [
+            "oauth_clients",
+            "oauth_endpoints_migrations",
+            "oauth_tokens"
+        ]
+    );
+}
+
+/// The plan PostgreSQL chooses for `statement`.
+async fn explain(pool: &sqlx::PgPool, statement: &str) -> String {
+    let statement = format!("EXPLAIN {statement}");
+    let rows = sqlx::query(&statement).fetch_all(pool).await.unwrap();
+    rows.iter()
+        .map(|row| row.get::<String, _>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn token_lookups_use_the_primary_key_and_revocation_the_grant_index() {
+    let Some(schema) = TestSchema::create("index").await else {
+        return;
+    };
+    let store = schema.store().await;
+    // Enough rows for the planner to prefer an index once the table is analyzed.
+    sqlx::raw_sql(
+        "INSERT INTO oauth_tokens (hash, id, kind, client_id, scope, audience, grant_id, \
+         issued_at, expires_at) \
+         SELECT sha256(i::text::bytea), substr(sha256(i::text::bytea), 1, 16), 'access', 'c', \
+         'read', '[]', substr(sha256((i / 2)::text::bytea), 1, 16), 0, i \
+         FROM generate_series(1, 20000) AS i; ANALYZE oauth_tokens;",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let find = explain(
+        store.pool(),
+        "SELECT * FROM oauth_tokens WHERE hash = sha256('77'::bytea)",
+    )
+    .await;
+    assert!(find.contains("oauth_tokens_pkey"), "{find}");
+    let revoke = explain(
+        store.pool(),
+        "UPDATE oauth_tokens SET revoked_at = 1 \
+         WHERE grant_id = substr(sha256('7'::bytea), 1, 16) AND revoked_at IS NULL",
+    )
+    .await;
+    assert!(revoke.contains("oauth_tokens_grant"), "{revoke}");
+    let purge = explain(
+        store.pool(),
+        "SELECT hash FROM oauth_tokens WHERE expires_at < 100 LIMIT 10",
+    )
+    .await;
+    assert!(purge.contains("oauth_tokens_expires"), "{purge}");
+}
+
+#[tokio::test]
+async fn purging_deletes_expired_tokens_in_bounded_batches() {
+    let Some(schema) = TestSchema::create("purge").await else {
+        return;
+    };
+    let store = schema.store().await;
+    let mut expired = Vec::new();
+    for _ in 0..25 {
+        let (_, mut record) = contract::record(TokenKind::Access, Id::random(), CLIENT);
+        record.expires_at = 100;
+        expired.push(record);
+    }
+    let (live, record) = contract::record(TokenKind::Access, Id::random(), CLIENT);
+    expired.push(record);
+    store.insert_tokens(&expired).await.unwrap();
+    let mut batches = Vec::new();
+    loop {
+        let purged = store.purge_expired(1_000, 10).await.unwrap();
+        batches.push(purged);
+        if purged == 0 {
+            break;
+        }
+    }
+    assert_eq!(batches, [10, 10, 5, 0]);
+    assert!(
+        store
+            .find_token(&TokenHash::of(&live), None)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_url_carrying_the_search_path_uses_that_schema() {
+    let Some(schema) = TestSchema::create("url").await else {
+        return;
+    };
+    let store = PgStore::connect(&with_search_path(schema.url(), schema.name()))
+        .await
+        .unwrap();
+    let (value, record) = contract::record(TokenKind::Access, Id::random(), CLIENT);
+    store
+        .insert_tokens(std::slice::from_ref(&record))
+        .await
+        .unwrap();
+    let mut connection = schema.connection().await;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM oauth_tokens")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    let other = schema.store().await;
+    assert_eq!(
+        other
+            .find_token(&TokenHash::of(&value), None)
+            .await
+            .unwrap(),
+        Some(record)
+    );
+}
