@@ -108,3 +108,15 @@ async fn postgres_store_keeps_the_contract_and_survives_reopening() {
     .expect("find");
     assert_eq!(found, Some(record));
 }
+
+#[tokio::test]
+async fn sqlite_store_opens_inside_a_spawned_task() {
+    // Opening must be a `Send` future, so servers can build stores in spawned tasks.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("spawned.db");
+    let store = tokio::spawn(async move { SqliteStore::open(path).await })
+        .await
+        .expect("joined")
+        .expect("open");
+    contract::run(&store).await;
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Executor, Sqlite, Transaction};
 
 use crate::client::Client;
 use crate::clock::UnixTime;
@@ -113,14 +113,11 @@ impl SqliteStore {
             .map_err(error)?;
         let applied = usize::try_from(version).unwrap_or(0);
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
-            sqlx::raw_sql(migration)
-                .execute(&mut *tx)
-                .await
-                .map_err(error)?;
-            sqlx::raw_sql(&format!("PRAGMA user_version = {}", index + 1))
-                .execute(&mut *tx)
-                .await
-                .map_err(error)?;
+            // Plain strings run as simple queries (several statements, no parameters); unlike
+            // `raw_sql`, they keep this future `Send` for any caller.
+            (&mut *tx).execute(*migration).await.map_err(error)?;
+            let version = format!("PRAGMA user_version = {}", index + 1);
+            (&mut *tx).execute(version.as_str()).await.map_err(error)?;
         }
         tx.commit().await.map_err(error)
     }
