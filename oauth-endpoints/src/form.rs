@@ -25,6 +25,9 @@ pub enum FormError {
     /// A name or value does not decode to UTF-8 (RFC 6749 Appendix B).
     #[error("the request body is not valid UTF-8 after percent-decoding")]
     NotUtf8,
+    /// More parameters than any OAuth request needs ([`Form::MAX_PARAMETERS`]).
+    #[error("the request has too many parameters")]
+    TooManyParameters,
 }
 
 impl From<FormError> for OAuthError {
@@ -52,6 +55,10 @@ pub struct Form {
 }
 
 impl Form {
+    /// The most parameters a form may carry. OAuth requests carry a handful; the bound keeps the
+    /// repeated-parameter check cheap for any body within the size limit.
+    pub const MAX_PARAMETERS: usize = 128;
+
     /// Parses a request's body after checking that its `Content-Type` is
     /// `application/x-www-form-urlencoded` (parameters such as `charset` are allowed).
     pub fn from_request(request: &Request<Bytes>) -> Result<Self, FormError> {
@@ -79,6 +86,9 @@ impl Form {
                 Some(at) => (&segment[..at], &segment[at + 1..]),
                 None => (segment, &segment[segment.len()..]),
             };
+            if pairs.len() == Self::MAX_PARAMETERS {
+                return Err(FormError::TooManyParameters);
+            }
             let name = decode(name)?;
             if pairs.iter().any(|(seen, _)| *seen == name) {
                 return Err(FormError::Repeated(truncate(name)));
@@ -192,6 +202,21 @@ mod tests {
         assert_eq!(
             Form::parse_body(b"a=&a=1"),
             Err(FormError::Repeated("a".into()))
+        );
+    }
+
+    #[test]
+    fn parameters_are_bounded() {
+        let body: Vec<u8> = (0..=Form::MAX_PARAMETERS)
+            .flat_map(|i| format!("p{i}=1&").into_bytes())
+            .collect();
+        assert_eq!(Form::parse_body(&body), Err(FormError::TooManyParameters));
+        let body: Vec<u8> = (0..Form::MAX_PARAMETERS)
+            .flat_map(|i| format!("p{i}=1&").into_bytes())
+            .collect();
+        assert_eq!(
+            Form::parse_body(&body).unwrap().iter().count(),
+            Form::MAX_PARAMETERS
         );
     }
 
