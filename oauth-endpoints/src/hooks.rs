@@ -126,6 +126,11 @@ impl Hooks {
         self.policy.may_introspect(caller, token)
     }
 
+    /// Whether any claims hook is registered.
+    pub fn has_claims(&self) -> bool {
+        !self.claims.is_empty()
+    }
+
     /// Runs every claims hook, keeping members already present.
     pub fn add_claims(
         &self,

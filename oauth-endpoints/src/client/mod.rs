@@ -28,8 +28,16 @@ pub const REFRESH_TOKEN: &str = "refresh_token";
 /// assert!(client.verify_secret("a long random secret"));
 /// assert!(!format!("{client:?}").contains("a long random secret"));
 /// ```
+///
+/// Cloning is cheap (one `Arc`): stores hand out clones on every request.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Client {
+    inner: Arc<ClientData>,
+}
+
+/// What a [`Client`] shares between its clones.
+#[derive(Clone, PartialEq, Eq)]
+struct ClientData {
     client_id: Arc<str>,
     secret_hash: Option<SecretHash>,
     auth_method: ClientAuthMethod,
@@ -48,7 +56,7 @@ impl Client {
 
     /// A confidential client from a stored secret hash.
     pub fn with_secret_hash(client_id: impl Into<Arc<str>>, secret_hash: SecretHash) -> Self {
-        Self {
+        Self::from_data(ClientData {
             client_id: client_id.into(),
             secret_hash: Some(secret_hash),
             auth_method: ClientAuthMethod::ClientSecretBasic,
@@ -56,12 +64,12 @@ impl Client {
             scope: Scope::empty(),
             introspect_any_token: false,
             allowed_cors_origins: Vec::new(),
-        }
+        })
     }
 
     /// A public client (`token_endpoint_auth_method` `none`, RFC 7591 §2): no secret, no grant.
     pub fn public(client_id: impl Into<Arc<str>>) -> Self {
-        Self {
+        Self::from_data(ClientData {
             client_id: client_id.into(),
             secret_hash: None,
             auth_method: ClientAuthMethod::None,
@@ -69,13 +77,24 @@ impl Client {
             scope: Scope::empty(),
             introspect_any_token: false,
             allowed_cors_origins: Vec::new(),
+        })
+    }
+
+    fn from_data(data: ClientData) -> Self {
+        Self {
+            inner: Arc::new(data),
         }
+    }
+
+    /// The data, to change before the client is shared.
+    fn data_mut(&mut self) -> &mut ClientData {
+        Arc::make_mut(&mut self.inner)
     }
 
     /// Sets `token_endpoint_auth_method`: the one method this client must use.
     #[must_use]
     pub fn with_auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.auth_method = method;
+        self.data_mut().auth_method = method;
         self
     }
 
@@ -86,21 +105,21 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.grant_types = grant_types.into_iter().map(Into::into).collect();
+        self.data_mut().grant_types = grant_types.into_iter().map(Into::into).collect();
         self
     }
 
     /// Sets `scope`: the scopes the client may be granted.
     #[must_use]
     pub fn with_scope(mut self, scope: Scope) -> Self {
-        self.scope = scope;
+        self.data_mut().scope = scope;
         self
     }
 
     /// Lets the client (a resource server) introspect tokens issued to other clients.
     #[must_use]
     pub fn with_introspect_any_token(mut self, allowed: bool) -> Self {
-        self.introspect_any_token = allowed;
+        self.data_mut().introspect_any_token = allowed;
         self
     }
 
@@ -112,64 +131,65 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.allowed_cors_origins = origins.into_iter().map(Into::into).collect();
+        self.data_mut().allowed_cors_origins = origins.into_iter().map(Into::into).collect();
         self
     }
 
     /// `client_id`.
     pub fn client_id(&self) -> &str {
-        &self.client_id
+        &self.inner.client_id
     }
 
     /// `client_id`, shared.
     pub fn client_id_arc(&self) -> &Arc<str> {
-        &self.client_id
+        &self.inner.client_id
     }
 
     /// The stored secret hash (confidential clients).
     pub fn secret_hash(&self) -> Option<&SecretHash> {
-        self.secret_hash.as_ref()
+        self.inner.secret_hash.as_ref()
     }
 
     /// `token_endpoint_auth_method`.
     pub fn token_endpoint_auth_method(&self) -> ClientAuthMethod {
-        self.auth_method
+        self.inner.auth_method
     }
 
     /// `grant_types`.
     pub fn grant_types(&self) -> &[String] {
-        &self.grant_types
+        &self.inner.grant_types
     }
 
     /// Whether `grant_types` lists `grant_type`.
     pub fn allows_grant(&self, grant_type: &str) -> bool {
-        self.grant_types.iter().any(|g| g == grant_type)
+        self.inner.grant_types.iter().any(|g| g == grant_type)
     }
 
     /// `scope`: what the client may be granted.
     pub fn scope(&self) -> &Scope {
-        &self.scope
+        &self.inner.scope
     }
 
     /// Whether the client may introspect tokens issued to other clients.
     pub fn introspect_any_token(&self) -> bool {
-        self.introspect_any_token
+        self.inner.introspect_any_token
     }
 
     /// Browser origins allowed for this client (RFC 7009 §2.3).
     pub fn allowed_cors_origins(&self) -> &[String] {
-        &self.allowed_cors_origins
+        &self.inner.allowed_cors_origins
     }
 
     /// Whether the client is public (`none`, no secret).
     pub fn is_public(&self) -> bool {
-        self.auth_method == ClientAuthMethod::None || self.secret_hash.is_none()
+        self.inner.auth_method == ClientAuthMethod::None || self.inner.secret_hash.is_none()
     }
 
     /// Whether `secret` is the client's secret, compared in constant time. Always false for a
     /// public client.
     pub fn verify_secret(&self, secret: &str) -> bool {
-        self.secret_hash
+        self.inner
+            .secret_hash
             .as_ref()
             .is_some_and(|hash| hash.verify(secret))
     }
@@ -178,12 +198,12 @@ impl Client {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("client_id", &self.client_id)
-            .field("secret_hash", &self.secret_hash)
-            .field("token_endpoint_auth_method", &self.auth_method)
-            .field("grant_types", &self.grant_types)
-            .field("scope", &self.scope)
-            .field("introspect_any_token", &self.introspect_any_token)
+            .field("client_id", &self.inner.client_id)
+            .field("secret_hash", &self.inner.secret_hash)
+            .field("token_endpoint_auth_method", &self.inner.auth_method)
+            .field("grant_types", &self.inner.grant_types)
+            .field("scope", &self.inner.scope)
+            .field("introspect_any_token", &self.inner.introspect_any_token)
             .finish_non_exhaustive()
     }
 }

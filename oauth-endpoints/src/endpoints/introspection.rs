@@ -3,9 +3,11 @@
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::{Request, Response, StatusCode};
-use serde_json::{Map, Value};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
 use crate::client::Client;
+use crate::clock::UnixTime;
 use crate::context::Context;
 use crate::cors::{allowed_origin, expose};
 use crate::endpoint::{Endpoint, EndpointResult};
@@ -14,7 +16,7 @@ use crate::form::Form;
 use crate::hooks::TokenIntrospected;
 use crate::oauth_endpoint;
 use crate::response::json_bytes_response;
-use crate::secret::TokenHash;
+use crate::secret::{Id, TokenHash};
 use crate::token::{TokenKind, TokenRecord};
 
 /// The one inactive answer (RFC 7662 §2.2): unknown, expired, revoked, malformed and
@@ -144,36 +146,86 @@ fn inactive() -> Response<Bytes> {
 }
 
 /// The active answer (RFC 7662 §2.2), with no `null` member.
+///
+/// Serialized straight from [`Active`]; only when claims hooks are registered is it built as a
+/// JSON map they can add to. Both give the same bytes for the same members.
 fn active_answer(cx: &Context, caller: &Client, record: &TokenRecord) -> Response<Bytes> {
-    let mut claims = Map::new();
-    claims.insert("active".into(), Value::Bool(true));
-    if !record.scope.is_empty() {
-        claims.insert("scope".into(), record.scope.as_str().into());
-    }
-    claims.insert("client_id".into(), (*record.client_id).into());
-    claims.insert("token_type".into(), record.kind.introspection_type().into());
-    claims.insert("exp".into(), record.expires_at.into());
-    claims.insert("iat".into(), record.issued_at.into());
-    if let Some(nbf) = record.not_before {
-        claims.insert("nbf".into(), nbf.into());
-    }
-    if let Some(subject) = &record.subject {
-        claims.insert("sub".into(), (**subject).into());
-    }
-    match &*record.audience {
-        [] => {}
-        [one] => {
-            claims.insert("aud".into(), one.as_str().into());
+    let active = Active {
+        active: true,
+        aud: Audience(&record.audience),
+        client_id: &record.client_id,
+        exp: record.expires_at,
+        iat: record.issued_at,
+        iss: cx.config().issuer.as_deref(),
+        jti: Jti(record.id),
+        nbf: record.not_before,
+        scope: record.scope.as_str(),
+        sub: record.subject.as_deref(),
+        token_type: record.kind.introspection_type(),
+    };
+    let body = if cx.hooks().has_claims() {
+        match serde_json::to_value(&active) {
+            Ok(Value::Object(mut claims)) => {
+                cx.hooks().add_claims(record, caller, &mut claims);
+                serde_json::to_vec(&claims)
+            }
+            Ok(_) => serde_json::to_vec(&active),
+            Err(error) => Err(error),
         }
-        many => {
-            claims.insert("aud".into(), many.to_vec().into());
+    } else {
+        let mut body = Vec::with_capacity(256);
+        serde_json::to_writer(&mut body, &active).map(|()| body)
+    };
+    json_bytes_response(
+        StatusCode::OK,
+        body.map_or_else(|_| Bytes::from_static(INACTIVE), Bytes::from),
+    )
+}
+
+/// The members of an active answer, in name order (the order a `serde_json::Map` renders).
+#[derive(Serialize)]
+struct Active<'a> {
+    active: bool,
+    #[serde(skip_serializing_if = "Audience::is_empty")]
+    aud: Audience<'a>,
+    client_id: &'a str,
+    exp: UnixTime,
+    iat: UnixTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    jti: Jti,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<UnixTime>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<&'a str>,
+    token_type: &'static str,
+}
+
+/// `aud`: one audience as a string, several as an array (RFC 7662 §2.2).
+struct Audience<'a>(&'a [String]);
+
+impl Audience<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Audience<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            [one] => serializer.serialize_str(one),
+            many => many.serialize(serializer),
         }
     }
-    if let Some(issuer) = &cx.config().issuer {
-        claims.insert("iss".into(), issuer.as_str().into());
+}
+
+/// `jti`: the record's id, written without an intermediate string.
+struct Jti(Id);
+
+impl Serialize for Jti {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
     }
-    claims.insert("jti".into(), record.id.to_string().into());
-    cx.hooks().add_claims(record, caller, &mut claims);
-    let body = serde_json::to_vec(&claims).unwrap_or_else(|_| INACTIVE.to_vec());
-    json_bytes_response(StatusCode::OK, Bytes::from(body))
 }

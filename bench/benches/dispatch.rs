@@ -1,0 +1,178 @@
+//! The in-process request path, through `AuthorizationServer::dispatch`, over a memory store:
+//! introspection (active and unknown token), revocation, a `client_credentials` token request,
+//! and route lookup with 4 and with 1,000 mounted endpoints.
+//!
+//! ```sh
+//! cargo bench -p oauth-endpoints-bench --bench dispatch
+//! ```
+//!
+//! Each measured iteration is one `dispatch` of a request built beforehand (building it is not
+//! measured), the response included and dropped.
+
+// A benchmark whose set-up fails has nothing to measure: it stops with a message.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, StatusCode};
+use oauth_endpoints::{
+    AuthorizationServer, Context, Endpoint, EndpointResult, MemoryStore, json_bytes_response,
+};
+use oauth_endpoints_bench::{basic, block_on, introspect, issue, post, scope, server, server_with};
+
+/// Dispatches `requests` one after the other and returns the time it took.
+fn run(server: &AuthorizationServer, requests: Vec<Request<Bytes>>) -> Duration {
+    let start = Instant::now();
+    for request in requests {
+        black_box(block_on(server.dispatch(black_box(request))));
+    }
+    start.elapsed()
+}
+
+/// Checks once, before measuring, that `request` gets `status` and a body containing `needle`.
+fn check(server: &AuthorizationServer, request: Request<Bytes>, status: StatusCode, needle: &str) {
+    let response = block_on(server.dispatch(request));
+    let body = String::from_utf8_lossy(response.body()).into_owned();
+    assert_eq!(response.status(), status, "{body}");
+    assert!(body.contains(needle), "{body} lacks {needle}");
+}
+
+/// Deletes every token, so a benchmark that stores one per iteration keeps a small store.
+fn purge(server: &AuthorizationServer) {
+    block_on(server.tokens().purge_expired(u64::MAX, u64::MAX)).unwrap();
+}
+
+fn introspection(c: &mut Criterion) {
+    let server = server();
+    let authorization = basic();
+    let token = issue(&server, scope("read"));
+    check(
+        &server,
+        introspect(&authorization, &token),
+        StatusCode::OK,
+        r#""active":true"#,
+    );
+    c.bench_function("introspect/active", |b| {
+        b.iter_custom(|iters| {
+            let requests = (0..iters)
+                .map(|_| introspect(&authorization, &token))
+                .collect();
+            run(&server, requests)
+        });
+    });
+
+    let unknown = "x".repeat(43);
+    check(
+        &server,
+        introspect(&authorization, &unknown),
+        StatusCode::OK,
+        r#"{"active":false}"#,
+    );
+    c.bench_function("introspect/unknown", |b| {
+        b.iter_custom(|iters| {
+            let requests = (0..iters)
+                .map(|_| introspect(&authorization, &unknown))
+                .collect();
+            run(&server, requests)
+        });
+    });
+}
+
+fn revocation(c: &mut Criterion) {
+    let server = server();
+    let authorization = basic();
+    let revoke = |token: &str| post("/oauth/revoke", &authorization, format!("token={token}"));
+    let token = issue(&server, scope("read"));
+    check(&server, revoke(&token), StatusCode::OK, "{}");
+    check(
+        &server,
+        introspect(&authorization, &token),
+        StatusCode::OK,
+        r#"{"active":false}"#,
+    );
+    // Each iteration revokes a fresh, active token.
+    c.bench_function("revoke", |b| {
+        b.iter_custom(|iters| {
+            let requests = (0..iters)
+                .map(|_| revoke(&issue(&server, scope("read"))))
+                .collect();
+            let elapsed = run(&server, requests);
+            purge(&server);
+            elapsed
+        });
+    });
+}
+
+fn token_request(c: &mut Criterion) {
+    let server = server();
+    let authorization = basic();
+    let request = || {
+        post(
+            "/oauth/token",
+            &authorization,
+            "grant_type=client_credentials&scope=read".to_owned(),
+        )
+    };
+    check(&server, request(), StatusCode::OK, "access_token");
+    c.bench_function("token/client_credentials", |b| {
+        b.iter_custom(|iters| {
+            let requests = (0..iters).map(|_| request()).collect();
+            let elapsed = run(&server, requests);
+            purge(&server);
+            elapsed
+        });
+    });
+}
+
+/// The cheapest endpoint: what is left of `dispatch` is route lookup and the call.
+#[derive(Default)]
+struct Probe;
+
+impl Endpoint for Probe {
+    async fn handle(&self, _cx: &Context, _request: Request<Bytes>) -> EndpointResult {
+        Ok(json_bytes_response(
+            StatusCode::OK,
+            Bytes::from_static(b"{}"),
+        ))
+    }
+}
+
+/// The token, revocation and introspection endpoints, `/bench/probe`, and `extra` more probes.
+fn probe_server(extra: usize) -> AuthorizationServer {
+    let mut builder = AuthorizationServer::builder()
+        .only(["token", "revocation", "introspection"])
+        .register_endpoint(Probe, "probe", "/bench/probe", "GET");
+    for i in 0..extra {
+        builder = builder.register_endpoint(
+            Probe,
+            format!("probe-{i}"),
+            format!("/bench/probe/{i}"),
+            "GET",
+        );
+    }
+    server_with(builder, MemoryStore::new())
+}
+
+fn route_lookup(c: &mut Criterion) {
+    for endpoints in [4, 1_000] {
+        let server = probe_server(endpoints - 4);
+        assert_eq!(server.routes().len(), endpoints);
+        let request = || Request::get("/bench/probe").body(Bytes::new()).unwrap();
+        check(&server, request(), StatusCode::OK, "{}");
+        c.bench_function(&format!("route/{endpoints}_endpoints"), |b| {
+            b.iter_custom(|iters| run(&server, (0..iters).map(|_| request()).collect()));
+        });
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = introspection, revocation, token_request, route_lookup
+}
+criterion_main!(benches);

@@ -1,0 +1,97 @@
+//! The memory store at scale: resident memory per stored token, and introspection latency with
+//! 1,000 and with 1,000,000 tokens stored.
+//!
+//! ```sh
+//! cargo bench -p oauth-endpoints-bench --bench scale
+//! ```
+//!
+//! Tokens are issued as the token endpoint issues them for `client_credentials`: one grant per
+//! token, the scope parsed from each request. Memory is the growth of the process's resident
+//! set (`/proc/self/statm`) while they are stored, divided by their number. Latency is one
+//! `dispatch` of an introspection request (client_secret_basic) for an active token; the
+//! tokens asked about rotate through up to 100,000 distinct stored tokens, so that a large store
+//! is not measured through a warm cache.
+
+// A benchmark whose set-up fails has nothing to measure: it stops with a message. Its report is
+// its output.
+#![allow(clippy::panic, clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use oauth_endpoints::{AuthorizationServer, TokenRecord};
+use oauth_endpoints_bench::{basic, block_on, introspect, issue, resident_bytes, scope, server};
+
+/// How many distinct tokens the latency benchmark asks about, at most.
+const SAMPLE: usize = 100_000;
+
+/// A server holding `count` active tokens, and some of their values.
+fn filled(count: usize) -> (AuthorizationServer, Vec<String>) {
+    let server = server();
+    let every = count.div_ceil(SAMPLE);
+    let before = resident_bytes();
+    let mut sample = Vec::with_capacity(count.min(SAMPLE));
+    let started = Instant::now();
+    for i in 0..count {
+        // Parsed per token, as the token endpoint parses each request's `scope`.
+        let token = issue(&server, scope("read"));
+        if i % every == 0 {
+            sample.push(token);
+        }
+    }
+    let elapsed = started.elapsed();
+    let after = resident_bytes();
+    // The sample's strings are a little of the growth; they are counted, not subtracted.
+    match (before, after) {
+        (Some(before), Some(after)) => println!(
+            "memory_store/{count}_tokens: {:.1} bytes of resident memory per token \
+             ({:.1} MiB for {count} tokens; stored in {:.2?})",
+            after.saturating_sub(before) as f64 / count as f64,
+            after.saturating_sub(before) as f64 / (1024.0 * 1024.0),
+            elapsed,
+        ),
+        _ => println!("memory_store/{count}_tokens: resident memory is not readable here"),
+    }
+    (server, sample)
+}
+
+fn latency(c: &mut Criterion, count: usize) {
+    let (server, sample) = filled(count);
+    let authorization = basic();
+    let response = block_on(server.dispatch(introspect(&authorization, &sample[0])));
+    assert!(
+        String::from_utf8_lossy(response.body()).contains(r#""active":true"#),
+        "the stored token is not active"
+    );
+    let mut next = 0;
+    c.bench_function(&format!("introspect/active/{count}_tokens"), |b| {
+        b.iter_custom(|iters| {
+            let requests: Vec<_> = (0..iters)
+                .map(|_| {
+                    next = (next + 1) % sample.len();
+                    introspect(&authorization, &sample[next])
+                })
+                .collect();
+            let start = Instant::now();
+            for request in requests {
+                black_box(block_on(server.dispatch(black_box(request))));
+            }
+            start.elapsed()
+        });
+    });
+}
+
+fn main() {
+    println!(
+        "size_of::<TokenRecord>() = {} bytes",
+        size_of::<TokenRecord>()
+    );
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
+    latency(&mut c, 1_000);
+    latency(&mut c, 1_000_000);
+    c.final_summary();
+}

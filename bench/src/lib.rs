@@ -1,0 +1,120 @@
+//! Shared pieces of the benchmarks: a server over a memory store with one confidential client,
+//! requests shaped like real HTTP ones, and a minimal executor for `dispatch`.
+//!
+//! The benchmarks themselves are in `benches/` (`cargo bench -p oauth-endpoints-bench`); the HTTP
+//! load benchmark is `bench/http.sh`. `BENCHMARKS.md` at the root of the repository has the
+//! figures and how they were obtained.
+
+// Set-up failures (a server that does not build, a token that cannot be issued) leave nothing to
+// measure: they stop the benchmark with a message.
+#![allow(clippy::panic)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::LazyLock;
+use std::task::{Context, Poll, Waker};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::Request;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use oauth_endpoints::{
+    AuthorizationServer, AuthorizationServerBuilder, Client, MemoryStore, Scope, TokenRequest,
+};
+
+/// The benchmark client's id.
+pub const CLIENT_ID: &str = "bench-client";
+/// The benchmark client's secret: 43 characters, like a generated one.
+pub const CLIENT_SECRET: &str = "kV0wQm3m2b7Yx9cJtP4sH8eR1uZ6aN5dL0fG2hJ3kMq";
+
+/// Runs a future to completion on the current thread.
+///
+/// The memory store never waits, so `dispatch` over it completes on its first poll; this
+/// executor then costs one poll and no allocation, and what is measured is the request path
+/// alone. A future that does wait is polled again after yielding the thread.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// The benchmark client: confidential, `client_secret_basic`, `client_credentials`, scope
+/// `read write`.
+pub fn client() -> Client {
+    Client::confidential(CLIENT_ID, CLIENT_SECRET)
+        .with_grant_types(["client_credentials"])
+        .with_scope(scope("read write"))
+}
+
+/// Parses a scope known to be valid.
+pub fn scope(text: &str) -> Scope {
+    text.parse().unwrap_or_default()
+}
+
+/// `Authorization: Basic ...` for the benchmark client (RFC 6749 §2.3.1).
+pub fn basic() -> String {
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+    )
+}
+
+/// A server built from `builder` over `store`, with the benchmark client saved.
+pub fn server_with(builder: AuthorizationServerBuilder, store: MemoryStore) -> AuthorizationServer {
+    let server = match builder.store(store).build() {
+        Ok(server) => server,
+        Err(error) => panic!("the benchmark server does not build: {error}"),
+    };
+    if let Err(error) = block_on(server.clients().save(&client())) {
+        panic!("cannot save the benchmark client: {error}");
+    }
+    server
+}
+
+/// The default server (every built-in endpoint) over a fresh memory store.
+pub fn server() -> AuthorizationServer {
+    server_with(AuthorizationServer::builder(), MemoryStore::new())
+}
+
+/// Issues an access token to the benchmark client with `scope`, as the token endpoint would,
+/// and returns its value.
+pub fn issue(server: &AuthorizationServer, scope: Scope) -> String {
+    static CLIENT: LazyLock<Client> = LazyLock::new(client);
+    let request = TokenRequest::new(&CLIENT, scope);
+    match block_on(server.issuer().issue(&request)) {
+        Ok(issued) => issued.access_token().to_owned(),
+        Err(error) => panic!("cannot issue a token: {error}"),
+    }
+}
+
+/// A form POST to `path` with the benchmark client's Basic credentials.
+pub fn post(path: &str, authorization: &str, body: String) -> Request<Bytes> {
+    let request = Request::post(path)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(AUTHORIZATION, authorization)
+        .body(Bytes::from(body));
+    match request {
+        Ok(request) => request,
+        Err(error) => panic!("invalid benchmark request: {error}"),
+    }
+}
+
+/// An introspection request for `token`.
+pub fn introspect(authorization: &str, token: &str) -> Request<Bytes> {
+    post("/oauth/introspect", authorization, format!("token={token}"))
+}
+
+/// The resident set size of this process, in bytes (Linux `/proc/self/statm`); `None`
+/// elsewhere.
+pub fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // Every Linux platform this runs on uses 4 KiB pages.
+    Some(pages * 4096)
+}
