@@ -49,9 +49,21 @@ impl From<FormError> for OAuthError {
 /// let repeated = oauth_endpoints::Form::parse_body(b"token=a&token=b");
 /// assert!(repeated.is_err());
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Form {
-    pairs: Vec<(String, String)>,
+    /// The body, when it is UTF-8 (empty otherwise): the text parameters are sliced from.
+    body: Box<str>,
+    /// `(name, value)`, each a slice of `body` when it needed no decoding.
+    pairs: Vec<(Text, Text)>,
+}
+
+/// A decoded name or value.
+#[derive(Clone)]
+enum Text {
+    /// `body[start..end]`, with no `+` or `%`: the decoded text is the raw text.
+    Raw(u32, u32),
+    /// Text that percent-decoding or `+` changed.
+    Decoded(Box<str>),
 }
 
 impl Form {
@@ -79,31 +91,58 @@ impl Form {
     }
 
     /// Parses a form body: `&`-separated `name=value` pairs, `+` for space, percent-encoding.
+    ///
+    /// A body that is UTF-8 is copied once and parameters that need no decoding are sliced from
+    /// that copy; every other name and value is decoded into its own string.
     pub fn parse_body(body: &[u8]) -> Result<Self, FormError> {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for segment in body.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
-            let (name, value) = match segment.iter().position(|&b| b == b'=') {
-                Some(at) => (&segment[..at], &segment[at + 1..]),
-                None => (segment, &segment[segment.len()..]),
-            };
-            if pairs.len() == Self::MAX_PARAMETERS {
+        // Offsets are kept as `u32`: a larger body (far over any body limit) is decoded piece by
+        // piece, as is one that is not UTF-8 (which fails where its first bad piece is read).
+        let text = std::str::from_utf8(body)
+            .ok()
+            .filter(|_| u32::try_from(body.len()).is_ok());
+        let mut form = Self {
+            pairs: Vec::with_capacity(4),
+            body: text.map(Box::from).unwrap_or_default(),
+        };
+        let in_place = text.is_some();
+        let mut start = 0;
+        for segment in body.split(|&b| b == b'&') {
+            let end = start + segment.len();
+            let range = start..end;
+            start = end + 1;
+            if segment.is_empty() {
+                continue;
+            }
+            if form.pairs.len() == Self::MAX_PARAMETERS {
                 return Err(FormError::TooManyParameters);
             }
-            let name = decode(name)?;
-            if pairs.iter().any(|(seen, _)| *seen == name) {
-                return Err(FormError::Repeated(truncate(name)));
+            let (name, value) = match segment.iter().position(|&b| b == b'=') {
+                Some(at) => (
+                    range.start..range.start + at,
+                    range.start + at + 1..range.end,
+                ),
+                None => (range.clone(), range.end..range.end),
+            };
+            let name = Text::read(body, name, in_place)?;
+            let name_text = name.get(&form.body);
+            if form
+                .pairs
+                .iter()
+                .any(|(seen, _)| seen.get(&form.body) == name_text)
+            {
+                return Err(FormError::Repeated(truncate(name_text.to_owned())));
             }
-            pairs.push((name, decode(value)?));
+            let value = Text::read(body, value, in_place)?;
+            form.pairs.push((name, value));
         }
-        Ok(Self { pairs })
+        Ok(form)
     }
 
     /// The value of `name`, or `None` if it is absent or empty (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
             .filter(|value| !value.is_empty())
     }
 
@@ -114,7 +153,9 @@ impl Form {
 
     /// Every parameter, in the order sent (empty values included).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.pairs
+            .iter()
+            .map(|(k, v)| (k.get(&self.body), v.get(&self.body)))
     }
 
     /// The `scope` parameter (RFC 6749 §3.3), if present; a malformed one is `invalid_scope`.
@@ -134,18 +175,43 @@ impl Form {
     }
 }
 
+impl Text {
+    /// The text of `body[range]`: in place when it needs no decoding and `in_place` (the body
+    /// is UTF-8 and small enough for `u32` offsets).
+    fn read(body: &[u8], range: std::ops::Range<usize>, in_place: bool) -> Result<Self, FormError> {
+        let raw = body.get(range.clone()).unwrap_or_default();
+        if in_place && !raw.iter().any(|&b| b == b'+' || b == b'%') {
+            // `in_place`: both offsets fit.
+            let start = u32::try_from(range.start).unwrap_or_default();
+            let end = u32::try_from(range.end).unwrap_or_default();
+            return Ok(Text::Raw(start, end));
+        }
+        Ok(Text::Decoded(decode(raw)?.into_boxed_str()))
+    }
+
+    fn get<'a>(&'a self, body: &'a str) -> &'a str {
+        match self {
+            // The range lies between `&`, `=` or the ends of the body: on character boundaries.
+            Text::Raw(start, end) => body.get(*start as usize..*end as usize).unwrap_or_default(),
+            Text::Decoded(text) => text,
+        }
+    }
+}
+
+impl PartialEq for Form {
+    /// Forms are equal when they hold the same parameters in the same order.
+    fn eq(&self, other: &Self) -> bool {
+        self.pairs.len() == other.pairs.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Form {}
+
 impl std::fmt::Debug for Form {
     /// Names only: values may be tokens or secrets and are never printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Form")
-            .field(
-                "names",
-                &self
-                    .pairs
-                    .iter()
-                    .map(|(k, _)| k.as_str())
-                    .collect::<Vec<_>>(),
-            )
+            .field("names", &self.iter().map(|(k, _)| k).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -218,6 +284,28 @@ mod tests {
             Form::parse_body(&body).unwrap().iter().count(),
             Form::MAX_PARAMETERS
         );
+    }
+
+    #[test]
+    fn errors_come_in_body_order_whether_or_not_the_body_is_utf8() {
+        assert_eq!(
+            Form::parse_body(b"a=1&a=2&b=\xff"),
+            Err(FormError::Repeated("a".into()))
+        );
+        assert_eq!(Form::parse_body(b"b=\xff&a=1&a=2"), Err(FormError::NotUtf8));
+    }
+
+    #[test]
+    fn raw_and_decoded_parameters_read_alike() {
+        let raw = Form::parse_body("x=\u{e9}t\u{e9}&y=&z".as_bytes()).unwrap();
+        let encoded = Form::parse_body(b"x=%C3%A9t%C3%A9&y=&z").unwrap();
+        assert_eq!(raw, encoded);
+        assert_eq!(raw.get("x"), Some("\u{e9}t\u{e9}"));
+        assert_eq!(
+            raw.iter().collect::<Vec<_>>(),
+            [("x", "\u{e9}t\u{e9}"), ("y", ""), ("z", "")]
+        );
+        assert_eq!(format!("{raw:?}"), r#"Form { names: ["x", "y", "z"], .. }"#);
     }
 
     #[test]

@@ -62,6 +62,11 @@ impl Scope {
         &self.text
     }
 
+    /// Whether no other `Scope` shares this one's text (for interning stores).
+    pub(crate) fn is_unshared(&self) -> bool {
+        Arc::strong_count(&self.text) == 1
+    }
+
     fn from_tokens<'a>(tokens: impl Iterator<Item = &'a str>) -> Self {
         let mut tokens: Vec<&str> = tokens.collect();
         tokens.sort_unstable();

@@ -1,10 +1,14 @@
 //! [`MemoryStore`]: clients and tokens in memory, safe under concurrency.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use hashbrown::HashTable;
 
 use crate::client::Client;
 use crate::clock::UnixTime;
+use crate::scope::Scope;
 use crate::secret::{Id, TokenHash};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
 use crate::token::{TokenKind, TokenRecord};
@@ -13,6 +17,11 @@ use crate::token::{TokenKind, TokenRecord};
 /// that can lose their tokens on restart. Clones share the same data.
 ///
 /// Every state change takes one write lock, so each [`TokenStore`] operation is atomic.
+///
+/// Tokens are kept compactly: records sit side by side in one array, indexed by hash and by
+/// grant through tables of 4-byte slot numbers, and the client ids, scopes, subjects and
+/// audiences they repeat are stored once and shared. A million stored tokens take about 200
+/// bytes each (`BENCHMARKS.md`).
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Inner>,
@@ -24,33 +33,299 @@ struct Inner {
     tokens: RwLock<Tokens>,
 }
 
+/// A slot number in [`Tokens::slots`].
+type SlotIndex = u32;
+
+/// The end of a grant's chain.
+const NONE: SlotIndex = SlotIndex::MAX;
+
+/// One stored token: a [`TokenRecord`], and the next token of its grant.
+struct Slot {
+    hash: TokenHash,
+    id: Id,
+    grant_id: Id,
+    client_id: Arc<str>,
+    scope: Scope,
+    subject: Option<Arc<str>>,
+    audience: Arc<[String]>,
+    issued_at: UnixTime,
+    expires_at: UnixTime,
+    not_before: Option<UnixTime>,
+    revoked_at: Option<UnixTime>,
+    rotated_at: Option<UnixTime>,
+    kind: TokenKind,
+    /// The next older token of the same grant, or [`NONE`].
+    next_in_grant: SlotIndex,
+}
+
+impl Slot {
+    fn record(&self) -> TokenRecord {
+        TokenRecord {
+            id: self.id,
+            hash: self.hash,
+            kind: self.kind,
+            client_id: Arc::clone(&self.client_id),
+            scope: self.scope.clone(),
+            subject: self.subject.clone(),
+            audience: Arc::clone(&self.audience),
+            grant_id: self.grant_id,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            not_before: self.not_before,
+            revoked_at: self.revoked_at,
+            rotated_at: self.rotated_at,
+        }
+    }
+
+    fn is_active(&self, now: UnixTime) -> bool {
+        self.revoked_at.is_none()
+            && self.rotated_at.is_none()
+            && now < self.expires_at
+            && self.not_before.is_none_or(|nbf| nbf <= now)
+    }
+}
+
+/// Values many records repeat (client ids, scopes, subjects, audiences), each kept once.
+struct Interner<T> {
+    values: HashTable<T>,
+}
+
+impl<T> Default for Interner<T> {
+    fn default() -> Self {
+        Self {
+            values: HashTable::new(),
+        }
+    }
+}
+
+/// What an [`Interner`] needs of a shared value.
+trait Shared: Clone + Eq + Hash {
+    /// Whether the interner holds the only reference.
+    fn unshared(&self) -> bool;
+}
+
+impl Shared for Arc<str> {
+    fn unshared(&self) -> bool {
+        Arc::strong_count(self) == 1
+    }
+}
+
+impl Shared for Arc<[String]> {
+    fn unshared(&self) -> bool {
+        Arc::strong_count(self) == 1
+    }
+}
+
+impl Shared for Scope {
+    fn unshared(&self) -> bool {
+        self.is_unshared()
+    }
+}
+
+impl<T: Shared> Interner<T> {
+    /// The stored value equal to `value`, stored now if there was none.
+    fn intern(&mut self, value: &T, hasher: &foldhash::fast::RandomState) -> T {
+        let hash = hasher.hash_one(value);
+        match self.values.find(hash, |stored| stored == value) {
+            Some(stored) => stored.clone(),
+            None => {
+                self.values
+                    .insert_unique(hash, value.clone(), |v| hasher.hash_one(v));
+                value.clone()
+            }
+        }
+    }
+
+    /// Forgets the values no record uses any more.
+    fn sweep(&mut self) {
+        self.values.retain(|value| !value.unshared());
+    }
+}
+
 #[derive(Default)]
 struct Tokens {
-    by_hash: HashMap<TokenHash, TokenRecord>,
-    by_grant: HashMap<Id, Vec<TokenHash>>,
+    /// The records; `None` marks a free slot, listed in `free`.
+    slots: Vec<Option<Slot>>,
+    free: Vec<SlotIndex>,
+    /// Slot numbers by the record's token hash.
+    by_hash: HashTable<SlotIndex>,
+    /// Slot number of each grant's newest token; the others follow `next_in_grant`.
+    by_grant: HashTable<SlotIndex>,
+    hasher: foldhash::fast::RandomState,
+    client_ids: Interner<Arc<str>>,
+    scopes: Interner<Scope>,
+    subjects: Interner<Arc<str>>,
+    audiences: Interner<Arc<[String]>>,
 }
 
 impl Tokens {
-    fn insert(&mut self, record: &TokenRecord) {
+    fn slot(&self, index: SlotIndex) -> Option<&Slot> {
+        self.slots.get(index as usize).and_then(Option::as_ref)
+    }
+
+    fn slot_mut(&mut self, index: SlotIndex) -> Option<&mut Slot> {
+        self.slots.get_mut(index as usize).and_then(Option::as_mut)
+    }
+
+    fn hash_of(&self, key: &impl Hash) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The slot number of the record whose token hash is `hash`.
+    fn find(&self, hash: &TokenHash) -> Option<SlotIndex> {
+        let slots = &self.slots;
+        self.by_hash
+            .find(self.hash_of(hash), |&index| {
+                slots
+                    .get(index as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|slot| slot.hash == *hash)
+            })
+            .copied()
+    }
+
+    fn get(&self, hash: &TokenHash) -> Option<&Slot> {
+        self.find(hash).and_then(|index| self.slot(index))
+    }
+
+    fn get_mut(&mut self, hash: &TokenHash) -> Option<&mut Slot> {
+        self.find(hash).and_then(|index| self.slot_mut(index))
+    }
+
+    /// The newest slot of `grant_id`.
+    fn grant_head(&self, grant_id: &Id) -> Option<SlotIndex> {
+        let slots = &self.slots;
         self.by_grant
-            .entry(record.grant_id)
-            .or_default()
-            .push(record.hash);
-        self.by_hash.insert(record.hash, record.clone());
+            .find(self.hash_of(grant_id), |&index| {
+                slots
+                    .get(index as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|slot| slot.grant_id == *grant_id)
+            })
+            .copied()
+    }
+
+    /// Stores `record`, replacing a record with the same hash.
+    fn insert(&mut self, record: &TokenRecord) -> Result<(), StoreError> {
+        if let Some(index) = self.find(&record.hash) {
+            self.remove(index);
+        }
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => SlotIndex::try_from(self.slots.len())
+                .ok()
+                .filter(|&index| index != NONE)
+                .ok_or_else(|| StoreError::backend("the memory store is full"))?,
+        };
+        let hasher = self.hasher.clone();
+        let newest = self.grant_head(&record.grant_id);
+        let slot = Slot {
+            hash: record.hash,
+            id: record.id,
+            grant_id: record.grant_id,
+            client_id: self.client_ids.intern(&record.client_id, &hasher),
+            scope: self.scopes.intern(&record.scope, &hasher),
+            subject: record
+                .subject
+                .as_ref()
+                .map(|subject| self.subjects.intern(subject, &hasher)),
+            audience: self.audiences.intern(&record.audience, &hasher),
+            issued_at: record.issued_at,
+            expires_at: record.expires_at,
+            not_before: record.not_before,
+            revoked_at: record.revoked_at,
+            rotated_at: record.rotated_at,
+            kind: record.kind,
+            next_in_grant: newest.unwrap_or(NONE),
+        };
+        match self.slots.get_mut(index as usize) {
+            Some(free) => *free = Some(slot),
+            None => self.slots.push(Some(slot)),
+        }
+        let slots = &self.slots;
+        let grant_hash = hasher.hash_one(record.grant_id);
+        match newest {
+            // The grant's newest token becomes this one.
+            Some(newest) => {
+                if let Some(head) = self.by_grant.find_mut(grant_hash, |&i| i == newest) {
+                    *head = index;
+                }
+            }
+            None => {
+                self.by_grant.insert_unique(grant_hash, index, |&i| {
+                    slot_hash(slots, i, |slot| hasher.hash_one(slot.grant_id))
+                });
+            }
+        }
+        self.by_hash
+            .insert_unique(hasher.hash_one(record.hash), index, |&i| {
+                slot_hash(slots, i, |slot| hasher.hash_one(slot.hash))
+            });
+        Ok(())
+    }
+
+    /// Deletes the record in slot `index`.
+    fn remove(&mut self, index: SlotIndex) {
+        let Some(slot) = self.slots.get_mut(index as usize).and_then(Option::take) else {
+            return;
+        };
+        if let Ok(entry) = self
+            .by_hash
+            .find_entry(self.hasher.hash_one(slot.hash), |&i| i == index)
+        {
+            entry.remove();
+        }
+        // Unlink it from its grant's chain.
+        let grant_hash = self.hasher.hash_one(slot.grant_id);
+        if let Ok(mut entry) = self.by_grant.find_entry(grant_hash, |&i| i == index) {
+            if slot.next_in_grant == NONE {
+                entry.remove();
+            } else {
+                *entry.get_mut() = slot.next_in_grant;
+            }
+        } else {
+            let mut at = self.grant_head(&slot.grant_id);
+            while let Some(current) = at {
+                let Some(previous) = self.slot_mut(current) else {
+                    break;
+                };
+                if previous.next_in_grant == index {
+                    previous.next_in_grant = slot.next_in_grant;
+                    break;
+                }
+                at = Some(previous.next_in_grant).filter(|&next| next != NONE);
+            }
+        }
+        self.free.push(index);
     }
 
     fn revoke_grant(&mut self, grant_id: &Id, now: UnixTime) -> u64 {
         let mut changed = 0;
-        for hash in self.by_grant.get(grant_id).into_iter().flatten() {
-            if let Some(record) = self.by_hash.get_mut(hash)
-                && record.revoked_at.is_none()
-            {
-                record.revoked_at = Some(now);
+        let mut at = self.grant_head(grant_id);
+        while let Some(index) = at {
+            let Some(slot) = self.slot_mut(index) else {
+                break;
+            };
+            if slot.revoked_at.is_none() {
+                slot.revoked_at = Some(now);
                 changed += 1;
             }
+            at = Some(slot.next_in_grant).filter(|&next| next != NONE);
         }
         changed
     }
+
+    fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+}
+
+/// The table hash of slot `index`, by `hash`, for a table that grows.
+fn slot_hash(slots: &[Option<Slot>], index: SlotIndex, hash: impl Fn(&Slot) -> u64) -> u64 {
+    slots
+        .get(index as usize)
+        .and_then(Option::as_ref)
+        .map_or(0, hash)
 }
 
 /// A poisoned lock only means another thread panicked while holding it; every operation leaves
@@ -71,7 +346,7 @@ impl MemoryStore {
 
     /// How many token records are held.
     pub fn token_count(&self) -> usize {
-        read(&self.inner.tokens).by_hash.len()
+        read(&self.inner.tokens).len()
     }
 }
 
@@ -98,8 +373,13 @@ impl ClientStore for MemoryStore {
 impl TokenStore for MemoryStore {
     async fn insert_tokens(&self, records: &[TokenRecord]) -> Result<(), StoreError> {
         let mut tokens = write(&self.inner.tokens);
+        // Nothing is stored unless everything fits.
+        let needed = records.len().saturating_sub(tokens.free.len());
+        if tokens.slots.len().saturating_add(needed) >= NONE as usize {
+            return Err(StoreError::backend("the memory store is full"));
+        }
         for record in records {
-            tokens.insert(record);
+            tokens.insert(record)?;
         }
         Ok(())
     }
@@ -109,14 +389,14 @@ impl TokenStore for MemoryStore {
         hash: &TokenHash,
         _hint: Option<TokenKind>,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        Ok(read(&self.inner.tokens).by_hash.get(hash).cloned())
+        Ok(read(&self.inner.tokens).get(hash).map(Slot::record))
     }
 
     async fn revoke_token(&self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
         let mut tokens = write(&self.inner.tokens);
-        Ok(match tokens.by_hash.get_mut(hash) {
-            Some(record) => {
-                record.revoked_at.get_or_insert(now);
+        Ok(match tokens.get_mut(hash) {
+            Some(slot) => {
+                slot.revoked_at.get_or_insert(now);
                 true
             }
             None => false,
@@ -134,46 +414,149 @@ impl TokenStore for MemoryStore {
         replacements: &[TokenRecord],
     ) -> Result<Rotation, StoreError> {
         let mut tokens = write(&self.inner.tokens);
-        let Some(record) = tokens.by_hash.get_mut(hash) else {
+        let Some(slot) = tokens.get_mut(hash) else {
             return Ok(Rotation::Invalid);
         };
-        if record.kind != TokenKind::Refresh {
+        if slot.kind != TokenKind::Refresh {
             return Ok(Rotation::Invalid);
         }
-        if record.rotated_at.is_some() {
-            let replayed = record.clone();
+        if slot.rotated_at.is_some() {
+            let replayed = slot.record();
             tokens.revoke_grant(&replayed.grant_id, now);
             return Ok(Rotation::Reused(replayed));
         }
-        if !record.is_active(now) {
+        if !slot.is_active(now) {
             return Ok(Rotation::Invalid);
         }
-        record.rotated_at = Some(now);
-        let rotated = record.clone();
+        let needed = replacements.len().saturating_sub(tokens.free.len());
+        if tokens.slots.len().saturating_add(needed) >= NONE as usize {
+            return Err(StoreError::backend("the memory store is full"));
+        }
+        let Some(slot) = tokens.get_mut(hash) else {
+            return Ok(Rotation::Invalid);
+        };
+        slot.rotated_at = Some(now);
+        let rotated = slot.record();
         for replacement in replacements {
-            tokens.insert(replacement);
+            tokens.insert(replacement)?;
         }
         Ok(Rotation::Rotated(rotated))
     }
 
     async fn purge_expired(&self, before: UnixTime, limit: u64) -> Result<u64, StoreError> {
         let mut tokens = write(&self.inner.tokens);
-        let expired: Vec<(TokenHash, Id)> = tokens
-            .by_hash
-            .values()
-            .filter(|record| record.expires_at < before)
+        let expired: Vec<SlotIndex> = tokens
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.as_ref().is_some_and(|slot| slot.expires_at < before))
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .map(|record| (record.hash, record.grant_id))
+            .filter_map(|(index, _)| SlotIndex::try_from(index).ok())
             .collect();
-        for (hash, grant_id) in &expired {
-            tokens.by_hash.remove(hash);
-            if let Some(hashes) = tokens.by_grant.get_mut(grant_id) {
-                hashes.retain(|h| h != hash);
-                if hashes.is_empty() {
-                    tokens.by_grant.remove(grant_id);
-                }
-            }
+        for &index in &expired {
+            tokens.remove(index);
+        }
+        if !expired.is_empty() {
+            tokens.client_ids.sweep();
+            tokens.scopes.sweep();
+            tokens.subjects.sweep();
+            tokens.audiences.sweep();
         }
         Ok(expired.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(token: u8, grant: u8, expires_at: UnixTime) -> TokenRecord {
+        TokenRecord {
+            id: Id::from_bytes([token; 16]),
+            hash: TokenHash::from_bytes([token; 32]),
+            kind: TokenKind::Access,
+            client_id: Arc::from("c"),
+            scope: "read".parse().unwrap(),
+            subject: Some(Arc::from("s")),
+            audience: Arc::from([]),
+            grant_id: Id::from_bytes([grant; 16]),
+            issued_at: 0,
+            expires_at,
+            not_before: None,
+            revoked_at: None,
+            rotated_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn grants_survive_purges_from_any_place_in_their_chain_and_slot_reuse() {
+        let store = MemoryStore::new();
+        // Grant 1: oldest, middle and newest tokens; the middle one expires first.
+        store
+            .insert_tokens(&[record(1, 1, 30), record(2, 1, 10), record(3, 1, 30)])
+            .await
+            .unwrap();
+        store.insert_tokens(&[record(4, 2, 10)]).await.unwrap();
+        assert_eq!(store.purge_expired(15, 10).await.unwrap(), 2);
+        assert_eq!(store.token_count(), 2);
+        assert!(
+            store
+                .find_token(&record(2, 1, 0).hash, None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // A new token of grant 1 reuses a freed slot and joins the chain.
+        store.insert_tokens(&[record(5, 1, 30)]).await.unwrap();
+        assert_eq!(
+            store
+                .revoke_grant(&Id::from_bytes([1; 16]), 7)
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(
+            store
+                .revoke_grant(&Id::from_bytes([2; 16]), 7)
+                .await
+                .unwrap(),
+            0
+        );
+        let found = store.find_token(&record(5, 1, 0).hash, None).await.unwrap();
+        assert_eq!(found.map(|r| r.revoked_at), Some(Some(7)));
+        // The oldest token goes first, then the rest, the chain's head included.
+        assert_eq!(store.purge_expired(100, 1).await.unwrap(), 1);
+        assert_eq!(store.token_count(), 2);
+        assert_eq!(store.purge_expired(100, 10).await.unwrap(), 2);
+        assert_eq!(store.token_count(), 0);
+        // Nothing refers to the shared strings any more: they are forgotten.
+        let tokens = read(&store.inner.tokens);
+        assert_eq!(tokens.client_ids.values.len(), 0);
+        assert_eq!(tokens.scopes.values.len(), 0);
+        assert_eq!(tokens.subjects.values.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_record_with_a_known_hash_replaces_the_old_one() {
+        let store = MemoryStore::new();
+        store.insert_tokens(&[record(1, 1, 30)]).await.unwrap();
+        store.insert_tokens(&[record(1, 2, 40)]).await.unwrap();
+        assert_eq!(store.token_count(), 1);
+        let found = store.find_token(&record(1, 0, 0).hash, None).await.unwrap();
+        assert_eq!(found, Some(record(1, 2, 40)));
+        assert_eq!(
+            store
+                .revoke_grant(&Id::from_bytes([1; 16]), 7)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .revoke_grant(&Id::from_bytes([2; 16]), 7)
+                .await
+                .unwrap(),
+            1
+        );
     }
 }
