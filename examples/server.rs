@@ -5,7 +5,7 @@
 //! ```
 
 use clap::Parser;
-use oauth_endpoints_examples::server::{Options, banner, bind, prepare, serve};
+use oauth_endpoints_examples::server::{Options, banner, bind, prepare, serve, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -39,33 +39,4 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     serve(listener, prepared.server, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down; finishing in-flight requests");
 }

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use oauth_endpoints::{
-    AuthorizationServer, BuildError, Client, MemoryStore, PgStore, SqliteStore, StoreError,
-    generate_secret,
+    AuthorizationServer, AuthorizationServerBuilder, BuildError, Client, MemoryStore, PgStore,
+    SqliteStore, StoreError, generate_secret,
 };
 use tokio::net::TcpListener;
 
@@ -65,8 +65,52 @@ pub struct Prepared {
 /// The demo client's id.
 pub const DEMO_CLIENT: &str = "demo-client";
 
+/// The demo client made when no clients file is given: confidential, `client_credentials` and
+/// `refresh_token`, scope `read write`.
+pub fn demo_client(secret: &str) -> Client {
+    Client::confidential(DEMO_CLIENT, secret)
+        .with_grant_types(["client_credentials", "refresh_token"])
+        .with_scope("read write".parse().unwrap_or_default())
+}
+
+/// The store `--store` opened, for add-ons that keep their own state beside it (e.g. a table in
+/// the same SQLite database).
+#[derive(Debug, Clone)]
+pub enum OpenedStore {
+    /// In process memory.
+    Memory(MemoryStore),
+    /// A SQLite file.
+    Sqlite(SqliteStore),
+    /// A PostgreSQL database.
+    Postgres(PgStore),
+}
+
 /// Opens the store, builds the server, and loads the clients (or makes the demo client).
 pub async fn prepare(options: &Options) -> Result<Prepared, StartError> {
+    prepare_with(options, async |builder, _store| Ok(builder)).await
+}
+
+/// Like [`prepare`], letting `extend` add to the builder before the server is built: state,
+/// registrations, exclusions. It sees the opened store, so an add-on can keep its own state in
+/// the same database.
+///
+/// ```no_run
+/// # async fn run(options: oauth_endpoints_examples::server::Options) {
+/// use oauth_endpoints_examples::server::prepare_with;
+///
+/// let prepared = prepare_with(&options, async |builder, _store| {
+///     Ok(builder.with_state("shared settings"))
+/// })
+/// .await;
+/// # }
+/// ```
+pub async fn prepare_with<F>(options: &Options, extend: F) -> Result<Prepared, StartError>
+where
+    F: AsyncFnOnce(
+        AuthorizationServerBuilder,
+        &OpenedStore,
+    ) -> Result<AuthorizationServerBuilder, StartError>,
+{
     let clients = options.clients.as_deref().map(load_clients).transpose()?;
     let mut builder = AuthorizationServer::builder()
         .access_token_ttl(Duration::from_secs(options.access_token_ttl))
@@ -80,13 +124,18 @@ pub async fn prepare(options: &Options) -> Result<Prepared, StartError> {
     if let Some(issuer) = issuer {
         builder = builder.issuer(issuer);
     }
-    builder = match StoreChoice::parse(&options.store) {
-        Some(StoreChoice::Memory) => builder.store(MemoryStore::new()),
-        Some(StoreChoice::Sqlite(path)) => builder.store(SqliteStore::open(path).await?),
-        Some(StoreChoice::Postgres(url)) => builder.store(PgStore::connect(&url).await?),
+    let store = match StoreChoice::parse(&options.store) {
+        Some(StoreChoice::Memory) => OpenedStore::Memory(MemoryStore::new()),
+        Some(StoreChoice::Sqlite(path)) => OpenedStore::Sqlite(SqliteStore::open(path).await?),
+        Some(StoreChoice::Postgres(url)) => OpenedStore::Postgres(PgStore::connect(&url).await?),
         None => return Err(StartError::InvalidStore(options.store.clone())),
     };
-    let server = builder.build()?;
+    builder = match &store {
+        OpenedStore::Memory(memory) => builder.store(memory.clone()),
+        OpenedStore::Sqlite(sqlite) => builder.store(sqlite.clone()),
+        OpenedStore::Postgres(postgres) => builder.store(postgres.clone()),
+    };
+    let server = extend(builder, &store).await?.build()?;
     let demo = match clients {
         Some(clients) => {
             for client in &clients {
@@ -96,10 +145,7 @@ pub async fn prepare(options: &Options) -> Result<Prepared, StartError> {
         }
         None => {
             let secret = generate_secret();
-            let client = Client::confidential(DEMO_CLIENT, &secret)
-                .with_grant_types(["client_credentials", "refresh_token"])
-                .with_scope("read write".parse().unwrap_or_default());
-            server.clients().save(&client).await?;
+            server.clients().save(&demo_client(&secret)).await?;
             Some((DEMO_CLIENT.to_owned(), secret))
         }
     };
@@ -150,7 +196,7 @@ pub fn banner(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
     for route in prepared.server.routes() {
         let methods: Vec<&str> = route.methods().iter().map(http::Method::as_str).collect();
         out.push_str(&format!(
-            "  {:<6} {:<40} {}\n",
+            "  {:<8} {:<40} {}\n",
             methods.join(","),
             route.path(),
             route.name()
@@ -176,6 +222,35 @@ pub fn banner(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
         )),
     }
     out
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down; finishing in-flight requests");
 }
 
 /// Binds `addr`.

@@ -1,0 +1,1185 @@
+//! The device authorization grant (RFC 8628), added by the `device-flow` crate through the
+//! core's public API: the device authorization endpoint, the verification page and the
+//! device-code grant, through `dispatch` with a manual clock, then end to end over real HTTP
+//! with the `oauth2` crate's device flow while the test approves through the HTML form.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Fixtures.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::Parser as _;
+use device_flow::{
+    CSRF_COOKIE, DeviceFlow, DeviceStatus, DeviceStore, Devices, FixedUser, GRANT_TYPE,
+    MemoryDeviceStore, SLOW_DOWN_STEP, SqliteDeviceStore, UserCode,
+};
+use http::Request;
+use http::header::COOKIE;
+use oauth_endpoints::{Client, SqliteStore, TokenHash};
+use oauth_endpoints_tests::{Answer, Harness, START, basic, form, post};
+use serde_json::json;
+
+const ISSUER: &str = "https://auth.example.com";
+
+/// Form fields of a page submission.
+type Fields<'a> = Vec<(&'a str, &'a str)>;
+const USER: &str = "alice";
+
+/// A public device client, a confidential one, another public one, and one not opted in.
+fn clients() -> Vec<Client> {
+    vec![
+        Client::public("tv")
+            .with_grant_types([GRANT_TYPE, "refresh_token"])
+            .with_scope("read write".parse().unwrap()),
+        Client::confidential("console", "console-secret")
+            .with_grant_types([GRANT_TYPE])
+            .with_scope("read".parse().unwrap()),
+        Client::public("other")
+            .with_grant_types([GRANT_TYPE])
+            .with_scope("read write".parse().unwrap()),
+        Client::public("plain").with_scope("read".parse().unwrap()),
+        Client::confidential("rs", "rs-secret").with_introspect_any_token(true),
+    ]
+}
+
+struct Fixture {
+    h: Harness,
+    devices: Devices,
+}
+
+/// The device codes of a started flow.
+struct Started {
+    device_code: String,
+    user_code: String,
+}
+
+async fn fixture_with(
+    store: impl DeviceStore,
+    configure: impl FnOnce(DeviceFlow) -> DeviceFlow,
+) -> Fixture {
+    let flow = configure(DeviceFlow::new(store));
+    let devices = flow.devices().clone();
+    let h = Harness::with(&clients(), |builder| {
+        builder.issuer(ISSUER).with_state(flow)
+    })
+    .await;
+    Fixture { h, devices }
+}
+
+async fn fixture() -> Fixture {
+    fixture_with(MemoryDeviceStore::new(), |flow| {
+        flow.with_users(FixedUser::new(USER))
+    })
+    .await
+}
+
+fn html(answer: &Answer) -> String {
+    String::from_utf8_lossy(&answer.body).into_owned()
+}
+
+/// The `name=value` of the CSRF cookie an answer sets.
+fn set_cookie(answer: &Answer) -> String {
+    let header = answer.header("set-cookie").expect("a CSRF cookie");
+    header.split(';').next().unwrap().to_owned()
+}
+
+/// The value of the hidden CSRF field of a page.
+fn hidden_csrf(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    let end = page[start..].find('"').unwrap() + start;
+    page[start..end].to_owned()
+}
+
+impl Fixture {
+    async fn device_authorization(&self, client_id: &str, scope: Option<&str>) -> Answer {
+        let mut pairs = vec![("client_id", client_id)];
+        pairs.extend(scope.map(|scope| ("scope", scope)));
+        self.h
+            .send(post("/oauth/device_authorization", None, &form(&pairs)))
+            .await
+    }
+
+    async fn start(&self, client_id: &str) -> Started {
+        let answer = self.device_authorization(client_id, Some("read")).await;
+        assert_eq!(answer.status, 200, "{}", answer.json);
+        Started {
+            device_code: answer.str("device_code").unwrap().to_owned(),
+            user_code: answer.str("user_code").unwrap().to_owned(),
+        }
+    }
+
+    async fn poll(&self, client_id: &str, device_code: &str) -> Answer {
+        let body = form(&[
+            ("grant_type", GRANT_TYPE),
+            ("client_id", client_id),
+            ("device_code", device_code),
+        ]);
+        self.h.send(post("/oauth/token", None, &body)).await
+    }
+
+    async fn get_page(&self, query: &str, cookie: Option<&str>) -> Answer {
+        let mut request = Request::get(format!("/device{query}"));
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        self.h.send(request.body(Bytes::new()).unwrap()).await
+    }
+
+    async fn post_page(&self, cookie: Option<&str>, pairs: &[(&str, &str)]) -> Answer {
+        let mut request = post("/device", None, &form(pairs));
+        if let Some(cookie) = cookie {
+            request
+                .headers_mut()
+                .insert(COOKIE, cookie.parse().unwrap());
+        }
+        self.h.send(request).await
+    }
+
+    /// What a browser does: open the page for the code, then press Approve or Deny.
+    async fn decide(&self, typed: &str, action: &str) -> Answer {
+        let page = self
+            .get_page(&format!("?user_code={}", form_value(typed)), None)
+            .await;
+        assert_eq!(page.status, 200, "{}", html(&page));
+        let cookie = set_cookie(&page);
+        let csrf = hidden_csrf(&html(&page));
+        self.post_page(
+            Some(&cookie),
+            &[("csrf", &csrf), ("user_code", typed), ("action", action)],
+        )
+        .await
+    }
+
+    async fn stored(&self, device_code: &str) -> device_flow::DeviceAuthorization {
+        self.devices
+            .find_by_device_code(&TokenHash::of(device_code))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+fn form_value(value: &str) -> String {
+    oauth_endpoints_tests::form_encode(value)
+}
+
+#[tokio::test]
+async fn device_authorization_answers_as_section_3_2_says() {
+    let f = fixture().await;
+    let answer = f.device_authorization("tv", Some("read")).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    answer.assert_oauth_headers();
+    let user_code = answer.str("user_code").unwrap();
+    let (left, right) = user_code.split_once('-').unwrap();
+    assert_eq!((left.len(), right.len()), (4, 4), "{user_code}");
+    assert!(
+        user_code
+            .bytes()
+            .filter(|b| *b != b'-')
+            .all(|b| UserCode::ALPHABET.contains(&b))
+    );
+    assert_eq!(
+        answer.str("verification_uri"),
+        Some("https://auth.example.com/device")
+    );
+    assert_eq!(
+        answer.str("verification_uri_complete").unwrap(),
+        format!("https://auth.example.com/device?user_code={user_code}")
+    );
+    assert_eq!(answer.json["expires_in"], 600);
+    assert_eq!(answer.json["interval"], 5);
+
+    // The device code: 256 bits, kept only as its SHA-256.
+    let device_code = answer.str("device_code").unwrap();
+    assert_eq!(device_code.len(), 43);
+    let stored = f.stored(device_code).await;
+    assert_eq!(stored.device_code_hash, TokenHash::of(device_code));
+    assert!(!format!("{stored:?}").contains(device_code));
+    assert_eq!(stored.status, DeviceStatus::Pending);
+    assert_eq!(stored.client_id, "tv");
+    assert_eq!(stored.scope.as_str(), "read");
+    assert_eq!(stored.expires_at, START + 600);
+
+    // Without scope: the client's scope.
+    let answer = f.device_authorization("tv", None).await;
+    let stored = f.stored(answer.str("device_code").unwrap()).await;
+    assert_eq!(stored.scope.as_str(), "read write");
+}
+
+#[tokio::test]
+async fn discovery_publishes_the_endpoint_and_the_grant() {
+    let f = fixture().await;
+    let document = f.h.server.metadata().unwrap();
+    assert_eq!(
+        document["device_authorization_endpoint"],
+        "https://auth.example.com/oauth/device_authorization"
+    );
+    assert!(
+        document["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(GRANT_TYPE))
+    );
+    let route = f.h.server.route("device_authorization").unwrap();
+    assert_eq!(route.path(), "/oauth/device_authorization");
+    let page = f.h.server.route("device_verification").unwrap();
+    assert_eq!(page.path(), "/device");
+    assert_eq!(page.methods(), [http::Method::GET, http::Method::POST]);
+}
+
+#[tokio::test]
+async fn device_authorization_authenticates_clients_as_section_3_1_says() {
+    let f = fixture().await;
+    // A confidential client authenticates.
+    let answer =
+        f.h.send(post(
+            "/oauth/device_authorization",
+            Some(&basic("console", "console-secret")),
+            "scope=read",
+        ))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    f.h.send(post(
+        "/oauth/device_authorization",
+        Some(&basic("console", "wrong")),
+        "scope=read",
+    ))
+    .await
+    .assert_error(401, "invalid_client");
+    // A confidential client cannot pass as public.
+    f.device_authorization("console", None)
+        .await
+        .assert_error(401, "invalid_client");
+    f.h.send(post("/oauth/device_authorization", None, "scope=read"))
+        .await
+        .assert_error(401, "invalid_client");
+    f.device_authorization("nobody", None)
+        .await
+        .assert_error(401, "invalid_client");
+    // Not opted in.
+    f.device_authorization("plain", None)
+        .await
+        .assert_error(400, "unauthorized_client");
+    // More than the client's scope.
+    f.device_authorization("tv", Some("read admin"))
+        .await
+        .assert_error(400, "invalid_scope");
+}
+
+#[tokio::test]
+async fn without_an_issuer_or_state_the_endpoint_says_what_is_missing() {
+    let h = Harness::with(&clients(), |builder| {
+        builder.with_state(DeviceFlow::new(MemoryDeviceStore::new()))
+    })
+    .await;
+    let answer = h
+        .send(post("/oauth/device_authorization", None, "client_id=tv"))
+        .await;
+    answer.assert_error(500, "server_error");
+    assert!(answer.str("error_description").unwrap().contains("issuer"));
+
+    // An explicit verification_uri needs no issuer.
+    let h = Harness::with(&clients(), |builder| {
+        builder.with_state(
+            DeviceFlow::new(MemoryDeviceStore::new()).verification_uri("https://example.com/go"),
+        )
+    })
+    .await;
+    let answer = h
+        .send(post("/oauth/device_authorization", None, "client_id=tv"))
+        .await;
+    assert_eq!(
+        answer.str("verification_uri"),
+        Some("https://example.com/go")
+    );
+
+    // No DeviceFlow at all.
+    let h = Harness::with(&clients(), |builder| builder.issuer(ISSUER)).await;
+    let answer = h
+        .send(post("/oauth/device_authorization", None, "client_id=tv"))
+        .await;
+    answer.assert_error(500, "server_error");
+    assert!(
+        answer
+            .str("error_description")
+            .unwrap()
+            .contains("DeviceFlow")
+    );
+}
+
+#[tokio::test]
+async fn each_error_of_section_3_5_in_its_situation() {
+    let f = fixture().await;
+    // Missing device_code.
+    f.h.send(post(
+        "/oauth/token",
+        None,
+        &form(&[("grant_type", GRANT_TYPE), ("client_id", "tv")]),
+    ))
+    .await
+    .assert_error(400, "invalid_request");
+    // Unknown device code.
+    f.poll("tv", "no-such-code")
+        .await
+        .assert_error(400, "invalid_grant");
+    // The client must list the grant.
+    f.poll("plain", "anything")
+        .await
+        .assert_error(400, "unauthorized_client");
+
+    // Pending.
+    let flow = f.start("tv").await;
+    f.poll("tv", &flow.device_code)
+        .await
+        .assert_error(400, "authorization_pending");
+    // Too fast.
+    f.poll("tv", &flow.device_code)
+        .await
+        .assert_error(400, "slow_down");
+
+    // Denied.
+    let denied = f.start("tv").await;
+    let answer = f.decide(&denied.user_code, "deny").await;
+    assert_eq!(answer.status, 200, "{}", html(&answer));
+    f.poll("tv", &denied.device_code)
+        .await
+        .assert_error(400, "access_denied");
+
+    // Expired.
+    f.h.clock.advance(Duration::from_secs(600));
+    f.poll("tv", &flow.device_code)
+        .await
+        .assert_error(400, "expired_token");
+}
+
+#[tokio::test]
+async fn slow_down_grows_the_interval_by_five_seconds_for_that_device_code() {
+    let f = fixture().await;
+    let flow = f.start("tv").await;
+    let untouched = f.start("tv").await;
+    let poll = || f.poll("tv", &flow.device_code);
+
+    poll().await.assert_error(400, "authorization_pending");
+    assert_eq!(f.stored(&flow.device_code).await.interval, 5);
+    // Again at once: slow_down, and the interval is now 10.
+    poll().await.assert_error(400, "slow_down");
+    assert_eq!(
+        f.stored(&flow.device_code).await.interval,
+        5 + SLOW_DOWN_STEP
+    );
+    // After the old interval only: still too fast, 15.
+    f.h.clock.advance(Duration::from_secs(5));
+    let answer = poll().await;
+    answer.assert_error(400, "slow_down");
+    assert!(answer.str("error_description").unwrap().contains("15"));
+    assert_eq!(f.stored(&flow.device_code).await.interval, 15);
+    // Waiting the whole interval: pending again, and the interval stays.
+    f.h.clock.advance(Duration::from_secs(15));
+    poll().await.assert_error(400, "authorization_pending");
+    assert_eq!(f.stored(&flow.device_code).await.interval, 15);
+    // Other device codes keep theirs.
+    assert_eq!(f.stored(&untouched.device_code).await.interval, 5);
+}
+
+#[tokio::test]
+async fn expiry_follows_the_injectable_clock() {
+    let f = fixture().await;
+    let flow = f.start("tv").await;
+    f.h.clock.advance(Duration::from_secs(599));
+    f.poll("tv", &flow.device_code)
+        .await
+        .assert_error(400, "authorization_pending");
+    f.h.clock.advance(Duration::from_secs(1));
+    f.poll("tv", &flow.device_code)
+        .await
+        .assert_error(400, "expired_token");
+    // The page no longer knows the code, and approving it does nothing.
+    let page = f
+        .get_page(&format!("?user_code={}", flow.user_code), None)
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(html(&page).contains("not valid"));
+    assert!(
+        !f.devices
+            .approve(
+                &UserCode::normalize(&flow.user_code).unwrap(),
+                USER,
+                START + 600
+            )
+            .await
+            .unwrap()
+    );
+
+    // An approved code that expires before the exchange is expired too.
+    let approved = f.start("tv").await;
+    assert_eq!(f.decide(&approved.user_code, "approve").await.status, 200);
+    f.h.clock.advance(Duration::from_secs(600));
+    f.poll("tv", &approved.device_code)
+        .await
+        .assert_error(400, "expired_token");
+}
+
+#[tokio::test]
+async fn an_approved_code_is_exchanged_once_for_tokens_that_introspect_and_revoke() {
+    let f = fixture().await;
+    let flow = f.start("tv").await;
+    let answer = f.decide(&flow.user_code, "approve").await;
+    assert_eq!(answer.status, 200, "{}", html(&answer));
+    assert!(html(&answer).contains("Device connected"));
+
+    let tokens = f.poll("tv", &flow.device_code).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.json);
+    tokens.assert_oauth_headers();
+    assert_eq!(tokens.str("token_type"), Some("Bearer"));
+    assert_eq!(tokens.str("scope"), Some("read"));
+    // The client lists refresh_token, so it gets one.
+    assert!(tokens.str("refresh_token").is_some());
+    let access = tokens.str("access_token").unwrap().to_owned();
+    assert_eq!(f.stored(&flow.device_code).await.status, DeviceStatus::Used);
+
+    // Exchanged at most once.
+    f.poll("tv", &flow.device_code)
+        .await
+        .assert_error(400, "invalid_grant");
+
+    // The token is like any other: active with the approving user as `sub`, then revoked.
+    let introspect = || {
+        f.h.send(post(
+            "/oauth/introspect",
+            Some(&basic("rs", "rs-secret")),
+            &form(&[("token", &access)]),
+        ))
+    };
+    let active = introspect().await;
+    assert_eq!(active.json["active"], true, "{}", active.json);
+    assert_eq!(active.str("sub"), Some(USER));
+    assert_eq!(active.str("client_id"), Some("tv"));
+    assert_eq!(active.str("scope"), Some("read"));
+    let revoked =
+        f.h.send(post(
+            "/oauth/revoke",
+            None,
+            &form(&[("client_id", "tv"), ("token", &access)]),
+        ))
+        .await;
+    assert_eq!(revoked.status, 200);
+    assert_eq!(introspect().await.json, json!({"active": false}));
+}
+
+#[tokio::test]
+async fn only_the_client_it_was_issued_to_can_exchange_a_device_code() {
+    let f = fixture().await;
+    let flow = f.start("tv").await;
+    f.poll("other", &flow.device_code)
+        .await
+        .assert_error(400, "invalid_grant");
+    // The other client's poll left the request untouched.
+    assert_eq!(f.stored(&flow.device_code).await.last_polled_at, None);
+    assert_eq!(f.decide(&flow.user_code, "approve").await.status, 200);
+    f.poll("other", &flow.device_code)
+        .await
+        .assert_error(400, "invalid_grant");
+    assert_eq!(f.poll("tv", &flow.device_code).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_denied_flow_stays_denied() {
+    let f = fixture().await;
+    let flow = f.start("tv").await;
+    let answer = f.decide(&flow.user_code, "deny").await;
+    assert!(html(&answer).contains("denied"), "{}", html(&answer));
+    assert_eq!(
+        f.stored(&flow.device_code).await.status,
+        DeviceStatus::Denied
+    );
+    f.poll("tv", &flow.device_code)
+        .await
+        .assert_error(400, "access_denied");
+    // Approving afterwards does nothing: the page no longer shows the request.
+    let page = f
+        .get_page(&format!("?user_code={}", flow.user_code), None)
+        .await;
+    assert_eq!(page.status, 400);
+    f.poll("tv", &flow.device_code)
+        .await
+        .assert_error(400, "access_denied");
+}
+
+#[tokio::test]
+async fn user_codes_are_compared_case_insensitively_without_punctuation() {
+    let f = fixture().await;
+    for variant in 0..3 {
+        let flow = f.start("tv").await;
+        let typed = match variant {
+            0 => flow.user_code.to_lowercase(),
+            1 => flow.user_code.replace('-', ""),
+            _ => format!(" {} ", flow.user_code.replace('-', " . ")),
+        };
+        let answer = f.decide(&typed, "approve").await;
+        assert_eq!(answer.status, 200, "{typed:?}: {}", html(&answer));
+        assert_eq!(
+            f.stored(&flow.device_code).await.status,
+            DeviceStatus::Approved,
+            "{typed:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_page_shows_the_client_and_scope_and_escapes_them() {
+    let f = fixture().await;
+    f.h.server
+        .clients()
+        .save(
+            &Client::public("<b>evil</b>")
+                .with_grant_types([GRANT_TYPE])
+                .with_scope("read".parse().unwrap()),
+        )
+        .await
+        .unwrap();
+    let flow = f.start("<b>evil</b>").await;
+    let page = f
+        .get_page(&format!("?user_code={}", flow.user_code), None)
+        .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let body = html(&page);
+    assert!(body.contains("&lt;b&gt;evil&lt;/b&gt;"), "{body}");
+    assert!(!body.contains("<b>evil"), "{body}");
+    assert!(body.contains("<code>read</code>"), "{body}");
+    assert!(body.contains(&flow.user_code), "{body}");
+    assert!(body.contains(USER), "{body}");
+
+    // What a person typed is echoed escaped too.
+    let page = f.get_page("?user_code=%22%3E%3Cscript%3E", None).await;
+    assert_eq!(page.status, 400);
+    assert!(html(&page).contains("&quot;&gt;&lt;script&gt;"));
+    assert!(!html(&page).contains("<script>"));
+
+    // Without a code: the form.
+    let page = f.get_page("", None).await;
+    assert_eq!(page.status, 200);
+    assert!(html(&page).contains("name=\"user_code\""));
+}
+
+#[tokio::test]
+async fn the_form_is_protected_against_cross_site_request_forgery() {
+    let f = fixture().await;
+    let flow = f.start("tv").await;
+    let page = f
+        .get_page(&format!("?user_code={}", flow.user_code), None)
+        .await;
+    let set = page.header("set-cookie").unwrap().to_owned();
+    assert!(set.starts_with(&format!("{CSRF_COOKIE}=")), "{set}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/device", "Secure"] {
+        assert!(set.contains(attribute), "{attribute} in {set}");
+    }
+    let cookie = set_cookie(&page);
+    let csrf = hidden_csrf(&html(&page));
+    assert_eq!(cookie, format!("{CSRF_COOKIE}={csrf}"));
+    // A page that already has the cookie reuses it.
+    let again = f
+        .get_page(&format!("?user_code={}", flow.user_code), Some(&cookie))
+        .await;
+    assert!(again.header("set-cookie").is_none());
+    assert_eq!(hidden_csrf(&html(&again)), csrf);
+
+    let code = flow.user_code.as_str();
+    let other = oauth_endpoints::generate_secret();
+    let forged: [(Option<&str>, Fields<'_>); 4] = [
+        // No cookie (a cross-site POST: SameSite=Strict keeps it home).
+        (
+            None,
+            vec![("csrf", &csrf), ("user_code", code), ("action", "approve")],
+        ),
+        // No field.
+        (
+            Some(&cookie),
+            vec![("user_code", code), ("action", "approve")],
+        ),
+        // A field that is not the cookie's.
+        (
+            Some(&cookie),
+            vec![("csrf", &other), ("user_code", code), ("action", "approve")],
+        ),
+        // A cookie that is not the field's.
+        (
+            Some(&format!("{CSRF_COOKIE}={other}")),
+            vec![("csrf", &csrf), ("user_code", code), ("action", "approve")],
+        ),
+    ];
+    for (cookie, fields) in &forged {
+        let answer = f.post_page(*cookie, fields).await;
+        assert_eq!(answer.status, 403, "{cookie:?} {fields:?}");
+        assert!(html(&answer).contains("expired"));
+    }
+    // The right cookie and field, in a request the browser labels cross-site.
+    let mut request = post(
+        "/device",
+        None,
+        &form(&[("csrf", &csrf), ("user_code", code), ("action", "approve")]),
+    );
+    let headers = request.headers_mut();
+    headers.insert(COOKIE, cookie.parse().unwrap());
+    headers.insert("sec-fetch-site", "cross-site".parse().unwrap());
+    assert_eq!(f.h.send(request).await.status, 403);
+
+    assert_eq!(
+        f.stored(&flow.device_code).await.status,
+        DeviceStatus::Pending
+    );
+    f.poll("tv", &flow.device_code)
+        .await
+        .assert_error(400, "authorization_pending");
+
+    // The genuine form goes through.
+    let answer = f
+        .post_page(
+            Some(&cookie),
+            &[("csrf", &csrf), ("user_code", code), ("action", "approve")],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", html(&answer));
+    assert_eq!(
+        f.stored(&flow.device_code).await.status,
+        DeviceStatus::Approved
+    );
+}
+
+#[tokio::test]
+async fn wrong_code_entries_are_rate_limited_per_user() {
+    let f = fixture_with(MemoryDeviceStore::new(), |flow| {
+        flow.with_users(FixedUser::new(USER))
+            .max_failed_entries(3, Duration::from_secs(60))
+    })
+    .await;
+    let flow = f.start("tv").await;
+    for guess in ["BBBB-BBBB", "CCCC-CCCC", "DDDD-DDDD"] {
+        let page = f.get_page(&format!("?user_code={guess}"), None).await;
+        assert_eq!(page.status, 400);
+    }
+    // Over the limit: refused without looking, even the right code.
+    let page = f
+        .get_page(&format!("?user_code={}", flow.user_code), None)
+        .await;
+    assert_eq!(page.status, 429);
+    assert_eq!(page.header("retry-after"), Some("60"));
+    // Submissions too.
+    let cookie = format!("{CSRF_COOKIE}={}", "a".repeat(43));
+    let answer = f
+        .post_page(
+            Some(&cookie),
+            &[
+                ("csrf", &"a".repeat(43)),
+                ("user_code", &flow.user_code),
+                ("action", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 429);
+    assert_eq!(
+        f.stored(&flow.device_code).await.status,
+        DeviceStatus::Pending
+    );
+    // The window ends.
+    f.h.clock.advance(Duration::from_secs(60));
+    assert_eq!(f.decide(&flow.user_code, "approve").await.status, 200);
+}
+
+#[tokio::test]
+async fn the_page_needs_the_applications_user_hook() {
+    // No hook: a clear error, nothing approved.
+    let f = fixture_with(MemoryDeviceStore::new(), |flow| flow).await;
+    let flow = f.start("tv").await;
+    let page = f
+        .get_page(&format!("?user_code={}", flow.user_code), None)
+        .await;
+    assert_eq!(page.status, 500);
+    assert!(html(&page).contains("DeviceFlow::with_users"));
+    let cookie = set_cookie(&page);
+    let csrf = cookie.split_once('=').unwrap().1.to_owned();
+    let answer = f
+        .post_page(
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("user_code", &flow.user_code),
+                ("action", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 500);
+    assert_eq!(
+        f.stored(&flow.device_code).await.status,
+        DeviceStatus::Pending
+    );
+
+    // A hook that finds nobody signed in: sign in first.
+    let f = fixture_with(MemoryDeviceStore::new(), |flow| {
+        flow.with_users(|request: &Request<Bytes>| {
+            request
+                .headers()
+                .get("x-user")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        })
+    })
+    .await;
+    let flow = f.start("tv").await;
+    let page = f
+        .get_page(&format!("?user_code={}", flow.user_code), None)
+        .await;
+    assert_eq!(page.status, 401);
+    assert!(html(&page).contains("Sign in"));
+    let request = Request::get(format!("/device?user_code={}", flow.user_code))
+        .header("x-user", "bob")
+        .body(Bytes::new())
+        .unwrap();
+    let page = f.h.send(request).await;
+    assert_eq!(page.status, 200);
+    assert!(html(&page).contains("bob"));
+}
+
+/// Approves a fresh request, then polls `n` times at once: exactly one poll gets the token.
+async fn concurrent_polls_redeem_once(f: &Fixture) {
+    let flow = f.start("tv").await;
+    assert_eq!(f.decide(&flow.user_code, "approve").await.status, 200);
+    let polls = (0..16).map(|_| {
+        let server = f.h.server.clone();
+        let body = form(&[
+            ("grant_type", GRANT_TYPE),
+            ("client_id", "tv"),
+            ("device_code", &flow.device_code),
+        ]);
+        tokio::spawn(async move {
+            oauth_endpoints_tests::send(&server, post("/oauth/token", None, &body)).await
+        })
+    });
+    let answers: Vec<Answer> = futures_util::future::join_all(polls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let winners = answers.iter().filter(|a| a.status == 200).count();
+    assert_eq!(
+        winners,
+        1,
+        "{:?}",
+        answers.iter().map(|a| &a.json).collect::<Vec<_>>()
+    );
+    for answer in answers.iter().filter(|a| a.status != 200) {
+        answer.assert_error(400, "invalid_grant");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_polls_get_the_token_once_with_the_memory_store() {
+    let f = fixture().await;
+    concurrent_polls_redeem_once(&f).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_polls_get_the_token_once_with_the_sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path().join("oauth.db"))
+        .await
+        .unwrap();
+    let store = SqliteDeviceStore::open(&sqlite).await.unwrap();
+    let f = fixture_with(store, |flow| flow.with_users(FixedUser::new(USER))).await;
+    concurrent_polls_redeem_once(&f).await;
+}
+
+/// The store contract: every implementation behaves the same.
+async fn store_contract(store: &impl DeviceStore) {
+    let code = |c: &str| UserCode::normalize(c).unwrap();
+    let authorization = |device_code: &str, user_code: &str| device_flow::DeviceAuthorization {
+        device_code_hash: TokenHash::of(device_code),
+        user_code: code(user_code),
+        client_id: "tv".into(),
+        scope: "read".parse().unwrap(),
+        status: DeviceStatus::Pending,
+        subject: None,
+        issued_at: 1_000,
+        expires_at: 1_600,
+        interval: 5,
+        last_polled_at: None,
+    };
+    let first = authorization("device-1", "BBBB-CCCC");
+    assert!(store.create(&first).await.unwrap());
+    // A user code is unique among unexpired requests.
+    assert!(
+        !store
+            .create(&authorization("device-2", "BBBB-CCCC"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .find_by_device_code(&TokenHash::of("device-1"))
+            .await
+            .unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.find_by_user_code(&code("bbbbcccc")).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store
+            .find_by_device_code(&TokenHash::of("device-2"))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Polls: the first is fine, a fast one slows down, atomically bumping the interval.
+    let hash = TokenHash::of("device-1");
+    assert_eq!(
+        store.record_poll(&hash, 1_000).await.unwrap(),
+        device_flow::PollOutcome::Pending
+    );
+    assert_eq!(
+        store.record_poll(&hash, 1_004).await.unwrap(),
+        device_flow::PollOutcome::SlowDown { interval: 10 }
+    );
+    assert_eq!(
+        store.record_poll(&hash, 1_014).await.unwrap(),
+        device_flow::PollOutcome::Pending
+    );
+    let polled = store.find_by_device_code(&hash).await.unwrap().unwrap();
+    assert_eq!((polled.interval, polled.last_polled_at), (10, Some(1_014)));
+
+    // Not redeemable while pending; approved once; then redeemed once.
+    assert_eq!(store.redeem(&hash, 1_100).await.unwrap(), None);
+    assert!(
+        store
+            .approve(&code("BBBB-CCCC"), USER, 1_100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .approve(&code("BBBB-CCCC"), USER, 1_100)
+            .await
+            .unwrap()
+    );
+    assert!(!store.deny(&code("BBBB-CCCC"), 1_100).await.unwrap());
+    assert_eq!(
+        store.record_poll(&hash, 1_200).await.unwrap(),
+        device_flow::PollOutcome::NotPending
+    );
+    let redeemed = store.redeem(&hash, 1_200).await.unwrap().unwrap();
+    assert_eq!(redeemed.status, DeviceStatus::Used);
+    assert_eq!(redeemed.subject.as_deref(), Some(USER));
+    assert_eq!(store.redeem(&hash, 1_200).await.unwrap(), None);
+
+    // Deny only pending and unexpired; nothing after expiry.
+    let second = authorization("device-3", "DDDD-FFFF");
+    assert!(store.create(&second).await.unwrap());
+    assert!(
+        !store
+            .approve(&code("DDDD-FFFF"), USER, 1_600)
+            .await
+            .unwrap()
+    );
+    assert!(!store.deny(&code("DDDD-FFFF"), 1_600).await.unwrap());
+    assert!(store.deny(&code("DDDD-FFFF"), 1_599).await.unwrap());
+    let denied = store
+        .find_by_device_code(&TokenHash::of("device-3"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(denied.status, DeviceStatus::Denied);
+    assert_eq!(
+        store
+            .redeem(&TokenHash::of("device-3"), 1_599)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // An expired request frees its user code.
+    let mut reuse = authorization("device-4", "DDDD-FFFF");
+    reuse.issued_at = 1_600;
+    reuse.expires_at = 2_200;
+    assert!(store.create(&reuse).await.unwrap());
+    assert_eq!(
+        store
+            .find_by_device_code(&TokenHash::of("device-3"))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Purging drops what expired before the cut-off.
+    assert_eq!(store.purge_expired(2_000).await.unwrap(), 1);
+    assert_eq!(store.find_by_device_code(&hash).await.unwrap(), None);
+    assert!(
+        store
+            .find_by_device_code(&TokenHash::of("device-4"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn memory_device_store_keeps_the_contract() {
+    store_contract(&MemoryDeviceStore::new()).await;
+}
+
+#[tokio::test]
+async fn sqlite_device_store_keeps_the_contract_and_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oauth.db");
+    let sqlite = SqliteStore::open(&path).await.unwrap();
+    let store = SqliteDeviceStore::open(&sqlite).await.unwrap();
+    store_contract(&store).await;
+    drop((store, sqlite));
+    let reopened = SqliteDeviceStore::open(&SqliteStore::open(&path).await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        reopened
+            .find_by_device_code(&TokenHash::of("device-4"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+// End to end over real HTTP.
+
+mod e2e {
+    use super::*;
+    use oauth_endpoints_examples::server::{Options, prepare_with, serve};
+    use oauth2::basic::BasicClient;
+    use oauth2::{
+        ClientId, ClientSecret, DeviceAuthorizationUrl, HttpRequest, HttpResponse,
+        IntrospectionUrl, RevocationUrl, Scope, StandardDeviceAuthorizationResponse,
+        StandardRevocableToken, TokenIntrospectionResponse, TokenResponse, TokenUrl,
+    };
+    use tokio::sync::oneshot;
+
+    const CLIENTS: &str = r#"[
+      {"client_id": "tv", "token_endpoint_auth_method": "none",
+       "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"], "scope": "read write"},
+      {"client_id": "rs", "client_secret": "rs-secret", "grant_types": [],
+       "introspect_any_token": true}
+    ]"#;
+
+    struct Running {
+        addr: SocketAddr,
+        stop: oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<std::io::Result<()>>,
+    }
+
+    impl Running {
+        /// oauth2 refuses a revocation URL that is not https; [`http`] turns it back into http.
+        fn url(&self, path: &str) -> String {
+            format!("https://{}{path}", self.addr)
+        }
+    }
+
+    async fn start(clients: &std::path::Path) -> Running {
+        // Bind first: the issuer, and so the verification URI, names the real port.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let options = Options::try_parse_from([
+            "device_flow",
+            "--addr",
+            &addr.to_string(),
+            "--store",
+            "memory",
+            "--clients",
+            clients.to_str().unwrap(),
+        ])
+        .unwrap();
+        let prepared = prepare_with(&options, async |builder, _store| {
+            Ok(builder.with_state(
+                DeviceFlow::new(MemoryDeviceStore::new())
+                    .with_users(FixedUser::new(USER))
+                    .interval(Duration::from_secs(1)),
+            ))
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            prepared.server.config().issuer.as_deref(),
+            Some(format!("http://{addr}").as_str())
+        );
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, prepared.server, async {
+            let _ = stopped.await;
+        }));
+        Running { addr, stop, task }
+    }
+
+    async fn http(request: HttpRequest) -> Result<HttpResponse, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let uri = request.uri().to_string().replacen("https://", "http://", 1);
+        let response = client
+            .request(request.method().clone(), uri)
+            .headers(request.headers().clone())
+            .body(request.body().clone())
+            .send()
+            .await?;
+        let mut builder = http::Response::builder().status(response.status());
+        for (name, value) in response.headers() {
+            builder = builder.header(name, value);
+        }
+        let body = response.bytes().await?.to_vec();
+        Ok(builder.body(body).expect("a valid response"))
+    }
+
+    /// What the user does in a browser: open verification_uri_complete, press Approve.
+    async fn approve_in_browser(verification_uri_complete: String) {
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let page = browser
+            .get(&verification_uri_complete)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let cookie = page
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let body = page.text().await.unwrap();
+        let csrf = hidden_csrf(&body);
+        let user_code = verification_uri_complete
+            .rsplit_once('=')
+            .unwrap()
+            .1
+            .to_owned();
+        let form_url = verification_uri_complete
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        let answer = browser
+            .post(&form_url)
+            .header("cookie", cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("csrf", &csrf),
+                ("user_code", &user_code),
+                ("action", "approve"),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        assert!(answer.text().await.unwrap().contains("Device connected"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_oauth2_crates_device_flow_gets_a_token_approved_through_the_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let clients = dir.path().join("clients.json");
+        std::fs::write(&clients, CLIENTS).unwrap();
+        let server = start(&clients).await;
+
+        let device = BasicClient::new(ClientId::new("tv".to_owned()))
+            .set_device_authorization_url(
+                DeviceAuthorizationUrl::new(server.url("/oauth/device_authorization")).unwrap(),
+            )
+            .set_token_uri(TokenUrl::new(server.url("/oauth/token")).unwrap())
+            .set_revocation_url(RevocationUrl::new(server.url("/oauth/revoke")).unwrap());
+        let details: StandardDeviceAuthorizationResponse = device
+            .exchange_device_code()
+            .add_scope(Scope::new("read".to_owned()))
+            .request_async(&http)
+            .await
+            .unwrap();
+        assert_eq!(details.interval(), Duration::from_secs(1));
+        assert_eq!(
+            details.verification_uri().as_str(),
+            format!("http://{}/device", server.addr)
+        );
+        let complete = details
+            .verification_uri_complete()
+            .unwrap()
+            .secret()
+            .clone();
+        assert!(complete.ends_with(details.user_code().secret().as_str()));
+
+        // The user approves a moment later, while the device polls.
+        let approval = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            approve_in_browser(complete).await;
+        });
+        let token = device
+            .exchange_device_access_token(&details)
+            .request_async(&http, tokio::time::sleep, Some(Duration::from_secs(30)))
+            .await
+            .unwrap();
+        approval.await.unwrap();
+        assert_eq!(
+            token
+                .scopes()
+                .map(|s| s.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+            Some(vec!["read".to_owned()])
+        );
+
+        // The token introspects active (for a resource server), then revokes.
+        let resource_server = BasicClient::new(ClientId::new("rs".to_owned()))
+            .set_client_secret(ClientSecret::new("rs-secret".to_owned()))
+            .set_introspection_url(IntrospectionUrl::new(server.url("/oauth/introspect")).unwrap());
+        let introspection = resource_server
+            .introspect(token.access_token())
+            .request_async(&http)
+            .await
+            .unwrap();
+        assert!(introspection.active());
+        assert_eq!(introspection.client_id().map(|c| c.as_str()), Some("tv"));
+        assert_eq!(introspection.sub(), Some(USER));
+        device
+            .revoke_token(StandardRevocableToken::AccessToken(
+                token.access_token().clone(),
+            ))
+            .unwrap()
+            .request_async(&http)
+            .await
+            .unwrap();
+        let introspection = resource_server
+            .introspect(token.access_token())
+            .request_async(&http)
+            .await
+            .unwrap();
+        assert!(!introspection.active());
+
+        // The device code is spent.
+        let again = device
+            .exchange_device_access_token(&details)
+            .request_async(&http, tokio::time::sleep, Some(Duration::from_secs(5)))
+            .await;
+        assert!(again.is_err());
+
+        let _ = server.stop.send(());
+        server.task.await.unwrap().unwrap();
+    }
+}
