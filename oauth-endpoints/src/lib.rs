@@ -37,6 +37,8 @@ mod secret;
 mod server;
 mod state;
 mod store;
+#[cfg(feature = "throttle")]
+mod throttle;
 mod token;
 
 pub use client::{
@@ -57,6 +59,8 @@ pub use endpoints::{
 };
 pub use error::OAuthError;
 pub use form::{Form, FormError};
+#[cfg(feature = "throttle")]
+pub use governor::Quota;
 pub use grant::{
     ClientCredentialsGrant, DescribedGrant, Grant, GrantDescription, Grants, RefreshTokenGrant,
 };
@@ -78,6 +82,8 @@ pub use state::StateMap;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{ClientStore, Clients, MemoryStore, Rotation, StoreError, TokenStore, Tokens};
+#[cfg(feature = "throttle")]
+pub use throttle::Throttle;
 pub use token::{IssuedTokens, TokenIssuer, TokenKind, TokenRecord, TokenRequest};
 
 /// Declares an OAuth endpoint type and registers it with every [`AuthorizationServer`] built in
