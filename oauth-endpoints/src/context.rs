@@ -5,6 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::Request;
 
+use crate::client::Client;
 use crate::client_auth::{AuthenticatedClient, authenticate_client};
 use crate::clock::{Clock, UnixTime};
 use crate::config::ServerConfig;
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) issuer: TokenIssuer,
     pub(crate) hooks: Hooks,
     pub(crate) metadata: Option<(serde_json::Map<String, serde_json::Value>, Bytes)>,
+    #[cfg(feature = "throttle")]
+    pub(crate) throttle: Option<crate::throttle::Throttle>,
 }
 
 /// The server context handed to [`Endpoint::handle`](crate::Endpoint::handle) and
@@ -143,6 +146,20 @@ impl Context {
         form: &Form,
     ) -> Result<AuthenticatedClient, OAuthError> {
         authenticate_client(self, request, form, self.route().auth_methods()).await
+    }
+
+    /// Counts one request of an authenticated `client` against the server's per-client limit
+    /// (feature `throttle`, set with `.throttle(quota)`): over it, 429 with `Retry-After`
+    /// (RFC 6585 §4, [`OAuthError::too_many_requests`]). Always `Ok` when no limit is set or the
+    /// feature is off. The built-in revocation and introspection endpoints call it right after
+    /// client authentication; call it the same way in your own endpoints.
+    pub fn throttle(&self, client: &Client) -> Result<(), OAuthError> {
+        #[cfg(feature = "throttle")]
+        if let Some(throttle) = &self.shared.throttle {
+            return throttle.check(client.client_id_arc());
+        }
+        let _ = client;
+        Ok(())
     }
 }
 

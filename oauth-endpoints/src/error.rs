@@ -108,6 +108,20 @@ impl OAuthError {
         error
     }
 
+    /// A client sent too many requests: 429 (RFC 6585 §4) with `Retry-After: retry_after_secs`,
+    /// as the optional per-client throttle answers.
+    ///
+    /// The OAuth RFCs register no error code for rate limiting, so the `error` is
+    /// `temporarily_unavailable`, the code RFC 7009 §2.2.1 registers for "temporary overloading"
+    /// (RFC 6749 §4.1.2.1 uses it the same way): clients already read it as "try again later".
+    /// The 429 status tells it apart from a store outage (503).
+    pub fn too_many_requests(retry_after_secs: u32) -> Self {
+        let mut error = Self::new("temporarily_unavailable", StatusCode::TOO_MANY_REQUESTS)
+            .with_description("too many requests from this client; retry later");
+        error.retry_after = Some(retry_after_secs);
+        error
+    }
+
     /// `invalid_token` (RFC 6750 §3.1): a Bearer token presented to authorize the request is
     /// invalid. 401 with a `WWW-Authenticate: Bearer error="invalid_token"` challenge.
     pub fn invalid_token(description: impl Into<Cow<'static, str>>) -> Self {

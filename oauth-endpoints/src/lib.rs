@@ -83,6 +83,8 @@ mod secret;
 mod server;
 mod state;
 mod store;
+#[cfg(feature = "throttle")]
+mod throttle;
 mod token;
 
 pub use client::{
@@ -103,6 +105,8 @@ pub use endpoints::{
 };
 pub use error::OAuthError;
 pub use form::{Form, FormError};
+#[cfg(feature = "throttle")]
+pub use governor::Quota;
 pub use grant::{
     ClientCredentialsGrant, DescribedGrant, Grant, GrantDescription, Grants, RefreshTokenGrant,
 };
@@ -126,6 +130,8 @@ pub use store::SqliteStore;
 pub use store::{ClientStore, Clients, MemoryStore, Rotation, StoreError, TokenStore, Tokens};
 #[cfg(feature = "postgres")]
 pub use store::{PgStore, PgStoreOptions};
+#[cfg(feature = "throttle")]
+pub use throttle::Throttle;
 pub use token::{IssuedTokens, TokenIssuer, TokenKind, TokenRecord, TokenRequest};
 
 /// Declares an OAuth endpoint type and registers it with every [`AuthorizationServer`] built in

@@ -40,6 +40,9 @@ pub const INACTIVE: &[u8] = br#"{"active":false}"#;
 /// - A refresh token's activity follows its own expiry and revocation, never its access
 ///   token's (Authlib's reference store reports a refresh token inactive once its access token
 ///   expires; we do not).
+/// - With the optional per-client throttle (feature `throttle`), a caller over its limit (counted
+///   per client, whether it authenticated with credentials or a Bearer token) gets 429 with
+///   `Retry-After` before the token is looked at, which slows token scanning.
 /// - Everything else is exactly `{"active":false}` with 200.
 #[derive(Debug, Default)]
 #[oauth_endpoint(
@@ -58,7 +61,11 @@ impl Endpoint for IntrospectionEndpoint {
         let empty = Form::default();
         let caller = authorize(cx, &request, form.as_ref().unwrap_or(&empty)).await?;
         let origin = allowed_origin(&request, &caller)?;
-        expose(introspect(cx, &caller, form).await, origin)
+        let result = match cx.throttle(&caller) {
+            Ok(()) => introspect(cx, &caller, form).await,
+            Err(error) => Err(error),
+        };
+        expose(result, origin)
     }
 }
 

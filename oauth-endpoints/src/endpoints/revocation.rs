@@ -31,6 +31,8 @@ use crate::token::TokenKind;
 /// - Revoking a refresh token revokes every token of its grant (§2.1 SHOULD); revoking an access
 ///   token leaves the refresh token usable unless the server is configured with
 ///   `revoke_grant_with_access_token` (§2.1 MAY). Each is one atomic store call.
+/// - With the optional per-client throttle (feature `throttle`), a client over its limit gets
+///   429 with `Retry-After` after authenticating, before the token is looked at.
 /// - 200 with `{}`; errors as RFC 6749 §5.2; a store failure is 503 `temporarily_unavailable`
 ///   with `Retry-After` (§2.2.1). Every answer carries `Cache-Control: no-store` and
 ///   `Pragma: no-cache`.
@@ -53,7 +55,11 @@ impl Endpoint for RevocationEndpoint {
             .await?
             .client;
         let origin = allowed_origin(&request, &client)?;
-        expose(revoke(cx, &client, form).await, origin)
+        let result = match cx.throttle(&client) {
+            Ok(()) => revoke(cx, &client, form).await,
+            Err(error) => Err(error),
+        };
+        expose(result, origin)
     }
 }
 

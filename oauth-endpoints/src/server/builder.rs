@@ -62,6 +62,8 @@ pub struct AuthorizationServerBuilder {
     grants: Vec<GrantCandidate>,
     excluded_grants: Vec<String>,
     hooks: Hooks,
+    #[cfg(feature = "throttle")]
+    throttle: Option<crate::throttle::Throttle>,
 }
 
 impl AuthorizationServerBuilder {
@@ -79,6 +81,8 @@ impl AuthorizationServerBuilder {
             grants: Vec::new(),
             excluded_grants: Vec::new(),
             hooks: Hooks::default(),
+            #[cfg(feature = "throttle")]
+            throttle: None,
         }
     }
 
@@ -239,6 +243,29 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// Limits each client to `quota` requests at the introspection and revocation endpoints
+    /// (feature `throttle`; no limit unless called). A client over its limit gets 429 with
+    /// `Retry-After` (RFC 6585 §4); other clients are unaffected. The limit is counted after
+    /// client authentication, per `client_id`, in this process (each server instance counts
+    /// its own). Custom endpoints apply it with [`Context::throttle`].
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use oauth_endpoints::{AuthorizationServer, Quota};
+    ///
+    /// const PER_SECOND: NonZeroU32 = NonZeroU32::new(10).unwrap();
+    /// const BURST: NonZeroU32 = NonZeroU32::new(50).unwrap();
+    /// let server = AuthorizationServer::builder()
+    ///     .throttle(Quota::per_second(PER_SECOND).allow_burst(BURST))
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    #[cfg(feature = "throttle")]
+    pub fn throttle(mut self, quota: crate::Quota) -> Self {
+        self.throttle = Some(crate::throttle::Throttle::new(quota));
+        self
+    }
+
     /// Registers a grant type instance for `grant_type` at the token endpoint.
     #[track_caller]
     pub fn register_grant<G: Grant>(mut self, grant_type: impl Into<String>, grant: G) -> Self {
@@ -275,6 +302,8 @@ impl AuthorizationServerBuilder {
             grants,
             excluded_grants,
             hooks,
+            #[cfg(feature = "throttle")]
+            throttle,
         } = self;
         let grants = select_grants(grants, &excluded_grants)?;
         let issuer_id = config
@@ -349,6 +378,8 @@ impl AuthorizationServerBuilder {
             issuer,
             hooks,
             metadata,
+            #[cfg(feature = "throttle")]
+            throttle,
         });
         let endpoints = candidates
             .into_iter()

@@ -1,0 +1,407 @@
+//! Property tests: parsing round trips (RFC 6749 §2.3.1 Basic credentials, Appendix B forms) and
+//! the store contract, as random sequences of operations checked against a simple model on the
+//! memory and SQLite stores.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test code: a failure is a failing test.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use oauth_endpoints::{
+    AuthorizationServer, Client, ClientAuthMethod, Form, Id, MemoryStore, Rotation, Scope,
+    SqliteStore, TokenHash, TokenKind, TokenRecord, TokenStore, UnixTime, parse_basic,
+};
+use oauth_endpoints_tests::{basic, form, post, send};
+use proptest::collection::vec;
+use proptest::prelude::*;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+proptest! {
+    /// Any client id and secret, whatever their characters (`:`, `%`, `+`, spaces, non-ASCII),
+    /// survive `base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
+    #[test]
+    fn any_client_id_and_secret_survive_the_basic_encoding(id in any::<String>(), secret in any::<String>()) {
+        let header = basic(&id, &secret);
+        let credentials = parse_basic(header.as_bytes()).unwrap();
+        prop_assert_eq!(credentials.client_id, id);
+        prop_assert_eq!(credentials.client_secret, secret);
+    }
+
+    /// The same with ids and secrets made of the characters the encoding is about.
+    #[test]
+    fn reserved_characters_survive_the_basic_encoding(
+        id in "[:%+ =&a-z\u{e9}\u{20ac}]{0,16}",
+        secret in "[:%+ =&a-z\u{e9}\u{20ac}]{0,16}",
+    ) {
+        let credentials = parse_basic(basic(&id, &secret).as_bytes()).unwrap();
+        prop_assert_eq!(credentials.client_id, id);
+        prop_assert_eq!(credentials.client_secret, secret);
+    }
+
+    /// Any header value is either refused or read, never a panic; what is read re-encodes to
+    /// the same credentials.
+    #[test]
+    fn any_basic_header_is_read_or_refused(value in vec(any::<u8>(), 0..64), prefix in prop::bool::ANY) {
+        let mut header = if prefix { b"Basic ".to_vec() } else { Vec::new() };
+        header.extend(value);
+        if let Ok(credentials) = parse_basic(&header) {
+            let again = parse_basic(basic(&credentials.client_id, &credentials.client_secret).as_bytes());
+            prop_assert_eq!(again, Ok(credentials));
+        }
+    }
+
+    /// Any set of distinct names with any values survives form encoding (Appendix B).
+    #[test]
+    fn forms_round_trip(pairs in vec((any::<String>(), any::<String>()), 0..8)) {
+        let mut seen = std::collections::HashSet::new();
+        let pairs: Vec<(String, String)> = pairs
+            .into_iter()
+            .filter(|(name, _)| seen.insert(name.clone()))
+            .collect();
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let parsed = Form::parse_body(form(&refs).as_bytes()).unwrap();
+        prop_assert_eq!(parsed.iter().collect::<Vec<_>>(), refs);
+    }
+
+    /// Any body parses or is refused without a panic, and never yields a repeated name.
+    #[test]
+    fn any_body_parses_or_is_refused(body in vec(any::<u8>(), 0..128)) {
+        if let Ok(parsed) = Form::parse_body(&body) {
+            let names: Vec<&str> = parsed.iter().map(|(n, _)| n).collect();
+            let mut unique = names.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            prop_assert_eq!(unique.len(), names.len());
+        }
+    }
+}
+
+/// End to end: a confidential client with any id and secret obtains a token with either
+/// secret-based method.
+#[test]
+fn any_client_id_and_secret_authenticate_at_the_token_endpoint() {
+    let rt = runtime();
+    let server = AuthorizationServer::builder().build().unwrap();
+    let config = ProptestConfig {
+        cases: 64,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(id in "\\PC{1,24}", secret in "\\PC{1,48}", post_method in prop::bool::ANY)| {
+        let method = if post_method {
+            ClientAuthMethod::ClientSecretPost
+        } else {
+            ClientAuthMethod::ClientSecretBasic
+        };
+        let client = Client::confidential(id.as_str(), &secret).with_auth_method(method);
+        let answer = rt.block_on(async {
+            server.clients().save(&client).await.unwrap();
+            let body = [("grant_type", "client_credentials")];
+            let request = if post_method {
+                let mut pairs = body.to_vec();
+                pairs.extend([("client_id", id.as_str()), ("client_secret", secret.as_str())]);
+                post("/oauth/token", None, &form(&pairs))
+            } else {
+                post("/oauth/token", Some(&basic(&id, &secret)), &form(&body))
+            };
+            send(&server, request).await
+        });
+        prop_assert_eq!(answer.status.as_u16(), 200, "{}", answer.json);
+    });
+}
+
+// The store contract as a model.
+
+const NOW: UnixTime = 1_700_000_000;
+
+/// One operation; token and grant choices are indices into what exists (or an unknown token).
+#[derive(Debug, Clone)]
+enum Op {
+    Insert {
+        grant: u8,
+        client: u8,
+        refresh: bool,
+        ttl: u16,
+    },
+    RevokeToken(Option<usize>),
+    RevokeGrant(u8),
+    Rotate {
+        token: Option<usize>,
+        replacements: u8,
+    },
+    Purge(u8),
+    Find(Option<usize>),
+    Advance(u16),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let token = prop::option::weighted(0.9, any::<usize>());
+    prop_oneof![
+        3 => (0u8..4, 0u8..3, any::<bool>(), 1u16..3000).prop_map(|(grant, client, refresh, ttl)| {
+            Op::Insert { grant, client, refresh, ttl }
+        }),
+        2 => token.clone().prop_map(Op::RevokeToken),
+        1 => (0u8..5).prop_map(Op::RevokeGrant),
+        3 => (token.clone(), 0u8..3).prop_map(|(token, replacements)| Op::Rotate { token, replacements }),
+        1 => (0u8..6).prop_map(Op::Purge),
+        2 => token.prop_map(Op::Find),
+        2 => (0u16..2000).prop_map(Op::Advance),
+    ]
+}
+
+/// What the contract says a store holds: records by token value.
+#[derive(Default, Clone)]
+struct Model {
+    records: BTreeMap<String, TokenRecord>,
+}
+
+impl Model {
+    fn revoke_grant(&mut self, grant: Id, now: UnixTime) -> u64 {
+        let mut changed = 0;
+        for record in self.records.values_mut() {
+            if record.grant_id == grant && record.revoked_at.is_none() {
+                record.revoked_at = Some(now);
+                changed += 1;
+            }
+        }
+        changed
+    }
+
+    fn rotate(
+        &mut self,
+        value: &str,
+        now: UnixTime,
+        replacements: &[(String, TokenRecord)],
+    ) -> Rotation {
+        let Some(record) = self.records.get(value).cloned() else {
+            return Rotation::Invalid;
+        };
+        if record.kind != TokenKind::Refresh {
+            return Rotation::Invalid;
+        }
+        if record.rotated_at.is_some() {
+            self.revoke_grant(record.grant_id, now);
+            return Rotation::Reused(record);
+        }
+        if !record.is_active(now) {
+            return Rotation::Invalid;
+        }
+        let mut rotated = record;
+        rotated.rotated_at = Some(now);
+        self.records.insert(value.to_owned(), rotated.clone());
+        for (value, record) in replacements {
+            self.records.insert(value.clone(), record.clone());
+        }
+        Rotation::Rotated(rotated)
+    }
+}
+
+/// A store under test with the model of what it must hold.
+struct Subject<S> {
+    name: &'static str,
+    store: S,
+    model: Model,
+}
+
+fn record(
+    value: &str,
+    kind: TokenKind,
+    grant: u8,
+    client: u8,
+    now: UnixTime,
+    ttl: u16,
+) -> TokenRecord {
+    TokenRecord {
+        id: Id::random(),
+        hash: TokenHash::of(value),
+        kind,
+        client_id: Arc::from(format!("client-{client}")),
+        scope: "read".parse::<Scope>().unwrap(),
+        subject: (client == 0).then(|| Arc::from("alice")),
+        audience: Arc::from(vec!["rs".to_owned()]),
+        grant_id: Id::from_bytes([grant; 16]),
+        issued_at: now,
+        expires_at: now + u64::from(ttl),
+        not_before: None,
+        revoked_at: None,
+        rotated_at: None,
+    }
+}
+
+impl<S: TokenStore> Subject<S> {
+    async fn find(&self, value: &str) -> Option<TokenRecord> {
+        self.store
+            .find_token(&TokenHash::of(value), None)
+            .await
+            .unwrap()
+    }
+
+    async fn apply(
+        &mut self,
+        op: &Op,
+        values: &[String],
+        fresh: &[(String, TokenRecord)],
+        now: UnixTime,
+    ) {
+        let pick = |choice: &Option<usize>| match choice {
+            Some(i) if !values.is_empty() => values[i % values.len()].clone(),
+            _ => "never-issued".to_owned(),
+        };
+        let name = self.name;
+        match op {
+            Op::Insert { .. } => {
+                let records: Vec<TokenRecord> = fresh.iter().map(|(_, r)| r.clone()).collect();
+                self.store.insert_tokens(&records).await.unwrap();
+                for (value, record) in fresh {
+                    self.model.records.insert(value.clone(), record.clone());
+                }
+            }
+            Op::RevokeToken(choice) => {
+                let value = pick(choice);
+                let found = self
+                    .store
+                    .revoke_token(&TokenHash::of(&value), now)
+                    .await
+                    .unwrap();
+                let expected = match self.model.records.get_mut(&value) {
+                    Some(record) => {
+                        record.revoked_at.get_or_insert(now);
+                        true
+                    }
+                    None => false,
+                };
+                assert_eq!(found, expected, "{name}: revoke_token");
+            }
+            Op::RevokeGrant(grant) => {
+                let grant = Id::from_bytes([*grant; 16]);
+                let changed = self.store.revoke_grant(&grant, now).await.unwrap();
+                assert_eq!(
+                    changed,
+                    self.model.revoke_grant(grant, now),
+                    "{name}: revoke_grant"
+                );
+            }
+            Op::Rotate { token, .. } => {
+                let value = pick(token);
+                let records: Vec<TokenRecord> = fresh.iter().map(|(_, r)| r.clone()).collect();
+                let outcome = self
+                    .store
+                    .rotate_refresh_token(&TokenHash::of(&value), now, &records)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    outcome,
+                    self.model.rotate(&value, now, fresh),
+                    "{name}: rotate"
+                );
+            }
+            Op::Purge(limit) => {
+                let limit = if *limit == 5 {
+                    1_000
+                } else {
+                    u64::from(*limit)
+                };
+                let eligible: Vec<String> = self
+                    .model
+                    .records
+                    .iter()
+                    .filter(|(_, r)| r.expires_at < now)
+                    .map(|(v, _)| v.clone())
+                    .collect();
+                let purged = self.store.purge_expired(now, limit).await.unwrap();
+                assert_eq!(
+                    purged,
+                    (eligible.len() as u64).min(limit),
+                    "{name}: purge count"
+                );
+                // Which expired records go is the store's choice: exactly `purged` of them.
+                let mut gone = 0;
+                for value in eligible {
+                    if self.find(&value).await.is_none() {
+                        self.model.records.remove(&value);
+                        gone += 1;
+                    }
+                }
+                assert_eq!(gone, purged, "{name}: purged records");
+            }
+            Op::Find(choice) => {
+                let value = pick(choice);
+                assert_eq!(
+                    self.find(&value).await,
+                    self.model.records.get(&value).cloned(),
+                    "{name}: find"
+                );
+            }
+            Op::Advance(_) => {}
+        }
+    }
+
+    async fn check_all(&self, values: &[String]) {
+        for value in values {
+            assert_eq!(
+                self.find(value).await,
+                self.model.records.get(value).cloned(),
+                "{}: final state of {value}",
+                self.name
+            );
+        }
+    }
+}
+
+#[test]
+fn memory_and_sqlite_stores_follow_the_model() {
+    let rt = runtime();
+    let config = ProptestConfig {
+        cases: 96,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(ops in vec(op(), 1..60))| {
+        rt.block_on(async {
+            let mut memory = Subject { name: "memory", store: MemoryStore::new(), model: Model::default() };
+            let mut sqlite = Subject {
+                name: "sqlite",
+                store: SqliteStore::in_memory().await.unwrap(),
+                model: Model::default(),
+            };
+            let mut values: Vec<String> = Vec::new();
+            let mut now = NOW;
+            let mut counter = 0;
+            for op in &ops {
+                // Fresh records for this step, the same for both stores.
+                let mut fresh = Vec::new();
+                let mut mint = |kind, grant, client, ttl| {
+                    counter += 1;
+                    let value = format!("token-{counter}");
+                    let record = record(&value, kind, grant, client, now, ttl);
+                    fresh.push((value, record));
+                };
+                match op {
+                    Op::Insert { grant, client, refresh, ttl } => {
+                        mint(TokenKind::Access, *grant, *client, *ttl);
+                        if *refresh {
+                            mint(TokenKind::Refresh, *grant, *client, *ttl);
+                        }
+                    }
+                    Op::Rotate { replacements, .. } => {
+                        for index in 0..*replacements {
+                            let kind = if index == 0 { TokenKind::Access } else { TokenKind::Refresh };
+                            mint(kind, 0, 0, 600);
+                        }
+                    }
+                    Op::Advance(seconds) => now += u64::from(*seconds),
+                    _ => {}
+                }
+                memory.apply(op, &values, &fresh, now).await;
+                sqlite.apply(op, &values, &fresh, now).await;
+                values.extend(fresh.into_iter().map(|(value, _)| value));
+            }
+            memory.check_all(&values).await;
+            sqlite.check_all(&values).await;
+        });
+    });
+}
