@@ -233,6 +233,16 @@ pub(crate) fn decode(raw: &[u8]) -> Result<String, FormError> {
         .map_err(|_| FormError::NotUtf8)
 }
 
+/// [`decode`], borrowing `raw` when it holds no `+` and no `%`.
+pub(crate) fn decode_cow(raw: &[u8]) -> Result<Cow<'_, str>, FormError> {
+    if raw.contains(&b'+') {
+        return decode(raw).map(Cow::Owned);
+    }
+    percent_decode(raw)
+        .decode_utf8()
+        .map_err(|_| FormError::NotUtf8)
+}
+
 /// Keeps error messages short when a hostile name is echoed back.
 fn truncate(mut name: String) -> String {
     if name.len() > 64 {

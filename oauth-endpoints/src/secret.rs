@@ -114,13 +114,19 @@ impl Id {
     }
 }
 
+impl Id {
+    /// The base64url rendering, written into `buffer`.
+    pub(crate) fn encode<'a>(&self, buffer: &'a mut [u8; 22]) -> &'a str {
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(self.0, buffer)
+            .unwrap_or_default();
+        std::str::from_utf8(&buffer[..written]).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buffer = [0u8; 22];
-        let written = URL_SAFE_NO_PAD
-            .encode_slice(self.0, &mut buffer)
-            .unwrap_or_default();
-        f.write_str(std::str::from_utf8(&buffer[..written]).unwrap_or_default())
+        f.write_str(self.encode(&mut [0u8; 22]))
     }
 }
 

@@ -6,7 +6,7 @@ use http::header::AUTHORIZATION;
 
 use crate::client::Client;
 use crate::client_auth::ClientAuthMethod;
-use crate::client_auth::basic::{is_basic, parse_basic};
+use crate::client_auth::basic::{BASIC_BUFFER, is_basic, parse_basic_in};
 use crate::context::Context;
 use crate::error::OAuthError;
 use crate::form::Form;
@@ -49,7 +49,8 @@ pub async fn authenticate_client(
     form: &Form,
     accepted: &[ClientAuthMethod],
 ) -> Result<AuthenticatedClient, OAuthError> {
-    let presented = presented(request, form)?;
+    let mut buffer = [0u8; BASIC_BUFFER];
+    let presented = presented(request, form, &mut buffer)?;
     if !accepted.contains(&presented.method) {
         return Err(OAuthError::invalid_client(
             "this client authentication method is not accepted here",
@@ -80,8 +81,13 @@ pub async fn authenticate_client(
     }
 }
 
-/// Reads the credentials a request presents; refuses several methods at once.
-fn presented<'a>(request: &'a Request<Bytes>, form: &'a Form) -> Result<Presented<'a>, OAuthError> {
+/// Reads the credentials a request presents, decoding Basic credentials into `buffer`; refuses
+/// several methods at once.
+fn presented<'a>(
+    request: &'a Request<Bytes>,
+    form: &'a Form,
+    buffer: &'a mut [u8],
+) -> Result<Presented<'a>, OAuthError> {
     let mut authorization = request.headers().get_all(AUTHORIZATION).iter();
     let basic = authorization
         .next()
@@ -98,17 +104,17 @@ fn presented<'a>(request: &'a Request<Bytes>, form: &'a Form) -> Result<Presente
             "more than one client authentication method in one request",
         )),
         (Some(value), None) => {
-            let credentials =
-                parse_basic(value.as_bytes()).map_err(|_| OAuthError::invalid_client(FAILED))?;
-            if body_id.is_some_and(|id| id != credentials.client_id) {
+            let (client_id, secret) = parse_basic_in(value.as_bytes(), buffer)
+                .map_err(|_| OAuthError::invalid_client(FAILED))?;
+            if body_id.is_some_and(|id| id != client_id) {
                 return Err(OAuthError::invalid_request(
                     "client_id in the body differs from the Authorization header",
                 ));
             }
             Ok(Presented {
                 method: ClientAuthMethod::ClientSecretBasic,
-                client_id: credentials.client_id.into(),
-                secret: Some(credentials.client_secret.into()),
+                client_id,
+                secret: Some(secret),
             })
         }
         (None, Some(secret)) => Ok(Presented {

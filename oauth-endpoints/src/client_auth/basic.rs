@@ -1,12 +1,14 @@
 //! Parsing the HTTP Basic credentials of `client_secret_basic` (RFC 6749 §2.3.1, RFC 7617).
 
+use std::borrow::Cow;
 use std::fmt;
 
+use base64::DecodeSliceError;
 use base64::Engine;
 use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-use crate::form::decode;
+use crate::form::decode_cow;
 
 /// Standard base64, padding optional (some clients omit it).
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -65,22 +67,54 @@ pub(crate) fn is_basic(value: &[u8]) -> bool {
 /// assert_eq!(credentials.client_secret, "p@ss word+");
 /// ```
 pub fn parse_basic(value: &[u8]) -> Result<BasicCredentials, BasicError> {
+    let mut buffer = [0u8; BASIC_BUFFER];
+    let (client_id, client_secret) = parse_basic_in(value, &mut buffer)?;
+    Ok(BasicCredentials {
+        client_id: client_id.into_owned(),
+        client_secret: client_secret.into_owned(),
+    })
+}
+
+/// Decoded credentials up to this size are read without allocating.
+pub(crate) const BASIC_BUFFER: usize = 128;
+
+/// [`parse_basic`], decoding into `buffer`: the id and secret borrow from it unless
+/// form-urldecoding changed them (or they did not fit).
+pub(crate) fn parse_basic_in<'a>(
+    value: &[u8],
+    buffer: &'a mut [u8],
+) -> Result<(Cow<'a, str>, Cow<'a, str>), BasicError> {
     let encoded = value
         .get(6..)
         .filter(|_| is_basic(value))
         .ok_or(BasicError::NotBase64)?;
     let encoded = trim(encoded);
-    let decoded = BASE64.decode(encoded).map_err(|_| BasicError::NotBase64)?;
+    match BASE64.decode_slice(encoded, &mut *buffer) {
+        Ok(length) => {
+            let buffer: &'a [u8] = buffer;
+            split(buffer.get(..length).unwrap_or_default())
+        }
+        Err(DecodeSliceError::OutputSliceTooSmall) => {
+            let decoded = BASE64.decode(encoded).map_err(|_| BasicError::NotBase64)?;
+            let (client_id, client_secret) = split(&decoded)?;
+            Ok((
+                Cow::Owned(client_id.into_owned()),
+                Cow::Owned(client_secret.into_owned()),
+            ))
+        }
+        Err(DecodeSliceError::DecodeError(_)) => Err(BasicError::NotBase64),
+    }
+}
+
+/// Splits decoded credentials at the first `:` and form-urldecodes both sides.
+fn split(decoded: &[u8]) -> Result<(Cow<'_, str>, Cow<'_, str>), BasicError> {
     let colon = decoded
         .iter()
         .position(|&b| b == b':')
         .ok_or(BasicError::NoColon)?;
-    let client_id = decode(&decoded[..colon]).map_err(|_| BasicError::NotUtf8)?;
-    let client_secret = decode(&decoded[colon + 1..]).map_err(|_| BasicError::NotUtf8)?;
-    Ok(BasicCredentials {
-        client_id,
-        client_secret,
-    })
+    let client_id = decode_cow(&decoded[..colon]).map_err(|_| BasicError::NotUtf8)?;
+    let client_secret = decode_cow(&decoded[colon + 1..]).map_err(|_| BasicError::NotUtf8)?;
+    Ok((client_id, client_secret))
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
@@ -121,6 +155,19 @@ mod tests {
         raw.extend(BASE64.encode(b"id:\xff").bytes());
         assert_eq!(parse_basic(&raw), Err(BasicError::NotUtf8));
         assert_eq!(parse_basic(b"Bearer abc"), Err(BasicError::NotBase64));
+    }
+
+    #[test]
+    fn credentials_too_long_for_the_buffer_are_read_too() {
+        let secret = "s%2B".repeat(BASIC_BUFFER);
+        let credentials = parse_basic(&header(&format!("id:{secret}"))).unwrap();
+        assert_eq!(credentials.client_secret, "s+".repeat(BASIC_BUFFER));
+        let mut buffer = [0u8; BASIC_BUFFER];
+        let (id, secret) = parse_basic_in(&header("plain:secret"), &mut buffer).unwrap();
+        assert!(matches!(
+            (id, secret),
+            (Cow::Borrowed("plain"), Cow::Borrowed("secret"))
+        ));
     }
 
     #[test]

@@ -228,11 +228,11 @@ impl Serialize for Audience<'_> {
     }
 }
 
-/// `jti`: the record's id, written without an intermediate string.
+/// `jti`: the record's id, rendered on the stack.
 struct Jti(Id);
 
 impl Serialize for Jti {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
+        serializer.serialize_str(self.0.encode(&mut [0u8; 22]))
     }
 }

@@ -1,0 +1,131 @@
+//! Runs one in-process scenario of the `dispatch` benchmark a fixed number of times, for
+//! counting instructions (valgrind's cachegrind, or `perf stat` where the machine exposes
+//! counters): unlike wall time, the count barely moves when other programs share the machine,
+//! so it tells small optimisations apart.
+//!
+//! ```sh
+//! cargo build --release -p oauth-endpoints-bench --example count
+//! valgrind --tool=cachegrind --cache-sim=no target/release/examples/count introspect-active 20000 build
+//! valgrind --tool=cachegrind --cache-sim=no target/release/examples/count introspect-active 20000 dispatch
+//! ```
+//!
+//! `build` only builds the requests; `dispatch` builds and dispatches them. The difference of
+//! the two counts divided by the number of requests is the instructions of one `dispatch`
+//! (`bench/instructions.sh` does this for every scenario).
+
+// A benchmark whose set-up fails has nothing to measure: it stops with a message.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
+
+use std::hint::black_box;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use oauth_endpoints::{
+    AuthorizationServer, Context, Endpoint, EndpointResult, MemoryStore, json_bytes_response,
+};
+use oauth_endpoints_bench::{basic, block_on, introspect, issue, post, scope, server, server_with};
+
+/// Builds the next request of a scenario.
+type MakeRequest = Box<dyn Fn(&AuthorizationServer) -> Request<Bytes>>;
+
+/// The cheapest endpoint, as in the `dispatch` benchmark.
+#[derive(Default)]
+struct Probe;
+
+impl Endpoint for Probe {
+    async fn handle(&self, _cx: &Context, _request: Request<Bytes>) -> EndpointResult {
+        Ok(json_bytes_response(
+            StatusCode::OK,
+            Bytes::from_static(b"{}"),
+        ))
+    }
+}
+
+fn probe_server(endpoints: usize) -> AuthorizationServer {
+    let mut builder = AuthorizationServer::builder()
+        .only(["token", "revocation", "introspection"])
+        .register_endpoint(Probe, "probe", "/bench/probe", "GET");
+    for i in 0..endpoints - 4 {
+        builder = builder.register_endpoint(
+            Probe,
+            format!("probe-{i}"),
+            format!("/bench/probe/{i}"),
+            "GET",
+        );
+    }
+    server_with(builder, MemoryStore::new())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(scenario), Some(count), Some(mode)) = (args.get(1), args.get(2), args.get(3)) else {
+        println!(
+            "usage: count SCENARIO COUNT build|dispatch\nscenarios: introspect-active \
+             introspect-unknown revoke token route-4 route-1000"
+        );
+        return;
+    };
+    let count: usize = count.parse().expect("COUNT is a number");
+    let dispatch = mode == "dispatch";
+    let authorization = basic();
+    let (server, make): (AuthorizationServer, MakeRequest) = match scenario.as_str() {
+        "introspect-active" => {
+            let server = server();
+            let token = issue(&server, scope("read"));
+            (
+                server,
+                Box::new(move |_| introspect(&authorization, &token)),
+            )
+        }
+        "introspect-unknown" => {
+            let token = "x".repeat(43);
+            (
+                server(),
+                Box::new(move |_| introspect(&authorization, &token)),
+            )
+        }
+        "revoke" => (
+            server(),
+            Box::new(move |server| {
+                let token = issue(server, scope("read"));
+                post("/oauth/revoke", &authorization, format!("token={token}"))
+            }),
+        ),
+        "token" => (
+            server(),
+            Box::new(move |_| {
+                post(
+                    "/oauth/token",
+                    &authorization,
+                    "grant_type=client_credentials&scope=read".to_owned(),
+                )
+            }),
+        ),
+        "route-4" | "route-1000" => {
+            let endpoints = if scenario == "route-4" { 4 } else { 1_000 };
+            (
+                probe_server(endpoints),
+                Box::new(|_| Request::get("/bench/probe").body(Bytes::new()).unwrap()),
+            )
+        }
+        other => panic!("unknown scenario {other}"),
+    };
+    let mut ok = 0usize;
+    for _ in 0..count {
+        let request = make(&server);
+        if dispatch {
+            let response = block_on(server.dispatch(black_box(request)));
+            ok += usize::from(response.status() == StatusCode::OK);
+            black_box(response);
+        } else {
+            black_box(request);
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, count, "some requests were not answered 200");
+}
