@@ -50,8 +50,9 @@ pub const CSRF_COOKIE: &str = "device_csrf";
 pub const CSRF_FIELD: &str = "csrf";
 
 /// `device_verification` at `/device` (GET, POST): the user verification page of RFC 8628
-/// §3.3. See the [module documentation](self) for its behaviour and protections. It does not
-/// authenticate clients.
+/// §3.3. GET shows the code form (`?user_code=` pre-fills it, §3.3.1); POST looks the code up,
+/// then approves or denies, behind a double-submit CSRF cookie and a wrong-code limiter (§5.1).
+/// It does not authenticate clients: the user comes from the application's hook.
 #[derive(Debug, Default)]
 #[oauth_endpoint(
     name = "device_verification",
