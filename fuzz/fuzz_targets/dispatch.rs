@@ -1,4 +1,5 @@
-//! Whole-request dispatch against a memory store seeded with clients (one per authentication
+//! Whole-request dispatch against a memory store (with or without a tight per-client throttle)
+//! seeded with clients (one per authentication
 //! method, a resource server) and tokens (an access and a refresh token per client, an expired,
 //! a revoked and a rotated one): any method, path, headers and body, up to four requests per
 //! input so that state carries over (a token issued by one request is revoked by the next).
@@ -17,6 +18,7 @@
 
 #![no_main]
 
+use std::num::NonZeroU32;
 use std::sync::{Arc, OnceLock};
 
 use arbitrary::Arbitrary;
@@ -28,13 +30,14 @@ use http::header::{
 use http::{Method, Request, Response, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use oauth_endpoints::{
-    AuthorizationServer, Client, ClientAuthMethod, Form, Id, ManualClock, MemoryStore, Scope,
-    TokenHash, TokenKind, TokenRecord, parse_basic,
+    AuthorizationServer, Client, ClientAuthMethod, Form, Id, ManualClock, MemoryStore, Quota,
+    Scope, TokenHash, TokenKind, TokenRecord, parse_basic,
 };
 use oauth_endpoints_fuzz::{basic, form_encode, is_nqschar, is_uri_char};
 use serde_json::Value;
 
 const NOW: u64 = 1_700_000_000;
+const TWO: NonZeroU32 = NonZeroU32::new(2).expect("two is not zero");
 const TOKEN_PATH: &str = "/oauth/token";
 const REVOKE_PATH: &str = "/oauth/revoke";
 const INTROSPECT_PATH: &str = "/oauth/introspect";
@@ -154,6 +157,8 @@ fn record(value: &str, kind: TokenKind, client_id: &str, grant: Id, scope: &Scop
 
 #[derive(Debug, Arbitrary)]
 struct Input {
+    /// Whether the server throttles each client to two introspections or revocations.
+    throttle: bool,
     requests: Vec<Req>,
 }
 
@@ -450,13 +455,15 @@ fuzz_target!(|input: Input| {
 
 async fn run(input: Input) {
     let store = MemoryStore::new();
-    let server = AuthorizationServer::builder()
+    let mut builder = AuthorizationServer::builder()
         .store(store)
         .clock(ManualClock::new(NOW))
         .issuer("https://issuer.example")
-        .body_limit(1024)
-        .build()
-        .expect("the server builds");
+        .body_limit(1024);
+    if input.throttle {
+        builder = builder.throttle(Quota::per_hour(NonZeroU32::MIN).allow_burst(TWO));
+    }
+    let server = builder.build().expect("the server builds");
     for index in 0..CLIENTS.len() {
         server.clients().save(&client(index)).await.expect("saved");
     }
