@@ -3,7 +3,9 @@
 # memory, SQLite and PostgreSQL stores, side by side with the ceiling of this machine (the
 # `ceiling` example: the same tokio/hyper/axum stack, one handler that parses the same form and
 # answers a constant JSON body). Runs alternate between the servers over ROUNDS rounds; the
-# report gives each server's median and its throughput as a ratio of the ceiling's median.
+# report gives each server's median throughput, p99 latency and server CPU time per request, and
+# its throughput as a ratio of the ceiling's median. CPU per request is the steadier figure on a
+# machine that other programs share: throughput moves with their load, CPU per request less.
 #
 #   bench/http.sh                       # 3 rounds of 10 s per server
 #   ROUNDS=5 DURATION=20s bench/http.sh
@@ -73,6 +75,7 @@ start() {
     RUST_LOG="$SERVER_LOG" NO_COLOR=1 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     local pid=$!
     PIDS+=("$pid")
+    PID[$name]="$pid"
     STARTED=""
     for _ in $(seq 100); do
         STARTED="$(grep -m1 -oE 'http://127\.0\.0\.1:[0-9]+' "$WORK/$name.out" || true)"
@@ -101,6 +104,13 @@ EOF
 }
 
 declare -A URL=()
+declare -A PID=()
+TICKS="$(getconf CLK_TCK)"
+
+# cpu PID: the CPU time (user + system) the process has used, in clock ticks.
+cpu() {
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
 TARGETS=()
 NOTES=()
 
@@ -148,9 +158,11 @@ script ceiling "ceiling-token"
 URL[ceiling]="$url"
 TARGETS+=(ceiling)
 
-# run NAME DURATION: one wrk run; appends "rps p99_ms" to $WORK/NAME.results.
+# run NAME DURATION: one wrk run; prints "rps p99_ms cpu_us_per_request".
 run() {
     local name="$1" duration="$2" out="$WORK/$1.wrk"
+    local before
+    before="$(cpu "${PID[$name]}")"
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$duration" --timeout 5s --latency \
         -s "$WORK/$name.lua" "${URL[$name]}/oauth/introspect" >"$out"
     if grep -q 'Non-2xx' "$out"; then
@@ -158,10 +170,14 @@ run() {
         cat "$out" >&2
         exit 1
     fi
-    local rps p99
+    local after rps p99 requests cpu_us
+    after="$(cpu "${PID[$name]}")"
+    requests="$(awk '/requests in/ {print $1}' "$out")"
+    cpu_us="$(awk -v a="$after" -v b="$before" -v t="$TICKS" -v n="$requests" \
+        'BEGIN {printf "%.2f", (a - b) / t * 1e6 / n}')"
     rps="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
     p99="$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; print v}' "$out")"
-    printf '%s %s\n' "$rps" "$p99"
+    printf '%s %s %s\n' "$rps" "$p99" "$cpu_us"
 }
 
 log "warming up (${WARMUP} each)"
@@ -179,22 +195,26 @@ for round in $(seq "$ROUNDS"); do
     for name in "${order[@]}"; do
         result="$(run "$name" "$DURATION")"
         printf '%s\n' "$result" >>"$WORK/$name.results"
-        log "round $round/$ROUNDS $name: $(awk '{printf "%.0f req/s, p99 %.2f ms", $1, $2}' <<<"$result")"
+        log "round $round/$ROUNDS $name: $(awk '{printf "%.0f req/s, p99 %.2f ms, %.1f us CPU/request", $1, $2, $3}' <<<"$result")"
     done
 done
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
 ceiling_rps="$(cut -d' ' -f1 "$WORK/ceiling.results" | median)"
+ceiling_cpu="$(cut -d' ' -f3 "$WORK/ceiling.results" | median)"
 echo
 echo "introspection over HTTP: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $ROUNDS alternating runs"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-printf '%-10s %12s %12s %18s\n' server "req/s" "p99 (ms)" "ratio of ceiling"
+echo "(server CPU: user + system time of the server process over the run, per request answered)"
+printf '%-10s %10s %10s %14s %16s %14s\n' server "req/s" "p99 (ms)" "ratio of ceil" "CPU us/request" "CPU vs ceil"
 for name in "${TARGETS[@]}"; do
     rps="$(cut -d' ' -f1 "$WORK/$name.results" | median)"
     p99="$(cut -d' ' -f2 "$WORK/$name.results" | median)"
+    cpu_us="$(cut -d' ' -f3 "$WORK/$name.results" | median)"
     ratio="$(awk -v a="$rps" -v b="$ceiling_rps" 'BEGIN {printf "%.3f", a / b}')"
-    printf '%-10s %12.0f %12.2f %18s\n' "$name" "$rps" "$p99" "$ratio"
+    cpu_ratio="$(awk -v a="$cpu_us" -v b="$ceiling_cpu" 'BEGIN {printf "%.2fx", a / b}')"
+    printf '%-10s %10.0f %10.2f %14s %16.1f %14s\n' "$name" "$rps" "$p99" "$ratio" "$cpu_us" "$cpu_ratio"
 done
 for note in "${NOTES[@]+"${NOTES[@]}"}"; do
     echo "$note"

@@ -4,8 +4,6 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use hashbrown::HashTable;
-
 use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::scope::Scope;
@@ -19,9 +17,9 @@ use crate::token::{TokenKind, TokenRecord};
 /// Every state change takes one write lock, so each [`TokenStore`] operation is atomic.
 ///
 /// Tokens are kept compactly: records sit side by side in one array, indexed by hash and by
-/// grant through tables of 4-byte slot numbers, and the client ids, scopes, subjects and
-/// audiences they repeat are stored once and shared. A million stored tokens take about 200
-/// bytes each (`BENCHMARKS.md`).
+/// grant through open-addressing tables of 8-byte entries, and the client ids, scopes,
+/// subjects and audiences they repeat are stored once and shared. A million stored tokens take
+/// about 230 bytes each (`BENCHMARKS.md`).
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Inner>,
@@ -87,13 +85,13 @@ impl Slot {
 
 /// Values many records repeat (client ids, scopes, subjects, audiences), each kept once.
 struct Interner<T> {
-    values: HashTable<T>,
+    values: foldhash::HashSet<T>,
 }
 
 impl<T> Default for Interner<T> {
     fn default() -> Self {
         Self {
-            values: HashTable::new(),
+            values: foldhash::HashSet::default(),
         }
     }
 }
@@ -124,21 +122,141 @@ impl Shared for Scope {
 
 impl<T: Shared> Interner<T> {
     /// The stored value equal to `value`, stored now if there was none.
-    fn intern(&mut self, value: &T, hasher: &foldhash::fast::RandomState) -> T {
-        let hash = hasher.hash_one(value);
-        match self.values.find(hash, |stored| stored == value) {
-            Some(stored) => stored.clone(),
-            None => {
-                self.values
-                    .insert_unique(hash, value.clone(), |v| hasher.hash_one(v));
-                value.clone()
-            }
+    fn intern(&mut self, value: &T) -> T {
+        if let Some(stored) = self.values.get(value) {
+            return stored.clone();
         }
+        self.values.insert(value.clone());
+        value.clone()
     }
 
     /// Forgets the values no record uses any more.
     fn sweep(&mut self) {
         self.values.retain(|value| !value.unshared());
+    }
+}
+
+/// An open-addressing index from 64-bit hashes to slot numbers: one array of 8-byte entries,
+/// each the hash's upper half beside a slot number, probed linearly. A lookup reads one cache
+/// line of the index (eight entries) and then the slot it names; a general-purpose map keeps
+/// its control bytes and its values apart, which costs a second miss at a million tokens.
+#[derive(Default)]
+struct Index {
+    /// A power of two long, or empty.
+    entries: Vec<u64>,
+    /// Live entries.
+    len: usize,
+    /// Live entries and tombstones: what probes must walk over.
+    used: usize,
+}
+
+/// A never-used entry: probes stop here.
+const EMPTY: u64 = 0;
+/// A removed entry: probes walk over it.
+const TOMBSTONE: u64 = 1;
+
+impl Index {
+    /// The tag stored with an entry: the hash's upper half, never zero, so that no live entry
+    /// looks like [`EMPTY`] or [`TOMBSTONE`].
+    fn tag(hash: u64) -> u64 {
+        (hash >> 32 | 1) << 32
+    }
+
+    fn mask(&self) -> usize {
+        self.entries.len().wrapping_sub(1)
+    }
+
+    /// The position of the live entry for `hash` whose slot satisfies `eq`.
+    fn position(&self, hash: u64, mut eq: impl FnMut(SlotIndex) -> bool) -> Option<usize> {
+        let mask = self.mask();
+        let tag = Self::tag(hash);
+        let mut at = hash as usize & mask;
+        // The table always has an empty entry (it grows at three quarters), so this ends.
+        for _ in 0..self.entries.len() {
+            let entry = *self.entries.get(at)?;
+            if entry == EMPTY {
+                return None;
+            }
+            if entry & !u64::from(u32::MAX) == tag && eq(entry as SlotIndex) {
+                return Some(at);
+            }
+            at = (at + 1) & mask;
+        }
+        None
+    }
+
+    /// The slot for `hash` that satisfies `eq`.
+    fn find(&self, hash: u64, eq: impl FnMut(SlotIndex) -> bool) -> Option<SlotIndex> {
+        let at = self.position(hash, eq)?;
+        self.entries.get(at).map(|&entry| entry as SlotIndex)
+    }
+
+    /// Adds `slot` under `hash` (not already present); `rehash` gives the hash of a stored slot
+    /// when the index grows.
+    fn insert(&mut self, hash: u64, slot: SlotIndex, rehash: impl Fn(SlotIndex) -> u64) {
+        if (self.used + 1) * 4 > self.entries.len() * 3 {
+            self.rebuild(rehash);
+        }
+        let mask = self.mask();
+        let mut at = hash as usize & mask;
+        while let Some(&entry) = self.entries.get(at) {
+            if entry == EMPTY || entry == TOMBSTONE {
+                if entry == EMPTY {
+                    self.used += 1;
+                }
+                self.entries[at] = Self::tag(hash) | u64::from(slot);
+                self.len += 1;
+                return;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Points the entry for `hash` at `old` to `new`.
+    fn replace(&mut self, hash: u64, old: SlotIndex, new: SlotIndex) {
+        if let Some(at) = self.position(hash, |slot| slot == old) {
+            self.entries[at] = Self::tag(hash) | u64::from(new);
+        }
+    }
+
+    /// Removes the entry for `hash` at `slot`.
+    fn remove(&mut self, hash: u64, slot: SlotIndex) {
+        let Some(at) = self.position(hash, |stored| stored == slot) else {
+            return;
+        };
+        let next = self.entries.get((at + 1) & self.mask()).copied();
+        // No probe walks past an entry followed by an empty one: it can become empty too.
+        if next == Some(EMPTY) {
+            self.entries[at] = EMPTY;
+            self.used -= 1;
+        } else {
+            self.entries[at] = TOMBSTONE;
+        }
+        self.len -= 1;
+    }
+
+    /// Moves every live entry into a table at most half full, dropping tombstones.
+    fn rebuild(&mut self, rehash: impl Fn(SlotIndex) -> u64) {
+        let capacity = ((self.len + 1) * 2).next_power_of_two().max(16);
+        let old = std::mem::replace(&mut self.entries, vec![EMPTY; capacity]);
+        self.len = 0;
+        self.used = 0;
+        for entry in old {
+            if entry != EMPTY && entry != TOMBSTONE {
+                let slot = entry as SlotIndex;
+                let hash = rehash(slot);
+                let mask = self.mask();
+                let mut at = hash as usize & mask;
+                while self.entries.get(at).is_some_and(|&e| e != EMPTY) {
+                    at = (at + 1) & mask;
+                }
+                if let Some(free) = self.entries.get_mut(at) {
+                    *free = Self::tag(hash) | u64::from(slot);
+                    self.len += 1;
+                    self.used += 1;
+                }
+            }
+        }
     }
 }
 
@@ -148,9 +266,9 @@ struct Tokens {
     slots: Vec<Option<Slot>>,
     free: Vec<SlotIndex>,
     /// Slot numbers by the record's token hash.
-    by_hash: HashTable<SlotIndex>,
+    by_hash: Index,
     /// Slot number of each grant's newest token; the others follow `next_in_grant`.
-    by_grant: HashTable<SlotIndex>,
+    by_grant: Index,
     hasher: foldhash::fast::RandomState,
     client_ids: Interner<Arc<str>>,
     scopes: Interner<Scope>,
@@ -174,14 +292,12 @@ impl Tokens {
     /// The slot number of the record whose token hash is `hash`.
     fn find(&self, hash: &TokenHash) -> Option<SlotIndex> {
         let slots = &self.slots;
-        self.by_hash
-            .find(self.hash_of(hash), |&index| {
-                slots
-                    .get(index as usize)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|slot| slot.hash == *hash)
-            })
-            .copied()
+        self.by_hash.find(self.hash_of(hash), |index| {
+            slots
+                .get(index as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|slot| slot.hash == *hash)
+        })
     }
 
     fn get(&self, hash: &TokenHash) -> Option<&Slot> {
@@ -195,14 +311,12 @@ impl Tokens {
     /// The newest slot of `grant_id`.
     fn grant_head(&self, grant_id: &Id) -> Option<SlotIndex> {
         let slots = &self.slots;
-        self.by_grant
-            .find(self.hash_of(grant_id), |&index| {
-                slots
-                    .get(index as usize)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|slot| slot.grant_id == *grant_id)
-            })
-            .copied()
+        self.by_grant.find(self.hash_of(grant_id), |index| {
+            slots
+                .get(index as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|slot| slot.grant_id == *grant_id)
+        })
     }
 
     /// Stores `record`, replacing a record with the same hash.
@@ -223,13 +337,13 @@ impl Tokens {
             hash: record.hash,
             id: record.id,
             grant_id: record.grant_id,
-            client_id: self.client_ids.intern(&record.client_id, &hasher),
-            scope: self.scopes.intern(&record.scope, &hasher),
+            client_id: self.client_ids.intern(&record.client_id),
+            scope: self.scopes.intern(&record.scope),
             subject: record
                 .subject
                 .as_ref()
-                .map(|subject| self.subjects.intern(subject, &hasher)),
-            audience: self.audiences.intern(&record.audience, &hasher),
+                .map(|subject| self.subjects.intern(subject)),
+            audience: self.audiences.intern(&record.audience),
             issued_at: record.issued_at,
             expires_at: record.expires_at,
             not_before: record.not_before,
@@ -246,19 +360,13 @@ impl Tokens {
         let grant_hash = hasher.hash_one(record.grant_id);
         match newest {
             // The grant's newest token becomes this one.
-            Some(newest) => {
-                if let Some(head) = self.by_grant.find_mut(grant_hash, |&i| i == newest) {
-                    *head = index;
-                }
-            }
-            None => {
-                self.by_grant.insert_unique(grant_hash, index, |&i| {
-                    slot_hash(slots, i, |slot| hasher.hash_one(slot.grant_id))
-                });
-            }
+            Some(newest) => self.by_grant.replace(grant_hash, newest, index),
+            None => self.by_grant.insert(grant_hash, index, |i| {
+                slot_hash(slots, i, |slot| hasher.hash_one(slot.grant_id))
+            }),
         }
         self.by_hash
-            .insert_unique(hasher.hash_one(record.hash), index, |&i| {
+            .insert(hasher.hash_one(record.hash), index, |i| {
                 slot_hash(slots, i, |slot| hasher.hash_one(slot.hash))
             });
         Ok(())
@@ -269,19 +377,14 @@ impl Tokens {
         let Some(slot) = self.slots.get_mut(index as usize).and_then(Option::take) else {
             return;
         };
-        if let Ok(entry) = self
-            .by_hash
-            .find_entry(self.hasher.hash_one(slot.hash), |&i| i == index)
-        {
-            entry.remove();
-        }
+        self.by_hash.remove(self.hasher.hash_one(slot.hash), index);
         // Unlink it from its grant's chain.
         let grant_hash = self.hasher.hash_one(slot.grant_id);
-        if let Ok(mut entry) = self.by_grant.find_entry(grant_hash, |&i| i == index) {
+        if self.by_grant.find(grant_hash, |i| i == index).is_some() {
             if slot.next_in_grant == NONE {
-                entry.remove();
+                self.by_grant.remove(grant_hash, index);
             } else {
-                *entry.get_mut() = slot.next_in_grant;
+                self.by_grant.replace(grant_hash, index, slot.next_in_grant);
             }
         } else {
             let mut at = self.grant_head(&slot.grant_id);
@@ -316,7 +419,7 @@ impl Tokens {
     }
 
     fn len(&self) -> usize {
-        self.by_hash.len()
+        self.by_hash.len
     }
 }
 
@@ -534,6 +637,40 @@ mod tests {
         assert_eq!(tokens.client_ids.values.len(), 0);
         assert_eq!(tokens.scopes.values.len(), 0);
         assert_eq!(tokens.subjects.values.len(), 0);
+    }
+
+    #[test]
+    fn the_index_finds_what_it_holds_through_growth_and_removals() {
+        let mut index = Index::default();
+        // Hashes that collide in their low bits, to make long probe runs.
+        let hash = |slot: SlotIndex| u64::from(slot) << 40 | u64::from(slot % 3);
+        for slot in 0..1000 {
+            index.insert(hash(slot), slot, hash);
+        }
+        assert_eq!(index.len, 1000);
+        for slot in (0..1000).step_by(2) {
+            index.remove(hash(slot), slot);
+        }
+        assert_eq!(index.len, 500);
+        for slot in 0..1000 {
+            let found = index.find(hash(slot), |s| s == slot);
+            assert_eq!(found, (slot % 2 == 1).then_some(slot), "slot {slot}");
+        }
+        index.replace(hash(1), 1, 5000);
+        assert_eq!(index.find(hash(1), |s| s == 5000), Some(5000));
+        assert_eq!(index.find(hash(1), |s| s == 1), None);
+        // Reusing removed entries keeps the table from filling with tombstones.
+        for round in 0..20 {
+            for slot in 2000..2400 {
+                index.insert(hash(slot), slot, |s| hash(if s == 5000 { 1 } else { s }));
+            }
+            for slot in 2000..2400 {
+                index.remove(hash(slot), slot);
+            }
+            assert_eq!(index.len, 500, "round {round}");
+            assert!(index.entries.len() <= 4096);
+        }
+        assert_eq!(index.find(hash(999), |s| s == 999), Some(999));
     }
 
     #[tokio::test]
