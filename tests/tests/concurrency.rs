@@ -343,12 +343,22 @@ async fn sqlite_store_under_concurrent_issue_introspect_rotate_revoke() {
     exercise(server(store.clone()), &store, 40).await;
 }
 
-// PostgreSQL: `PgStore` is not on this branch yet (another change adds it). When it is, add the
-// same test behind the `OAUTH_ENDPOINTS_TEST_POSTGRES` variable:
-//
-//     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-//     async fn postgres_store_under_concurrent_issue_introspect_rotate_revoke() {
-//         let Ok(url) = std::env::var("OAUTH_ENDPOINTS_TEST_POSTGRES") else { return };
-//         let store = PgStore::connect(&url).await.unwrap();
-//         exercise(server(store.clone()), &store, 40).await;
-//     }
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_under_concurrent_issue_introspect_rotate_revoke() {
+    let Ok(url) = std::env::var("OAUTH_ENDPOINTS_TEST_POSTGRES") else {
+        println!("skipped: OAUTH_ENDPOINTS_TEST_POSTGRES is not set");
+        return;
+    };
+    // A schema of its own, so this test runs beside the others.
+    let schema = format!("oauth_test_concurrency_{}", oauth_endpoints::Id::random())
+        .to_lowercase()
+        .replace('-', "_");
+    let store = oauth_endpoints::PgStore::connect_with_schema(&url, &schema)
+        .await
+        .unwrap();
+    exercise(server(store.clone()), &store, 40).await;
+    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
