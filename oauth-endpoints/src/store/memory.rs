@@ -19,7 +19,7 @@ use crate::token::{TokenKind, TokenRecord};
 /// Tokens are kept compactly: records sit side by side in one array, indexed by hash and by
 /// grant through open-addressing tables of 8-byte entries, and the client ids, scopes,
 /// subjects and audiences they repeat are stored once and shared. A million stored tokens take
-/// about 230 bytes each (`BENCHMARKS.md`).
+/// about 240 bytes each (`BENCHMARKS.md`).
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Inner>,
