@@ -965,11 +965,12 @@ async fn sqlite_device_store_keeps_the_contract_and_survives_reopening() {
 mod e2e {
     use super::*;
     use oauth_endpoints_examples::server::{Options, prepare_with, serve};
+    use oauth_endpoints_tests::oauth2_http;
     use oauth2::basic::BasicClient;
     use oauth2::{
-        ClientId, ClientSecret, DeviceAuthorizationUrl, HttpRequest, HttpResponse,
-        IntrospectionUrl, RevocationUrl, Scope, StandardDeviceAuthorizationResponse,
-        StandardRevocableToken, TokenIntrospectionResponse, TokenResponse, TokenUrl,
+        ClientId, ClientSecret, DeviceAuthorizationUrl, IntrospectionUrl, RevocationUrl, Scope,
+        StandardDeviceAuthorizationResponse, StandardRevocableToken, TokenIntrospectionResponse,
+        TokenResponse, TokenUrl,
     };
     use tokio::sync::oneshot;
 
@@ -1025,25 +1026,6 @@ mod e2e {
             let _ = stopped.await;
         }));
         Running { addr, stop, task }
-    }
-
-    async fn http(request: HttpRequest) -> Result<HttpResponse, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let uri = request.uri().to_string().replacen("https://", "http://", 1);
-        let response = client
-            .request(request.method().clone(), uri)
-            .headers(request.headers().clone())
-            .body(request.body().clone())
-            .send()
-            .await?;
-        let mut builder = http::Response::builder().status(response.status());
-        for (name, value) in response.headers() {
-            builder = builder.header(name, value);
-        }
-        let body = response.bytes().await?.to_vec();
-        Ok(builder.body(body).expect("a valid response"))
     }
 
     /// What the user does in a browser: open verification_uri_complete, press Approve.
@@ -1112,7 +1094,7 @@ mod e2e {
         let details: StandardDeviceAuthorizationResponse = device
             .exchange_device_code()
             .add_scope(Scope::new("read".to_owned()))
-            .request_async(&http)
+            .request_async(&oauth2_http)
             .await
             .unwrap();
         assert_eq!(details.interval(), Duration::from_secs(1));
@@ -1134,7 +1116,11 @@ mod e2e {
         });
         let token = device
             .exchange_device_access_token(&details)
-            .request_async(&http, tokio::time::sleep, Some(Duration::from_secs(30)))
+            .request_async(
+                &oauth2_http,
+                tokio::time::sleep,
+                Some(Duration::from_secs(30)),
+            )
             .await
             .unwrap();
         approval.await.unwrap();
@@ -1151,7 +1137,7 @@ mod e2e {
             .set_introspection_url(IntrospectionUrl::new(server.url("/oauth/introspect")).unwrap());
         let introspection = resource_server
             .introspect(token.access_token())
-            .request_async(&http)
+            .request_async(&oauth2_http)
             .await
             .unwrap();
         assert!(introspection.active());
@@ -1162,12 +1148,12 @@ mod e2e {
                 token.access_token().clone(),
             ))
             .unwrap()
-            .request_async(&http)
+            .request_async(&oauth2_http)
             .await
             .unwrap();
         let introspection = resource_server
             .introspect(token.access_token())
-            .request_async(&http)
+            .request_async(&oauth2_http)
             .await
             .unwrap();
         assert!(!introspection.active());
@@ -1175,7 +1161,11 @@ mod e2e {
         // The device code is spent.
         let again = device
             .exchange_device_access_token(&details)
-            .request_async(&http, tokio::time::sleep, Some(Duration::from_secs(5)))
+            .request_async(
+                &oauth2_http,
+                tokio::time::sleep,
+                Some(Duration::from_secs(5)),
+            )
             .await;
         assert!(again.is_err());
 

@@ -8,11 +8,11 @@ use std::path::Path;
 
 use clap::Parser as _;
 use oauth_endpoints_examples::server::{Options, bind, prepare, serve};
+use oauth_endpoints_tests::oauth2_http;
 use oauth2::basic::BasicClient;
 use oauth2::{
-    AuthType, ClientId, ClientSecret, HttpRequest, HttpResponse, IntrospectionUrl, RefreshToken,
-    RevocationUrl, Scope, StandardRevocableToken, TokenIntrospectionResponse, TokenResponse,
-    TokenUrl,
+    AuthType, ClientId, ClientSecret, IntrospectionUrl, RefreshToken, RevocationUrl, Scope,
+    StandardRevocableToken, TokenIntrospectionResponse, TokenResponse, TokenUrl,
 };
 use tokio::sync::oneshot;
 
@@ -38,7 +38,7 @@ impl Running {
     }
 
     fn url(&self, path: &str) -> String {
-        // The oauth2 crate refuses a revocation URL that is not https; the HTTP client below
+        // The oauth2 crate refuses a revocation URL that is not https; `oauth2_http`
         // turns the scheme back into http (the workaround its maintainers suggest for tests).
         format!("https://{}{path}", self.addr)
     }
@@ -65,26 +65,6 @@ async fn start(store: &str, clients: &Path) -> Running {
     Running { addr, stop, task }
 }
 
-/// Sends oauth2's requests with reqwest over plain HTTP on loopback.
-async fn http(request: HttpRequest) -> Result<HttpResponse, reqwest::Error> {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let uri = request.uri().to_string().replacen("https://", "http://", 1);
-    let response = client
-        .request(request.method().clone(), uri)
-        .headers(request.headers().clone())
-        .body(request.body().clone())
-        .send()
-        .await?;
-    let mut builder = http::Response::builder().status(response.status());
-    for (name, value) in response.headers() {
-        builder = builder.header(name, value);
-    }
-    let body = response.bytes().await?.to_vec();
-    Ok(builder.body(body).expect("a valid response"))
-}
-
 fn clients_file(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("clients.json");
     std::fs::write(&path, CLIENTS).unwrap();
@@ -103,7 +83,7 @@ async fn full_flow(server: &Running, id: &str, secret: &str, auth: AuthType) {
     let token = client
         .exchange_client_credentials()
         .add_scope(Scope::new("read".to_owned()))
-        .request_async(&http)
+        .request_async(&oauth2_http)
         .await
         .unwrap();
     let refresh = token
@@ -114,7 +94,7 @@ async fn full_flow(server: &Running, id: &str, secret: &str, auth: AuthType) {
     // Introspection: active (RFC 7662).
     let introspection = client
         .introspect(token.access_token())
-        .request_async(&http)
+        .request_async(&oauth2_http)
         .await
         .unwrap();
     assert!(introspection.active());
@@ -129,12 +109,12 @@ async fn full_flow(server: &Running, id: &str, secret: &str, auth: AuthType) {
     // Refresh and rotation (RFC 6749 §6).
     let rotated = client
         .exchange_refresh_token(&refresh)
-        .request_async(&http)
+        .request_async(&oauth2_http)
         .await
         .unwrap();
     let reused = client
         .exchange_refresh_token(&RefreshToken::new(refresh.secret().clone()))
-        .request_async(&http)
+        .request_async(&oauth2_http)
         .await;
     assert!(reused.is_err(), "a rotated refresh token is refused");
 
@@ -142,7 +122,7 @@ async fn full_flow(server: &Running, id: &str, secret: &str, auth: AuthType) {
     drop(rotated);
     let token = client
         .exchange_client_credentials()
-        .request_async(&http)
+        .request_async(&oauth2_http)
         .await
         .unwrap();
 
@@ -152,12 +132,12 @@ async fn full_flow(server: &Running, id: &str, secret: &str, auth: AuthType) {
             token.access_token().clone(),
         ))
         .unwrap()
-        .request_async(&http)
+        .request_async(&oauth2_http)
         .await
         .unwrap();
     let introspection = client
         .introspect(token.access_token())
-        .request_async(&http)
+        .request_async(&oauth2_http)
         .await
         .unwrap();
     assert!(!introspection.active());
@@ -201,12 +181,12 @@ async fn a_revoked_token_stays_revoked_after_a_restart_on_the_same_sqlite_file()
     let first = start(&store, &clients).await;
     let revoked = client(&first)
         .exchange_client_credentials()
-        .request_async(&http)
+        .request_async(&oauth2_http)
         .await
         .unwrap();
     let kept = client(&first)
         .exchange_client_credentials()
-        .request_async(&http)
+        .request_async(&oauth2_http)
         .await
         .unwrap();
     client(&first)
@@ -214,7 +194,7 @@ async fn a_revoked_token_stays_revoked_after_a_restart_on_the_same_sqlite_file()
             revoked.access_token().clone(),
         ))
         .unwrap()
-        .request_async(&http)
+        .request_async(&oauth2_http)
         .await
         .unwrap();
     first.stop().await;
@@ -224,7 +204,7 @@ async fn a_revoked_token_stays_revoked_after_a_restart_on_the_same_sqlite_file()
         let c = client(&second);
         async move {
             c.introspect(&token)
-                .request_async(&http)
+                .request_async(&oauth2_http)
                 .await
                 .unwrap()
                 .active()
