@@ -148,6 +148,21 @@ impl Context {
         authenticate_client(self, request, form, self.route().auth_methods()).await
     }
 
+    /// Authenticates the client first, then hands back the form: an unauthenticated caller
+    /// learns nothing about its parameters, not even that the body is not a form. The client is
+    /// read from an empty form when the body does not parse (Basic still works); the form's
+    /// own error comes back for the endpoint to raise after authentication.
+    pub async fn authenticate_then_form(
+        &self,
+        request: &Request<Bytes>,
+    ) -> Result<(AuthenticatedClient, Result<Form, OAuthError>), OAuthError> {
+        let form = self.form(request);
+        let client = self
+            .authenticate_client(request, form.as_ref().unwrap_or(&Form::default()))
+            .await?;
+        Ok((client, form))
+    }
+
     /// Counts one request of an authenticated `client` against the server's per-client limit
     /// (feature `throttle`, set with `.throttle(quota)`): over it, 429 with `Retry-After`
     /// (RFC 6585 §4, [`OAuthError::too_many_requests`]). Always `Ok` when no limit is set or the

@@ -61,11 +61,11 @@ impl Endpoint for IntrospectionEndpoint {
         let empty = Form::default();
         let caller = authorize(cx, &request, form.as_ref().unwrap_or(&empty)).await?;
         let origin = allowed_origin(&request, &caller)?;
-        let result = match cx.throttle(&caller) {
-            Ok(()) => introspect(cx, &caller, form).await,
-            Err(error) => Err(error),
+        let result = async {
+            cx.throttle(&caller)?;
+            introspect(cx, &caller, form).await
         };
-        expose(result, origin)
+        expose(result.await, origin)
     }
 }
 

@@ -49,17 +49,14 @@ pub struct RevocationEndpoint;
 
 impl Endpoint for RevocationEndpoint {
     async fn handle(&self, cx: &Context, request: Request<Bytes>) -> EndpointResult {
-        let form = cx.form(&request);
-        let client = cx
-            .authenticate_client(&request, form.as_ref().unwrap_or(&Form::default()))
-            .await?
-            .client;
+        let (client, form) = cx.authenticate_then_form(&request).await?;
+        let client = client.client;
         let origin = allowed_origin(&request, &client)?;
-        let result = match cx.throttle(&client) {
-            Ok(()) => revoke(cx, &client, form).await,
-            Err(error) => Err(error),
+        let result = async {
+            cx.throttle(&client)?;
+            revoke(cx, &client, form).await
         };
-        expose(result, origin)
+        expose(result.await, origin)
     }
 }
 

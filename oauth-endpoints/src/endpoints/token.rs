@@ -6,7 +6,6 @@ use http::Request;
 use crate::context::Context;
 use crate::endpoint::{Endpoint, EndpointResult};
 use crate::error::OAuthError;
-use crate::form::Form;
 use crate::oauth_endpoint;
 
 /// `token` at `/oauth/token` (POST): authenticates the client (RFC 6749 §2.3), then hands the
@@ -29,12 +28,8 @@ pub struct TokenEndpoint;
 impl Endpoint for TokenEndpoint {
     async fn handle(&self, cx: &Context, request: Request<Bytes>) -> EndpointResult {
         // Authenticate first, so an unauthenticated caller learns nothing about its request.
-        let form = cx.form(&request);
-        let client = cx
-            .authenticate_client(&request, form.as_ref().unwrap_or(&Form::default()))
-            .await?
-            .client;
-        let form = form?;
+        let (client, form) = cx.authenticate_then_form(&request).await?;
+        let (client, form) = (client.client, form?);
         let grant_type = form
             .get("grant_type")
             .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
