@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, StatusCode};
-use oauth_endpoints::{
-    AuthorizationServer, Context, Endpoint, EndpointResult, MemoryStore, json_bytes_response,
+use oauth_endpoints::AuthorizationServer;
+use oauth_endpoints_bench::{
+    basic, block_on, introspect, issue, post, probe_server, scope, server,
 };
-use oauth_endpoints_bench::{basic, block_on, introspect, issue, post, scope, server, server_with};
 
 /// Dispatches `requests` one after the other and returns the time it took.
 fn run(server: &AuthorizationServer, requests: Vec<Request<Bytes>>) -> Duration {
@@ -127,38 +127,9 @@ fn token_request(c: &mut Criterion) {
     });
 }
 
-/// The cheapest endpoint: what is left of `dispatch` is route lookup and the call.
-#[derive(Default)]
-struct Probe;
-
-impl Endpoint for Probe {
-    async fn handle(&self, _cx: &Context, _request: Request<Bytes>) -> EndpointResult {
-        Ok(json_bytes_response(
-            StatusCode::OK,
-            Bytes::from_static(b"{}"),
-        ))
-    }
-}
-
-/// The token, revocation and introspection endpoints, `/bench/probe`, and `extra` more probes.
-fn probe_server(extra: usize) -> AuthorizationServer {
-    let mut builder = AuthorizationServer::builder()
-        .only(["token", "revocation", "introspection"])
-        .register_endpoint(Probe, "probe", "/bench/probe", "GET");
-    for i in 0..extra {
-        builder = builder.register_endpoint(
-            Probe,
-            format!("probe-{i}"),
-            format!("/bench/probe/{i}"),
-            "GET",
-        );
-    }
-    server_with(builder, MemoryStore::new())
-}
-
 fn route_lookup(c: &mut Criterion) {
     for endpoints in [4, 1_000] {
-        let server = probe_server(endpoints - 4);
+        let server = probe_server(endpoints);
         assert_eq!(server.routes().len(), endpoints);
         let request = || Request::get("/bench/probe").body(Bytes::new()).unwrap();
         check(&server, request(), StatusCode::OK, "{}");

@@ -25,41 +25,13 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use oauth_endpoints::{
-    AuthorizationServer, Context, Endpoint, EndpointResult, MemoryStore, json_bytes_response,
+use oauth_endpoints::AuthorizationServer;
+use oauth_endpoints_bench::{
+    basic, block_on, introspect, issue, post, probe_server, scope, server,
 };
-use oauth_endpoints_bench::{basic, block_on, introspect, issue, post, scope, server, server_with};
 
 /// Builds the next request of a scenario.
 type MakeRequest = Box<dyn Fn(&AuthorizationServer) -> Request<Bytes>>;
-
-/// The cheapest endpoint, as in the `dispatch` benchmark.
-#[derive(Default)]
-struct Probe;
-
-impl Endpoint for Probe {
-    async fn handle(&self, _cx: &Context, _request: Request<Bytes>) -> EndpointResult {
-        Ok(json_bytes_response(
-            StatusCode::OK,
-            Bytes::from_static(b"{}"),
-        ))
-    }
-}
-
-fn probe_server(endpoints: usize) -> AuthorizationServer {
-    let mut builder = AuthorizationServer::builder()
-        .only(["token", "revocation", "introspection"])
-        .register_endpoint(Probe, "probe", "/bench/probe", "GET");
-    for i in 0..endpoints - 4 {
-        builder = builder.register_endpoint(
-            Probe,
-            format!("probe-{i}"),
-            format!("/bench/probe/{i}"),
-            "GET",
-        );
-    }
-    server_with(builder, MemoryStore::new())
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

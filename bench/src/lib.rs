@@ -118,3 +118,37 @@ pub fn resident_bytes() -> Option<u64> {
     // Every Linux platform this runs on uses 4 KiB pages.
     Some(pages * 4096)
 }
+
+/// The cheapest endpoint: what is left of `dispatch` is route lookup and the call.
+#[derive(Default)]
+pub struct Probe;
+
+impl oauth_endpoints::Endpoint for Probe {
+    async fn handle(
+        &self,
+        _cx: &oauth_endpoints::Context,
+        _request: Request<Bytes>,
+    ) -> oauth_endpoints::EndpointResult {
+        Ok(oauth_endpoints::json_bytes_response(
+            http::StatusCode::OK,
+            Bytes::from_static(b"{}"),
+        ))
+    }
+}
+
+/// `endpoints` routes in all: the token, revocation and introspection endpoints,
+/// `/bench/probe`, and as many more probes as it takes.
+pub fn probe_server(endpoints: usize) -> AuthorizationServer {
+    let mut builder = AuthorizationServer::builder()
+        .only(["token", "revocation", "introspection"])
+        .register_endpoint(Probe, "probe", "/bench/probe", "GET");
+    for i in 0..endpoints.saturating_sub(4) {
+        builder = builder.register_endpoint(
+            Probe,
+            format!("probe-{i}"),
+            format!("/bench/probe/{i}"),
+            "GET",
+        );
+    }
+    server_with(builder, MemoryStore::new())
+}
