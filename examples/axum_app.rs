@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     oauth
         .clients()
-        .save(&Client::confidential("app", "app-secret"))
+        .save(&Client::confidential("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF").build()?)
         .await?;
 
     // The application's own router, with its own state…

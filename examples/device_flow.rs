@@ -20,7 +20,7 @@ use device_flow::{
 };
 use oauth_endpoints::{Client, Clock, SystemClock};
 use oauth_endpoints_examples::server::{
-    OpenedStore, Options, Prepared, banner, bind, demo_client, prepare_with, serve, shutdown_signal,
+    DEMO_CLIENT, OpenedStore, Options, Prepared, banner, bind, prepare_with, serve, shutdown_signal,
 };
 
 /// The public client made for the tour when no clients file is given.
@@ -73,14 +73,21 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         Ok(builder.with_state(flow.with_users(FixedUser::new(DEMO_USER))))
     })
     .await?;
-    if let Some((_, secret)) = &prepared.demo {
-        // The demo client introspects the device's tokens in the tour, as a resource server.
-        let resource_server = demo_client(secret).with_introspect_any_token(true);
-        prepared.server.clients().save(&resource_server).await?;
+    let now = prepared.server.now();
+    if prepared.demo.is_some() {
+        // The demo client introspects the device's tokens in the tour, as a resource server;
+        // like the demo client, the demo device is deleted at the next start without a demo.
+        if let Some(demo) = prepared.server.clients().find(DEMO_CLIENT).await? {
+            let resource_server = demo.to_builder().with_introspect_any_token(true).build()?;
+            prepared.server.clients().save(&resource_server).await?;
+        }
         let device = Client::public(DEMO_DEVICE)
             .with_grant_types([GRANT_TYPE])
-            .with_scope("read write".parse().unwrap_or_default());
+            .with_scope("read write".parse().unwrap_or_default())
+            .build()?;
         prepared.server.clients().save(&device).await?;
+    } else {
+        prepared.server.clients().delete(DEMO_DEVICE, now).await?;
     }
     let listener = bind(options.addr).await?;
     let addr = listener.local_addr()?;

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = AuthorizationServer::builder().build()?;
     server
         .clients()
-        .save(&Client::confidential("app", "app-secret"))
+        .save(&Client::confidential("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF").build()?)
         .await?;
     let service = OAuthService::new(server);
 

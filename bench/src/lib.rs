@@ -46,10 +46,13 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 
 /// The benchmark client: confidential, `client_secret_basic`, `client_credentials`, scope
 /// `read write`.
+#[allow(clippy::expect_used)] // Built from constants: a failure is a broken benchmark.
 pub fn client() -> Client {
     Client::confidential(CLIENT_ID, CLIENT_SECRET)
         .with_grant_types(["client_credentials"])
         .with_scope(scope("read write"))
+        .build()
+        .expect("the benchmark client is valid")
 }
 
 /// Parses a scope known to be valid.

@@ -45,29 +45,29 @@ const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 
 /// The seeded clients: id, secret (none for the public client), and how it is registered.
 const CLIENTS: &[(&str, Option<&str>)] = &[
-    ("basic-client", Some("basic-secret")),
-    ("post-client", Some("post-secret")),
+    ("basic-client", Some("basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
+    ("post-client", Some("post-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
     ("public-client", None),
-    ("rs-client", Some("rs-secret")),
+    ("rs-client", Some("rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
 ];
 
 fn client(index: usize) -> Client {
     let both = ["client_credentials", "refresh_token"];
     match index {
-        0 => Client::confidential("basic-client", "basic-secret")
+        0 => Client::confidential("basic-client", "basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
             .with_grant_types(both)
-            .with_scope(scope("read write")),
-        1 => Client::confidential("post-client", "post-secret")
+            .with_scope(scope("read write")).build().unwrap(),
+        1 => Client::confidential("post-client", "post-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
             .with_auth_method(ClientAuthMethod::ClientSecretPost)
             .with_grant_types(both)
             .with_scope(scope("read"))
-            .with_allowed_cors_origins(["https://app.example"]),
+            .with_allowed_cors_origins(["https://app.example"]).build().unwrap(),
         2 => Client::public("public-client")
             .with_grant_types(["refresh_token"])
-            .with_allowed_cors_origins(["https://spa.example"]),
-        _ => Client::confidential("rs-client", "rs-secret")
+            .with_allowed_cors_origins(["https://spa.example"]).build().unwrap(),
+        _ => Client::confidential("rs-client", "rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
             .with_scope(scope("introspection"))
-            .with_introspect_any_token(true),
+            .with_introspect_any_token(true).build().unwrap(),
     }
 }
 

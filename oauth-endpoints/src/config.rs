@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// The scope a Bearer token needs to call the introspection endpoint unless configured otherwise.
+pub const DEFAULT_INTROSPECTION_SCOPE: &str = "introspection";
+
 /// Server-wide settings, set through the builder and read by endpoints through
 /// [`Context::config`](crate::Context::config).
 #[derive(Debug, Clone)]
@@ -44,7 +47,7 @@ impl Default for ServerConfig {
             access_token_ttl: Duration::from_secs(3600),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             revoke_grant_with_access_token: false,
-            introspection_scope: "introspection".to_owned(),
+            introspection_scope: DEFAULT_INTROSPECTION_SCOPE.to_owned(),
             scopes_supported: None,
             service_documentation: None,
             metadata_fields: serde_json::Map::new(),

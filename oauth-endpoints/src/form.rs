@@ -11,6 +11,7 @@ use percent_encoding::percent_decode;
 
 use crate::error::OAuthError;
 use crate::scope::Scope;
+use crate::syntax::{SyntaxError, check_parameter};
 
 /// Why a body is not an acceptable form. Each becomes `invalid_request` (RFC 6749 §5.2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,11 +29,19 @@ pub enum FormError {
     /// More parameters than any OAuth request needs ([`Form::MAX_PARAMETERS`]).
     #[error("the request has too many parameters")]
     TooManyParameters,
+    /// A parameter's value is outside its syntax (RFC 6749 Appendix A), e.g. a control character.
+    #[error(transparent)]
+    Syntax(#[from] SyntaxError),
 }
 
 impl From<FormError> for OAuthError {
+    /// `invalid_request`, except for a syntax error, which gets the code its parameter's RFC
+    /// gives (see [`SyntaxError`]).
     fn from(error: FormError) -> Self {
-        OAuthError::invalid_request(error.to_string())
+        match error {
+            FormError::Syntax(error) => error.into(),
+            other => OAuthError::invalid_request(other.to_string()),
+        }
     }
 }
 
@@ -91,6 +100,8 @@ impl Form {
     }
 
     /// Parses a form body: `&`-separated `name=value` pairs, `+` for space, percent-encoding.
+    /// Every parameter is checked against its syntax (RFC 6749 Appendix A,
+    /// [`check_parameter`](crate::syntax::check_parameter)): no value outside it leaves the parser.
     ///
     /// A body that is UTF-8 is copied once and parameters that need no decoding are sliced from
     /// that copy; every other name and value is decoded into its own string.
@@ -133,6 +144,7 @@ impl Form {
                 return Err(FormError::Repeated(truncate(name_text.to_owned())));
             }
             let value = Text::read(body, value, in_place)?;
+            check_parameter(name_text, value.get(&form.body))?;
             form.pairs.push((name, value));
         }
         Ok(form)

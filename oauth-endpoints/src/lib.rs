@@ -24,14 +24,19 @@
 //! let server = AuthorizationServer::builder().build().unwrap();
 //! server
 //!     .clients()
-//!     .save(&Client::confidential("svc", "secret").with_scope("read".parse().unwrap()))
+//!     .save(
+//!         &Client::confidential("svc", "kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1")
+//!             .with_scope("read".parse().unwrap())
+//!             .build()
+//!             .unwrap(),
+//!     )
 //!     .await
 //!     .unwrap();
 //! let post = |path: &str, body: String| {
 //!     Request::post(path)
 //!         .header("content-type", "application/x-www-form-urlencoded")
-//!         // client_secret_basic for svc:secret (RFC 6749 §2.3.1)
-//!         .header("authorization", "Basic c3ZjOnNlY3JldA==")
+//!         // client_secret_basic for svc and its secret (RFC 6749 §2.3.1)
+//!         .header("authorization", "Basic c3ZjOmtSOHZOMnFYNXRMdzlacEIzbVljN0hkRjRqR3M2VWUx")
 //!         .body(Bytes::from(body))
 //!         .unwrap()
 //! };
@@ -83,19 +88,21 @@ mod secret;
 mod server;
 mod state;
 mod store;
+pub mod syntax;
 #[cfg(feature = "throttle")]
 mod throttle;
 mod token;
 
 pub use client::{
-    CLIENT_CREDENTIALS, Client, ClientMetadata, InvalidClientMetadata, REFRESH_TOKEN,
+    CLIENT_CREDENTIALS, Client, ClientBuilder, ClientMetadata, InvalidClient, REFRESH_TOKEN,
+    SecretPolicy,
 };
 pub use client_auth::{
     AuthenticatedClient, BasicCredentials, BasicError, ClientAuthMethod, UnknownAuthMethod,
     authenticate_client, parse_basic,
 };
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
-pub use config::ServerConfig;
+pub use config::{DEFAULT_INTROSPECTION_SCOPE, ServerConfig};
 pub use context::Context;
 pub use cors::{allowed_origin, expose};
 pub use description::{DescribedEndpoint, EndpointDescription, Source};

@@ -40,6 +40,7 @@ async fn find<S: TokenStore>(store: &S, value: &str) -> Option<TokenRecord> {
 /// Runs every clause of the contract against `store`, which must start empty.
 pub async fn run<S: ClientStore + TokenStore>(store: &S) {
     clients(store).await;
+    delete_client(store).await;
     insert_and_find(store).await;
     revoke_token(store).await;
     revoke_grant(store).await;
@@ -47,18 +48,50 @@ pub async fn run<S: ClientStore + TokenStore>(store: &S) {
     purge(store).await;
 }
 
+/// Deleting a client removes it and revokes its tokens, in one operation; other clients'
+/// tokens are untouched.
+async fn delete_client<S: ClientStore + TokenStore>(store: &S) {
+    let client = Client::public("leaving").build().expect("a valid client");
+    store.save_client(&client).await.expect("save");
+    let (mine, record) = record(TokenKind::Access, Id::random(), "leaving");
+    let (theirs, other) = record_of_other();
+    store.insert_tokens(&[record, other]).await.expect("insert");
+    assert!(
+        store
+            .delete_client("leaving", NOW + 5)
+            .await
+            .expect("delete")
+    );
+    assert!(store.find_client("leaving").await.expect("find").is_none());
+    let revoked = find(store, &mine).await.expect("the token record stays");
+    assert_eq!(revoked.revoked_at, Some(NOW + 5));
+    assert_eq!(find(store, &theirs).await.expect("kept").revoked_at, None);
+    assert!(
+        !store
+            .delete_client("leaving", NOW + 6)
+            .await
+            .expect("delete")
+    );
+}
+
+fn record_of_other() -> (String, TokenRecord) {
+    record(TokenKind::Access, Id::random(), "staying")
+}
+
 async fn clients<S: ClientStore>(store: &S) {
     assert!(store.find_client("nobody").await.expect("find").is_none());
-    let client = Client::confidential("c1", "secret")
+    let client = Client::confidential("c1", "c1-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
         .with_auth_method(ClientAuthMethod::ClientSecretPost)
         .with_grant_types(["client_credentials", "refresh_token"])
         .with_scope("a b".parse().expect("scope"))
         .with_introspect_any_token(true)
-        .with_allowed_cors_origins(["https://app.example"]);
+        .with_allowed_cors_origins(["https://app.example"])
+        .build()
+        .expect("a valid client");
     store.save_client(&client).await.expect("save");
     assert_eq!(store.find_client("c1").await.expect("find"), Some(client));
     // Saving again replaces (upsert).
-    let public = Client::public("c1");
+    let public = Client::public("c1").build().expect("a valid client");
     store.save_client(&public).await.expect("save");
     assert_eq!(store.find_client("c1").await.expect("find"), Some(public));
 }

@@ -6,15 +6,25 @@ use base64::engine::general_purpose::STANDARD;
 use oauth_endpoints::{Client, ClientAuthMethod};
 use oauth_endpoints_tests::{Harness, basic, form, post};
 
-const TRICKY_SECRET: &str = "s:e+c%r et/=&";
+const TRICKY_SECRET: &str = "s:e+c%r et/=&kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1";
 
 fn clients() -> Vec<Client> {
     vec![
-        Client::confidential("basic-client", "basic-secret").with_scope("read".parse().unwrap()),
-        Client::confidential("post-client", "post-secret")
-            .with_auth_method(ClientAuthMethod::ClientSecretPost),
-        Client::confidential("tricky:id +%", TRICKY_SECRET),
-        Client::public("public-client").with_grant_types(["client_credentials"]),
+        Client::confidential("basic-client", "basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
+            .with_scope("read".parse().unwrap())
+            .build()
+            .unwrap(),
+        Client::confidential("post-client", "post-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
+            .with_auth_method(ClientAuthMethod::ClientSecretPost)
+            .build()
+            .unwrap(),
+        Client::confidential("tricky:id +%", TRICKY_SECRET)
+            .build()
+            .unwrap(),
+        Client::public("public-client")
+            .with_grant_types(["client_credentials"])
+            .build()
+            .unwrap(),
     ]
 }
 
@@ -26,7 +36,11 @@ fn cc() -> String {
 async fn client_secret_basic_authenticates() {
     let h = Harness::new(&clients()).await;
     let answer = h
-        .client_credentials("basic-client", "basic-secret", None)
+        .client_credentials(
+            "basic-client",
+            "basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
+            None,
+        )
         .await;
     assert_eq!(answer.status, 200, "{}", answer.json);
     assert!(answer.str("access_token").is_some());
@@ -43,8 +57,16 @@ async fn basic_credentials_are_form_urldecoded() {
 
 #[tokio::test]
 async fn basic_space_may_be_sent_as_percent_20() {
-    let h = Harness::new(&[Client::confidential("a b", "c d")]).await;
-    let header = format!("Basic {}", STANDARD.encode("a%20b:c%20d"));
+    let h = Harness::new(&[
+        Client::confidential("a b", "c d kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1")
+            .build()
+            .unwrap(),
+    ])
+    .await;
+    let header = format!(
+        "Basic {}",
+        STANDARD.encode("a%20b:c%20d%20kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1")
+    );
     let answer = h.send(post("/oauth/token", Some(&header), &cc())).await;
     assert_eq!(answer.status, 200, "{}", answer.json);
 }
@@ -55,7 +77,7 @@ async fn client_secret_post_authenticates() {
     let body = form(&[
         ("grant_type", "client_credentials"),
         ("client_id", "post-client"),
-        ("client_secret", "post-secret"),
+        ("client_secret", "post-secret-kR8vN2qX5tLw9ZpB3mYc7HdF"),
     ]);
     let answer = h.send(post("/oauth/token", None, &body)).await;
     assert_eq!(answer.status, 200, "{}", answer.json);
@@ -68,13 +90,13 @@ async fn a_client_must_use_its_registered_method() {
     let body = form(&[
         ("grant_type", "client_credentials"),
         ("client_id", "basic-client"),
-        ("client_secret", "basic-secret"),
+        ("client_secret", "basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF"),
     ]);
     h.send(post("/oauth/token", None, &body))
         .await
         .assert_error(401, "invalid_client");
     // The post client uses Basic.
-    h.client_credentials("post-client", "post-secret", None)
+    h.client_credentials("post-client", "post-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
         .await
         .assert_error(401, "invalid_client");
 }
@@ -84,12 +106,15 @@ async fn two_methods_in_one_request_are_invalid_request() {
     let h = Harness::new(&clients()).await;
     let body = form(&[
         ("grant_type", "client_credentials"),
-        ("client_secret", "basic-secret"),
+        ("client_secret", "basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF"),
     ]);
     let answer = h
         .send(post(
             "/oauth/token",
-            Some(&basic("basic-client", "basic-secret")),
+            Some(&basic(
+                "basic-client",
+                "basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
+            )),
             &body,
         ))
         .await;
@@ -99,7 +124,9 @@ async fn two_methods_in_one_request_are_invalid_request() {
 #[tokio::test]
 async fn unknown_client_and_wrong_secret_look_the_same() {
     let h = Harness::new(&clients()).await;
-    let unknown = h.client_credentials("nobody", "basic-secret", None).await;
+    let unknown = h
+        .client_credentials("nobody", "basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     let wrong = h.client_credentials("basic-client", "wrong", None).await;
     unknown.assert_error(401, "invalid_client");
     wrong.assert_error(401, "invalid_client");
@@ -178,7 +205,10 @@ async fn body_client_id_must_match_basic() {
     let answer = h
         .send(post(
             "/oauth/token",
-            Some(&basic("basic-client", "basic-secret")),
+            Some(&basic(
+                "basic-client",
+                "basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
+            )),
             &body,
         ))
         .await;
@@ -187,8 +217,44 @@ async fn body_client_id_must_match_basic() {
 
 #[tokio::test]
 async fn client_debug_output_never_shows_the_secret() {
-    let client = Client::confidential("c", "super-secret-value");
-    assert!(!format!("{client:?}").contains("super-secret-value"));
-    assert!(client.verify_secret("super-secret-value"));
-    assert!(!client.verify_secret("super-secret-valuE"));
+    let client = Client::confidential("c", "super-secret-value-kR8vN2qX5tLw9ZpB3")
+        .build()
+        .unwrap();
+    assert!(!format!("{client:?}").contains("super-secret-value-kR8vN2qX5tLw9ZpB3"));
+    assert!(client.verify_secret("super-secret-value-kR8vN2qX5tLw9ZpB3"));
+    assert!(!client.verify_secret("super-secret-value-kR8vN2qX5tLw9ZpBx"));
+}
+
+/// Every way of making a client keeps its invariants: a client with a secret never
+/// authenticates with its `client_id` alone, and a human-chosen secret is refused.
+#[test]
+fn invalid_clients_cannot_be_built() {
+    let secret = oauth_endpoints::generate_secret();
+    let none_with_secret = Client::confidential("c", &secret)
+        .with_auth_method(ClientAuthMethod::None)
+        .build();
+    assert_eq!(none_with_secret.unwrap_err().field, "client_secret");
+    let secret_without_one = Client::public("c")
+        .with_auth_method(ClientAuthMethod::ClientSecretBasic)
+        .build();
+    assert_eq!(secret_without_one.unwrap_err().field, "client_secret");
+    for weak in ["s3cret", "correct horse battery staple", &"ab".repeat(20)] {
+        let error = Client::confidential("c", weak).build().unwrap_err();
+        assert_eq!(error.field, "client_secret", "{weak}");
+    }
+    // A lower bound is configurable, down to 16.
+    let policy = oauth_endpoints::SecretPolicy::with_min_length(16);
+    assert!(
+        Client::confidential("c", "x7Kq2mPw9ZrT4vBn")
+            .with_secret_policy(policy)
+            .build()
+            .is_ok()
+    );
+    assert!(Client::confidential("c\0", &secret).build().is_err());
+    // A stored hash is not re-checked for strength (the secret is not known), but the method
+    // rule holds for it too.
+    let stored = Client::with_secret_hash("c", oauth_endpoints::SecretHash::of("any"))
+        .with_auth_method(ClientAuthMethod::None)
+        .build();
+    assert!(stored.is_err());
 }

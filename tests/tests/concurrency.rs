@@ -29,7 +29,7 @@ fn client_id(index: usize) -> String {
 }
 
 fn secret(index: usize) -> String {
-    format!("secret-{index}")
+    format!("secret-{index}-kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1")
 }
 
 /// A token some task has seen: its value, owner and kind.
@@ -216,7 +216,9 @@ async fn exercise<S: TokenStore>(server: AuthorizationServer, store: &S, steps: 
     for index in 0..CLIENTS {
         let client = Client::confidential(client_id(index), &secret(index))
             .with_grant_types(["client_credentials", "refresh_token"])
-            .with_scope("read write".parse().unwrap());
+            .with_scope("read write".parse().unwrap())
+            .build()
+            .unwrap();
         server.clients().save(&client).await.unwrap();
     }
     let world = Arc::new(World {

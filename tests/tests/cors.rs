@@ -12,11 +12,16 @@ const APP: &str = "https://app.example.com";
 const EVIL: &str = "https://evil.example.net";
 
 fn spa() -> Client {
-    Client::public("spa").with_allowed_cors_origins([APP])
+    Client::public("spa")
+        .with_allowed_cors_origins([APP])
+        .build()
+        .unwrap()
 }
 
 fn service() -> Client {
-    Client::confidential("svc", "svc-secret")
+    Client::confidential("svc", "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
+        .build()
+        .unwrap()
 }
 
 fn preflight(path: &str, origin: &str) -> Request<Bytes> {
@@ -104,11 +109,13 @@ async fn another_origin_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn a_client_without_allowed_origins_gets_no_cross_origin_access() {
     let h = Harness::new(&[service()]).await;
-    let answer = h.client_credentials("svc", "svc-secret", None).await;
+    let answer = h
+        .client_credentials("svc", "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     let token = answer.str("access_token").unwrap();
     let request = post(
         "/oauth/introspect",
-        Some(&basic("svc", "svc-secret")),
+        Some(&basic("svc", "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
         &form(&[("token", token)]),
     );
     h.send(with_origin(request, APP))
@@ -117,7 +124,7 @@ async fn a_client_without_allowed_origins_gets_no_cross_origin_access() {
     // Without an Origin header (a server-side caller), the same request works.
     let request = post(
         "/oauth/introspect",
-        Some(&basic("svc", "svc-secret")),
+        Some(&basic("svc", "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
         &form(&[("token", token)]),
     );
     assert_eq!(h.send(request).await.json["active"], true);

@@ -31,15 +31,27 @@ fn clients() -> Vec<Client> {
     vec![
         Client::public("tv")
             .with_grant_types([GRANT_TYPE, "refresh_token"])
-            .with_scope("read write".parse().unwrap()),
-        Client::confidential("console", "console-secret")
+            .with_scope("read write".parse().unwrap())
+            .build()
+            .unwrap(),
+        Client::confidential("console", "console-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
             .with_grant_types([GRANT_TYPE])
-            .with_scope("read".parse().unwrap()),
+            .with_scope("read".parse().unwrap())
+            .build()
+            .unwrap(),
         Client::public("other")
             .with_grant_types([GRANT_TYPE])
-            .with_scope("read write".parse().unwrap()),
-        Client::public("plain").with_scope("read".parse().unwrap()),
-        Client::confidential("rs", "rs-secret").with_introspect_any_token(true),
+            .with_scope("read write".parse().unwrap())
+            .build()
+            .unwrap(),
+        Client::public("plain")
+            .with_scope("read".parse().unwrap())
+            .build()
+            .unwrap(),
+        Client::confidential("rs", "rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
+            .with_introspect_any_token(true)
+            .build()
+            .unwrap(),
     ]
 }
 
@@ -236,7 +248,7 @@ async fn device_authorization_authenticates_clients_as_section_3_1_says() {
     let answer =
         f.h.send(post(
             "/oauth/device_authorization",
-            Some(&basic("console", "console-secret")),
+            Some(&basic("console", "console-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
             "scope=read",
         ))
         .await;
@@ -448,7 +460,7 @@ async fn an_approved_code_is_exchanged_once_for_tokens_that_introspect_and_revok
     let introspect = || {
         f.h.send(post(
             "/oauth/introspect",
-            Some(&basic("rs", "rs-secret")),
+            Some(&basic("rs", "rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
             &form(&[("token", &access)]),
         ))
     };
@@ -535,7 +547,9 @@ async fn the_page_shows_the_client_and_scope_and_escapes_them() {
         .save(
             &Client::public("<b>evil</b>")
                 .with_grant_types([GRANT_TYPE])
-                .with_scope("read".parse().unwrap()),
+                .with_scope("read".parse().unwrap())
+                .build()
+                .unwrap(),
         )
         .await
         .unwrap();
@@ -977,7 +991,7 @@ mod e2e {
     const CLIENTS: &str = r#"[
       {"client_id": "tv", "token_endpoint_auth_method": "none",
        "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"], "scope": "read write"},
-      {"client_id": "rs", "client_secret": "rs-secret", "grant_types": [],
+      {"client_id": "rs", "client_secret": "rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", "grant_types": [],
        "introspect_any_token": true}
     ]"#;
 
@@ -1133,7 +1147,9 @@ mod e2e {
 
         // The token introspects active (for a resource server), then revokes.
         let resource_server = BasicClient::new(ClientId::new("rs".to_owned()))
-            .set_client_secret(ClientSecret::new("rs-secret".to_owned()))
+            .set_client_secret(ClientSecret::new(
+                "rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF".to_owned(),
+            ))
             .set_introspection_url(IntrospectionUrl::new(server.url("/oauth/introspect")).unwrap());
         let introspection = resource_server
             .introspect(token.access_token())

@@ -17,9 +17,9 @@ use oauth2::{
 use tokio::sync::oneshot;
 
 const CLIENTS: &str = r#"[
-  {"client_id": "basic-client", "client_secret": "basic: secret+%",
+  {"client_id": "basic-client", "client_secret": "basic: secret+%kR8vN2qX5tLw9ZpB3mYc7HdF",
    "grant_types": ["client_credentials", "refresh_token"], "scope": "read write"},
-  {"client_id": "post-client", "client_secret": "post-secret",
+  {"client_id": "post-client", "client_secret": "post-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
    "token_endpoint_auth_method": "client_secret_post",
    "grant_types": ["client_credentials", "refresh_token"], "scope": "read write"}
 ]"#;
@@ -150,7 +150,7 @@ async fn oauth2_client_with_basic_authentication() {
     full_flow(
         &server,
         "basic-client",
-        "basic: secret+%",
+        "basic: secret+%kR8vN2qX5tLw9ZpB3mYc7HdF",
         AuthType::BasicAuth,
     )
     .await;
@@ -161,7 +161,13 @@ async fn oauth2_client_with_basic_authentication() {
 async fn oauth2_client_with_request_body_authentication() {
     let dir = tempfile::tempdir().unwrap();
     let server = start("memory", &clients_file(dir.path())).await;
-    full_flow(&server, "post-client", "post-secret", AuthType::RequestBody).await;
+    full_flow(
+        &server,
+        "post-client",
+        "post-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
+        AuthType::RequestBody,
+    )
+    .await;
     server.stop().await;
 }
 
@@ -172,7 +178,9 @@ async fn a_revoked_token_stays_revoked_after_a_restart_on_the_same_sqlite_file()
     let store = format!("sqlite:{}", dir.path().join("oauth.db").display());
     let client = |server: &Running| {
         BasicClient::new(ClientId::new("basic-client".to_owned()))
-            .set_client_secret(ClientSecret::new("basic: secret+%".to_owned()))
+            .set_client_secret(ClientSecret::new(
+                "basic: secret+%kR8vN2qX5tLw9ZpB3mYc7HdF".to_owned(),
+            ))
             .set_token_uri(TokenUrl::new(server.url("/oauth/token")).unwrap())
             .set_introspection_url(IntrospectionUrl::new(server.url("/oauth/introspect")).unwrap())
             .set_revocation_url(RevocationUrl::new(server.url("/oauth/revoke")).unwrap())

@@ -59,13 +59,18 @@ impl Grant for FixedError {
 }
 
 fn echo_client() -> Client {
-    Client::confidential("echo", "echo-secret")
+    Client::confidential("echo", "echo-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
         .with_grant_types([ECHO, EXPLICIT])
         .with_scope("read".parse().unwrap())
+        .build()
+        .unwrap()
 }
 
 fn plain_client() -> Client {
-    Client::confidential("plain", "plain-secret").with_scope("read".parse().unwrap())
+    Client::confidential("plain", "plain-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
+        .with_scope("read".parse().unwrap())
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -86,7 +91,7 @@ async fn an_annotated_grant_is_registered_and_issues_tokens_like_a_built_in() {
     let answer = h
         .send(post(
             "/oauth/token",
-            Some(&basic("echo", "echo-secret")),
+            Some(&basic("echo", "echo-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
             &form(&[("grant_type", ECHO), ("subject", "user-7")]),
         ))
         .await;
@@ -98,7 +103,7 @@ async fn an_annotated_grant_is_registered_and_issues_tokens_like_a_built_in() {
     let introspect = |token: &str| {
         h.send(post(
             "/oauth/introspect",
-            Some(&basic("echo", "echo-secret")),
+            Some(&basic("echo", "echo-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
             &form(&[("token", token)]),
         ))
     };
@@ -109,7 +114,7 @@ async fn an_annotated_grant_is_registered_and_issues_tokens_like_a_built_in() {
     let revoked = h
         .send(post(
             "/oauth/revoke",
-            Some(&basic("echo", "echo-secret")),
+            Some(&basic("echo", "echo-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
             &form(&[("token", &token)]),
         ))
         .await;
@@ -122,7 +127,7 @@ async fn a_grant_error_is_rendered_as_section_5_2() {
     let h = Harness::new(&[echo_client()]).await;
     h.send(post(
         "/oauth/token",
-        Some(&basic("echo", "echo-secret")),
+        Some(&basic("echo", "echo-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
         &form(&[("grant_type", ECHO)]),
     ))
     .await
@@ -143,7 +148,7 @@ async fn register_grant_adds_an_instance() {
     assert!(h.server.grants().contains(EXPLICIT));
     h.send(post(
         "/oauth/token",
-        Some(&basic("echo", "echo-secret")),
+        Some(&basic("echo", "echo-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
         &form(&[("grant_type", EXPLICIT)]),
     ))
     .await
@@ -191,7 +196,7 @@ async fn exclude_grant_removes_a_grant_and_lets_an_instance_replace_it() {
     assert!(!h.server.grants().contains(ECHO));
     h.send(post(
         "/oauth/token",
-        Some(&basic("echo", "echo-secret")),
+        Some(&basic("echo", "echo-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
         &form(&[("grant_type", ECHO), ("subject", "u")]),
     ))
     .await
@@ -205,7 +210,7 @@ async fn exclude_grant_removes_a_grant_and_lets_an_instance_replace_it() {
     .await;
     h.send(post(
         "/oauth/token",
-        Some(&basic("echo", "echo-secret")),
+        Some(&basic("echo", "echo-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
         &form(&[("grant_type", ECHO)]),
     ))
     .await
@@ -239,7 +244,7 @@ async fn a_client_without_the_grant_type_gets_unauthorized_client() {
     let h = Harness::new(&[plain_client()]).await;
     h.send(post(
         "/oauth/token",
-        Some(&basic("plain", "plain-secret")),
+        Some(&basic("plain", "plain-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
         &form(&[("grant_type", ECHO), ("subject", "u")]),
     ))
     .await
@@ -247,7 +252,7 @@ async fn a_client_without_the_grant_type_gets_unauthorized_client() {
     // An unknown grant_type is unsupported_grant_type, whatever the client lists.
     h.send(post(
         "/oauth/token",
-        Some(&basic("plain", "plain-secret")),
+        Some(&basic("plain", "plain-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
         &form(&[("grant_type", "urn:example:unknown")]),
     ))
     .await

@@ -17,7 +17,9 @@ async fn server() -> AuthorizationServer {
         .body_limit(64)
         .build()
         .unwrap();
-    let client = Client::confidential("app", "secret");
+    let client = Client::confidential("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
+        .build()
+        .unwrap();
     server.clients().save(&client).await.unwrap();
     server
 }
@@ -25,7 +27,10 @@ async fn server() -> AuthorizationServer {
 fn token_request(body: Body, length: Option<usize>) -> Request<Body> {
     let mut builder = Request::post("/oauth/token")
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("authorization", basic("app", "secret"));
+        .header(
+            "authorization",
+            basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF"),
+        );
     if let Some(length) = length {
         builder = builder.header("content-length", length);
     }

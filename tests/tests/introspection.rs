@@ -9,23 +9,32 @@ use oauth_endpoints_tests::{Answer, Harness, basic, form, post};
 use serde_json::{Value, json};
 
 fn app() -> Client {
-    Client::confidential("app", "app-secret")
+    Client::confidential("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
         .with_grant_types(["client_credentials", "refresh_token"])
         .with_scope("read write".parse().unwrap())
+        .build()
+        .unwrap()
 }
 
 fn resource_server() -> Client {
-    Client::confidential("rs", "rs-secret")
+    Client::confidential("rs", "rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
         .with_auth_method(ClientAuthMethod::ClientSecretPost)
         .with_scope("introspection".parse().unwrap())
+        .build()
+        .unwrap()
 }
 
 fn gateway() -> Client {
-    Client::confidential("gateway", "gateway-secret").with_introspect_any_token(true)
+    Client::confidential("gateway", "gateway-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
+        .with_introspect_any_token(true)
+        .build()
+        .unwrap()
 }
 
 fn outsider() -> Client {
-    Client::confidential("outsider", "outsider-secret")
+    Client::confidential("outsider", "outsider-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
+        .build()
+        .unwrap()
 }
 
 fn clients() -> Vec<Client> {
@@ -34,7 +43,7 @@ fn clients() -> Vec<Client> {
         resource_server(),
         gateway(),
         outsider(),
-        Client::public("spa"),
+        Client::public("spa").build().unwrap(),
     ]
 }
 
@@ -43,7 +52,12 @@ async fn introspect(h: &Harness, auth: Option<&str>, pairs: &[(&str, &str)]) -> 
 }
 
 async fn as_app(h: &Harness, token: &str) -> Answer {
-    introspect(h, Some(&basic("app", "app-secret")), &[("token", token)]).await
+    introspect(
+        h,
+        Some(&basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
+        &[("token", token)],
+    )
+    .await
 }
 
 fn assert_inactive(answer: &Answer) {
@@ -53,7 +67,9 @@ fn assert_inactive(answer: &Answer) {
 }
 
 async fn issue(h: &Harness) -> (String, String) {
-    let answer = h.client_credentials("app", "app-secret", None).await;
+    let answer = h
+        .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     (
         answer.str("access_token").unwrap().to_owned(),
         answer.str("refresh_token").unwrap().to_owned(),
@@ -126,7 +142,7 @@ async fn hints_order_the_lookup_but_never_filter() {
     ] {
         let answer = introspect(
             &h,
-            Some(&basic("app", "app-secret")),
+            Some(&basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
             &[("token", token), ("token_type_hint", hint)],
         )
         .await;
@@ -144,7 +160,7 @@ async fn five_inactive_causes_are_byte_identical() {
     let revoke = h
         .send(post(
             "/oauth/revoke",
-            Some(&basic("app", "app-secret")),
+            Some(&basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
             &form(&[("token", &revoked)]),
         ))
         .await;
@@ -157,7 +173,10 @@ async fn five_inactive_causes_are_byte_identical() {
         as_app(&h, "%%% not even a token \u{1F600}").await,
         introspect(
             &h,
-            Some(&basic("outsider", "outsider-secret")),
+            Some(&basic(
+                "outsider",
+                "outsider-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
+            )),
             &[("token", &foreign)],
         )
         .await,
@@ -181,7 +200,10 @@ async fn default_policy_own_token_audience_or_introspect_any() {
         let pairs = [
             ("token", token.to_owned()),
             ("client_id", "rs".to_owned()),
-            ("client_secret", "rs-secret".to_owned()),
+            (
+                "client_secret",
+                "rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF".to_owned(),
+            ),
         ];
         let body = form(
             &pairs
@@ -195,7 +217,7 @@ async fn default_policy_own_token_audience_or_introspect_any() {
     assert_inactive(&rs(&plain).await);
     let gateway = introspect(
         &h,
-        Some(&basic("gateway", "gateway-secret")),
+        Some(&basic("gateway", "gateway-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
         &[("token", &plain)],
     )
     .await;
@@ -214,7 +236,10 @@ async fn the_policy_is_replaceable() {
     assert_inactive(&as_app(&h, &access).await);
     let answer = introspect(
         &h,
-        Some(&basic("outsider", "outsider-secret")),
+        Some(&basic(
+            "outsider",
+            "outsider-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
+        )),
         &[("token", &access)],
     )
     .await;
@@ -264,9 +289,13 @@ async fn unauthenticated_and_public_callers_get_invalid_client() {
 #[tokio::test]
 async fn token_is_required() {
     let h = Harness::new(&clients()).await;
-    introspect(&h, Some(&basic("app", "app-secret")), &[])
-        .await
-        .assert_error(400, "invalid_request");
+    introspect(
+        &h,
+        Some(&basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
+        &[],
+    )
+    .await
+    .assert_error(400, "invalid_request");
 }
 
 #[tokio::test]
@@ -279,7 +308,7 @@ async fn a_bearer_token_with_the_introspection_scope_authorises() {
             &form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", "rs"),
-                ("client_secret", "rs-secret"),
+                ("client_secret", "rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF"),
             ]),
         ))
         .await;
@@ -331,14 +360,14 @@ async fn revoke_then_introspect_is_inactive_and_the_refresh_grant_fails() {
     let revoke = h
         .send(post(
             "/oauth/revoke",
-            Some(&basic("app", "app-secret")),
+            Some(&basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
             &form(&[("token", &refresh)]),
         ))
         .await;
     assert_eq!(revoke.status, 200);
     assert_inactive(&as_app(&h, &access).await);
     assert_inactive(&as_app(&h, &refresh).await);
-    h.refresh("app", "app-secret", &refresh)
+    h.refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &refresh)
         .await
         .assert_error(400, "invalid_grant");
 }
@@ -347,9 +376,60 @@ async fn revoke_then_introspect_is_inactive_and_the_refresh_grant_fails() {
 async fn a_rotated_refresh_token_is_inactive() {
     let h = Harness::new(&clients()).await;
     let (_, refresh) = issue(&h).await;
-    let rotated = h.refresh("app", "app-secret", &refresh).await;
+    let rotated = h
+        .refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &refresh)
+        .await;
     assert_eq!(rotated.status, 200);
     assert_inactive(&as_app(&h, &refresh).await);
     let next = rotated.str("refresh_token").unwrap();
     assert_eq!(as_app(&h, next).await.json["active"], true);
+}
+
+/// A public client proves nothing about itself (RFC 7662 §2.1, §4): a Bearer token issued to
+/// one cannot authorise introspection, whatever scope it carries.
+#[tokio::test]
+async fn a_bearer_token_of_a_public_client_does_not_authorise() {
+    // A scope name the client rules do not know, so only the endpoint stands in the way.
+    let tv = Client::public("tv")
+        .with_scope("rs:introspect read".parse().unwrap())
+        .build()
+        .unwrap();
+    let h = Harness::with(&[app(), tv.clone()], |builder| {
+        builder.introspection_scope("rs:introspect")
+    })
+    .await;
+    let tv_token = h
+        .server
+        .issuer()
+        .issue(&TokenRequest::new(
+            &tv,
+            "rs:introspect read".parse().unwrap(),
+        ))
+        .await
+        .unwrap();
+    let (target, _) = issue(&h).await;
+    let bearer = format!("Bearer {}", tv_token.access_token());
+    let answer = introspect(&h, Some(&bearer), &[("token", &target)]).await;
+    assert_eq!(answer.status, 401, "{}", answer.json);
+    assert_eq!(answer.error(), Some("invalid_token"));
+    assert!(answer.json.get("active").is_none());
+}
+
+/// A public client cannot even be registered with the power to introspect (the builder, the
+/// metadata and so the clients file share one rule set).
+#[test]
+fn a_public_client_cannot_be_given_introspection() {
+    let scoped = Client::public("spa")
+        .with_scope("introspection read".parse().unwrap())
+        .build();
+    assert_eq!(scoped.unwrap_err().field, "scope");
+    let any = Client::public("spa")
+        .with_introspect_any_token(true)
+        .build();
+    assert_eq!(any.unwrap_err().field, "introspect_any_token");
+    let metadata: oauth_endpoints::ClientMetadata = serde_json::from_value(json!({
+        "client_id": "spa", "token_endpoint_auth_method": "none", "introspect_any_token": true
+    }))
+    .unwrap();
+    assert!(metadata.into_client().is_err());
 }

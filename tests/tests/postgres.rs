@@ -27,9 +27,9 @@ use tokio::sync::{Barrier, oneshot, watch};
 use tokio::task::JoinHandle;
 
 const CLIENT: &str = "app";
-const SECRET: &str = "app-secret";
+const SECRET: &str = "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF";
 const CLIENTS: &str = r#"[
-  {"client_id": "app", "client_secret": "app-secret",
+  {"client_id": "app", "client_secret": "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
    "grant_types": ["client_credentials", "refresh_token"], "scope": "read write"}
 ]"#;
 
@@ -37,6 +37,8 @@ fn app() -> Client {
     Client::confidential(CLIENT, SECRET)
         .with_grant_types(["client_credentials", "refresh_token"])
         .with_scope("read write".parse().unwrap())
+        .build()
+        .unwrap()
 }
 
 /// A server instance over a store of its own (its own pool) on `options`' schema.

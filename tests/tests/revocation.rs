@@ -9,19 +9,23 @@ use oauth_endpoints::{Client, ClientAuthMethod, EventListener, TokenRevoked};
 use oauth_endpoints_tests::{Answer, Harness, basic, form, post};
 
 fn app() -> Client {
-    Client::confidential("app", "app-secret")
+    Client::confidential("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
         .with_grant_types(["client_credentials", "refresh_token"])
         .with_scope("read write".parse().unwrap())
+        .build()
+        .unwrap()
 }
 
 fn other() -> Client {
-    Client::confidential("other", "other-secret")
+    Client::confidential("other", "other-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
         .with_auth_method(ClientAuthMethod::ClientSecretPost)
         .with_grant_types(["client_credentials"])
+        .build()
+        .unwrap()
 }
 
 fn spa() -> Client {
-    Client::public("spa")
+    Client::public("spa").build().unwrap()
 }
 
 struct Tokens {
@@ -30,7 +34,9 @@ struct Tokens {
 }
 
 async fn tokens(h: &Harness) -> Tokens {
-    let answer = h.client_credentials("app", "app-secret", None).await;
+    let answer = h
+        .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     Tokens {
         access: answer.str("access_token").unwrap().to_owned(),
         refresh: answer.str("refresh_token").unwrap().to_owned(),
@@ -42,7 +48,12 @@ async fn revoke(h: &Harness, auth: Option<&str>, pairs: &[(&str, &str)]) -> Answ
 }
 
 async fn revoke_as_app(h: &Harness, pairs: &[(&str, &str)]) -> Answer {
-    revoke(h, Some(&basic("app", "app-secret")), pairs).await
+    revoke(
+        h,
+        Some(&basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
+        pairs,
+    )
+    .await
 }
 
 async fn is_active(h: &Harness, token: &str) -> bool {
@@ -64,7 +75,9 @@ async fn section_2_1_revoking_an_access_token_leaves_the_refresh_token_usable() 
     assert_revoked_ok(&revoke_as_app(&h, &[("token", &t.access)]).await);
     assert!(!is_active(&h, &t.access).await);
     assert!(is_active(&h, &t.refresh).await);
-    let refreshed = h.refresh("app", "app-secret", &t.refresh).await;
+    let refreshed = h
+        .refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &t.refresh)
+        .await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.json);
 }
 
@@ -74,7 +87,7 @@ async fn section_2_1_may_revoke_the_whole_grant_with_an_access_token_when_config
     let t = tokens(&h).await;
     assert_revoked_ok(&revoke_as_app(&h, &[("token", &t.access)]).await);
     assert!(!is_active(&h, &t.refresh).await);
-    h.refresh("app", "app-secret", &t.refresh)
+    h.refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &t.refresh)
         .await
         .assert_error(400, "invalid_grant");
 }
@@ -84,14 +97,16 @@ async fn section_2_1_revoking_a_refresh_token_revokes_the_grants_access_tokens()
     let h = Harness::new(&[app()]).await;
     let t = tokens(&h).await;
     // A second access token of the same grant, from a rotation.
-    let rotated = h.refresh("app", "app-secret", &t.refresh).await;
+    let rotated = h
+        .refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &t.refresh)
+        .await;
     let access2 = rotated.str("access_token").unwrap();
     let refresh2 = rotated.str("refresh_token").unwrap();
     assert_revoked_ok(&revoke_as_app(&h, &[("token", refresh2)]).await);
     for token in [&t.access, access2, refresh2] {
         assert!(!is_active(&h, token).await);
     }
-    h.refresh("app", "app-secret", refresh2)
+    h.refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", refresh2)
         .await
         .assert_error(400, "invalid_grant");
 }
@@ -128,7 +143,7 @@ async fn section_2_1_another_clients_token_is_refused_and_untouched() {
         &[
             ("token", &t.access),
             ("client_id", "other"),
-            ("client_secret", "other-secret"),
+            ("client_secret", "other-secret-kR8vN2qX5tLw9ZpB3mYc7HdF"),
         ],
     )
     .await;
@@ -215,7 +230,7 @@ async fn repeated_parameters_are_invalid_request() {
     let answer = h
         .send(post(
             "/oauth/revoke",
-            Some(&basic("app", "app-secret")),
+            Some(&basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
             &body,
         ))
         .await;
@@ -267,4 +282,63 @@ async fn listeners_hear_of_each_revocation() {
         events,
         vec![("app".to_owned(), record.id.to_string(), true)]
     );
+}
+
+/// A grant outlives its refresh token: a refresh just before the refresh token's end mints an
+/// access token that lives on after it. Revoking the (now expired) refresh token of the grant
+/// must still end the grant (RFC 7009 §2.1), with 200.
+#[tokio::test]
+async fn revoking_an_expired_refresh_token_still_revokes_its_grant() {
+    let h = Harness::with(&[app()], |builder| {
+        builder
+            .access_token_ttl(Duration::from_secs(3600))
+            .refresh_token_ttl(Duration::from_secs(4))
+    })
+    .await;
+    let first = tokens(&h).await;
+    h.clock.advance(Duration::from_secs(2));
+    let refreshed = h
+        .refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &first.refresh)
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.json);
+    let access = refreshed.str("access_token").unwrap().to_owned();
+    let refresh = refreshed.str("refresh_token").unwrap().to_owned();
+    h.clock.advance(Duration::from_secs(3)); // the new refresh token has expired
+    assert!(introspect_active(&h, &access).await);
+
+    let answer = revoke(&h, Some(&app_basic()), &[("token", &refresh)]).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body.as_ref(), b"{}");
+    assert!(!introspect_active(&h, &access).await);
+
+    // The same for a rotated (already replaced) refresh token of a live grant.
+    let second = tokens(&h).await;
+    let rotated = h
+        .refresh(
+            "app",
+            "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
+            &second.refresh,
+        )
+        .await;
+    let live = rotated.str("access_token").unwrap().to_owned();
+    assert!(introspect_active(&h, &live).await);
+    let answer = revoke(&h, Some(&app_basic()), &[("token", &second.refresh)]).await;
+    assert_eq!(answer.status, 200);
+    assert!(!introspect_active(&h, &live).await);
+}
+
+fn app_basic() -> String {
+    basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
+}
+
+async fn introspect_active(h: &Harness, token: &str) -> bool {
+    let answer = h
+        .send(post(
+            "/oauth/introspect",
+            Some(&app_basic()),
+            &form(&[("token", token)]),
+        ))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    answer.json["active"] == true
 }

@@ -64,20 +64,24 @@ fn captured() -> &'static Captured {
 }
 
 /// Secrets long enough that a match is no accident, with characters that need encoding.
-const APP_SECRET: &str = "app-secret-Zq7 x+y/Kp0%Lm9:Wv4";
-const POST_SECRET: &str = "post-secret-8Hn2Rt5Yu1Io3Pa6";
-const WRONG_SECRET: &str = "wrong-secret-Jd4Kf7Lg0Mh3Nb6";
+const APP_SECRET: &str = "app-secret-Zq7 x+y/Kp0%Lm9:Wv4-Ab3Cd5Ef";
+const POST_SECRET: &str = "post-secret-8Hn2Rt5Yu1Io3Pa6-Gh7Jk9";
+const WRONG_SECRET: &str = "wrong-secret-Jd4Kf7Lg0Mh3Nb6-Lm2Np4";
 
 fn clients() -> Vec<Client> {
     vec![
         Client::confidential("app", APP_SECRET)
             .with_grant_types(["client_credentials", "refresh_token"])
-            .with_scope("read write".parse().unwrap()),
+            .with_scope("read write".parse().unwrap())
+            .build()
+            .unwrap(),
         Client::confidential("poster", POST_SECRET)
             .with_auth_method(ClientAuthMethod::ClientSecretPost)
             .with_scope("introspection".parse().unwrap())
-            .with_introspect_any_token(true),
-        Client::public("spa"),
+            .with_introspect_any_token(true)
+            .build()
+            .unwrap(),
+        Client::public("spa").build().unwrap(),
     ]
 }
 
@@ -299,9 +303,11 @@ fn assert_redacted(value: &impl std::fmt::Debug, secrets: &[&str]) {
 
 #[tokio::test]
 async fn debug_redacts_every_secret_and_token() {
-    let secret = "debug-secret-Qw3Er5Ty7Ui9";
+    let secret = "debug-secret-Qw3Er5Ty7Ui9-Op1As3Df5";
     let client = Client::confidential("debug-client", secret)
-        .with_grant_types(["client_credentials", "refresh_token"]);
+        .with_grant_types(["client_credentials", "refresh_token"])
+        .build()
+        .unwrap();
     assert_redacted(&client, &[secret]);
     assert_redacted(&SecretHash::of(secret), &[secret]);
 

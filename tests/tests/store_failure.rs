@@ -63,14 +63,16 @@ async fn every_endpoint_answers_503_when_the_token_store_is_down() {
         .token_store(DownStore)
         .build()
         .unwrap_or_else(|error| panic!("{error}"));
-    let client = Client::confidential("app", "app-secret")
-        .with_grant_types(["client_credentials", "refresh_token"]);
+    let client = Client::confidential("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
+        .with_grant_types(["client_credentials", "refresh_token"])
+        .build()
+        .unwrap();
     server
         .clients()
         .save(&client)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let auth = basic("app", "app-secret");
+    let auth = basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF");
     for (path, pairs) in [
         ("/oauth/token", vec![("grant_type", "client_credentials")]),
         (

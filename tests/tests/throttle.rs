@@ -20,21 +20,25 @@ fn quota(burst: u32) -> Quota {
 }
 
 fn app() -> Client {
-    Client::confidential("app", "app-secret")
+    Client::confidential("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
         .with_grant_types(["client_credentials", "refresh_token"])
         .with_scope("read".parse().unwrap())
+        .build()
+        .unwrap()
 }
 
 fn other() -> Client {
-    Client::confidential("other", "other-secret")
+    Client::confidential("other", "other-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
         .with_auth_method(ClientAuthMethod::ClientSecretPost)
         .with_scope("introspection".parse().unwrap())
+        .build()
+        .unwrap()
 }
 
 async fn introspect_as_app(h: &Harness, token: &str) -> Answer {
     h.send(post(
         "/oauth/introspect",
-        Some(&basic("app", "app-secret")),
+        Some(&basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
         &form(&[("token", token)]),
     ))
     .await
@@ -43,7 +47,7 @@ async fn introspect_as_app(h: &Harness, token: &str) -> Answer {
 async fn revoke_as_app(h: &Harness, token: &str) -> Answer {
     h.send(post(
         "/oauth/revoke",
-        Some(&basic("app", "app-secret")),
+        Some(&basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
         &form(&[("token", token)]),
     ))
     .await
@@ -68,7 +72,9 @@ async fn off_by_default() {
 #[tokio::test]
 async fn introspection_over_the_limit_is_429_with_retry_after() {
     let h = Harness::with(&[app()], |b| b.throttle(quota(3))).await;
-    let token = h.client_credentials("app", "app-secret", None).await;
+    let token = h
+        .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     let token = token.str("access_token").unwrap();
     for _ in 0..3 {
         let answer = introspect_as_app(&h, token).await;
@@ -77,7 +83,9 @@ async fn introspection_over_the_limit_is_429_with_retry_after() {
     assert_throttled(&introspect_as_app(&h, token).await);
     // The token endpoint is not throttled.
     assert_eq!(
-        h.client_credentials("app", "app-secret", None).await.status,
+        h.client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+            .await
+            .status,
         200
     );
 }
@@ -85,13 +93,17 @@ async fn introspection_over_the_limit_is_429_with_retry_after() {
 #[tokio::test]
 async fn revocation_over_the_limit_is_429_and_revokes_nothing() {
     let h = Harness::with(&[app()], |b| b.throttle(quota(2))).await;
-    let answer = h.client_credentials("app", "app-secret", None).await;
+    let answer = h
+        .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     let refresh = answer.str("refresh_token").unwrap();
     assert_eq!(revoke_as_app(&h, "unknown-1").await.status, 200);
     assert_eq!(revoke_as_app(&h, "unknown-2").await.status, 200);
     assert_throttled(&revoke_as_app(&h, refresh).await);
     // The refused revocation left the grant alone.
-    let refreshed = h.refresh("app", "app-secret", refresh).await;
+    let refreshed = h
+        .refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", refresh)
+        .await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.json);
 }
 
@@ -112,7 +124,7 @@ async fn another_client_is_unaffected() {
     let body = form(&[
         ("token", "t"),
         ("client_id", "other"),
-        ("client_secret", "other-secret"),
+        ("client_secret", "other-secret-kR8vN2qX5tLw9ZpB3mYc7HdF"),
     ]);
     let answer = h.send(post("/oauth/introspect", None, &body)).await;
     assert_eq!(answer.status, 200, "{}", answer.json);
@@ -145,7 +157,7 @@ async fn a_bearer_caller_is_counted_as_its_client() {
             &form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", "other"),
-                ("client_secret", "other-secret"),
+                ("client_secret", "other-secret-kR8vN2qX5tLw9ZpB3mYc7HdF"),
             ]),
         ))
         .await;
@@ -182,7 +194,7 @@ async fn custom_endpoints_apply_the_same_limit() {
     let send = || {
         h.send(post(
             "/throttled/whoami",
-            Some(&basic("app", "app-secret")),
+            Some(&basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
             "",
         ))
     };

@@ -10,25 +10,34 @@ use oauth_endpoints::{Client, TokenHash, TokenKind, TokenStore};
 use oauth_endpoints_tests::{Harness, basic, form, post};
 
 fn service() -> Client {
-    Client::confidential("svc", "svc-secret").with_scope("read write".parse().unwrap())
+    Client::confidential("svc", "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
+        .with_scope("read write".parse().unwrap())
+        .build()
+        .unwrap()
 }
 
 fn refreshing() -> Client {
-    Client::confidential("app", "app-secret")
+    Client::confidential("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
         .with_grant_types(["client_credentials", "refresh_token"])
         .with_scope("read write".parse().unwrap())
+        .build()
+        .unwrap()
 }
 
 fn other() -> Client {
-    Client::confidential("other", "other-secret")
+    Client::confidential("other", "other-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
         .with_grant_types(["client_credentials", "refresh_token"])
         .with_scope("read write".parse().unwrap())
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
 async fn client_credentials_issues_a_bearer_token_with_the_full_scope() {
     let h = Harness::new(&[service()]).await;
-    let answer = h.client_credentials("svc", "svc-secret", None).await;
+    let answer = h
+        .client_credentials("svc", "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     assert_eq!(answer.status, 200);
     answer.assert_oauth_headers();
     assert_eq!(answer.str("token_type"), Some("Bearer"));
@@ -45,7 +54,7 @@ async fn client_credentials_issues_a_bearer_token_with_the_full_scope() {
 async fn requested_scope_within_the_client_scope_is_granted_without_echo() {
     let h = Harness::new(&[service()]).await;
     let answer = h
-        .client_credentials("svc", "svc-secret", Some("read"))
+        .client_credentials("svc", "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", Some("read"))
         .await;
     assert_eq!(answer.status, 200);
     assert!(answer.json.get("scope").is_none(), "{}", answer.json);
@@ -62,19 +71,29 @@ async fn requested_scope_within_the_client_scope_is_granted_without_echo() {
 #[tokio::test]
 async fn scope_beyond_the_client_scope_is_invalid_scope() {
     let h = Harness::new(&[service()]).await;
-    h.client_credentials("svc", "svc-secret", Some("read admin"))
-        .await
-        .assert_error(400, "invalid_scope");
-    h.client_credentials("svc", "svc-secret", Some("bad\"scope"))
-        .await
-        .assert_error(400, "invalid_scope");
+    h.client_credentials(
+        "svc",
+        "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
+        Some("read admin"),
+    )
+    .await
+    .assert_error(400, "invalid_scope");
+    h.client_credentials(
+        "svc",
+        "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
+        Some("bad\"scope"),
+    )
+    .await
+    .assert_error(400, "invalid_scope");
     assert_eq!(h.store.token_count(), 0);
 }
 
 #[tokio::test]
 async fn tokens_are_stored_only_as_hashes() {
     let h = Harness::new(&[refreshing()]).await;
-    let answer = h.client_credentials("app", "app-secret", None).await;
+    let answer = h
+        .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     let access = answer.str("access_token").unwrap();
     let refresh = answer.str("refresh_token").unwrap();
     let record = h
@@ -101,7 +120,7 @@ async fn tokens_are_stored_only_as_hashes() {
 #[tokio::test]
 async fn errors_of_section_5_2() {
     let h = Harness::new(&[service()]).await;
-    let auth = basic("svc", "svc-secret");
+    let auth = basic("svc", "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF");
     let send = |body: String| h.send(post("/oauth/token", Some(&auth), &body));
     send(form(&[("scope", "read")]))
         .await
@@ -126,7 +145,10 @@ async fn wrong_content_type_is_invalid_request() {
     let h = Harness::new(&[service()]).await;
     let request = http::Request::post("/oauth/token")
         .header("content-type", "application/json")
-        .header("authorization", basic("svc", "svc-secret"))
+        .header(
+            "authorization",
+            basic("svc", "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF"),
+        )
         .body(bytes::Bytes::from_static(
             b"{\"grant_type\":\"client_credentials\"}",
         ))
@@ -141,7 +163,9 @@ async fn lifetimes_are_configurable_and_expiry_follows_the_clock() {
             .refresh_token_ttl(Duration::from_secs(600))
     })
     .await;
-    let answer = h.client_credentials("app", "app-secret", None).await;
+    let answer = h
+        .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     assert_eq!(answer.json["expires_in"].as_u64(), Some(60));
     let access = answer.str("access_token").unwrap();
     let refresh = answer.str("refresh_token").unwrap().to_owned();
@@ -150,12 +174,14 @@ async fn lifetimes_are_configurable_and_expiry_follows_the_clock() {
     h.clock.advance(Duration::from_secs(61));
     assert!(!record.is_active(h.clock_now()));
     // The refresh token outlives the access token…
-    let refreshed = h.refresh("app", "app-secret", &refresh).await;
+    let refreshed = h
+        .refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &refresh)
+        .await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.json);
     // …until its own expiry, which rotation does not extend.
     h.clock.advance(Duration::from_secs(600));
     let late = refreshed.str("refresh_token").unwrap();
-    h.refresh("app", "app-secret", late)
+    h.refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", late)
         .await
         .assert_error(400, "invalid_grant");
 }
@@ -174,29 +200,39 @@ impl ClockNow for Harness {
 #[tokio::test]
 async fn refresh_rotates_and_the_old_refresh_token_stops_working() {
     let h = Harness::new(&[refreshing()]).await;
-    let first = h.client_credentials("app", "app-secret", None).await;
+    let first = h
+        .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     let old_refresh = first.str("refresh_token").unwrap();
-    let second = h.refresh("app", "app-secret", old_refresh).await;
+    let second = h
+        .refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", old_refresh)
+        .await;
     assert_eq!(second.status, 200, "{}", second.json);
     second.assert_oauth_headers();
     let new_refresh = second.str("refresh_token").unwrap();
     assert_ne!(new_refresh, old_refresh);
     assert_ne!(second.str("access_token"), first.str("access_token"));
     // The new refresh token works once more.
-    let third = h.refresh("app", "app-secret", new_refresh).await;
+    let third = h
+        .refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", new_refresh)
+        .await;
     assert_eq!(third.status, 200, "{}", third.json);
 }
 
 #[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_the_whole_grant() {
     let h = Harness::new(&[refreshing()]).await;
-    let first = h.client_credentials("app", "app-secret", None).await;
+    let first = h
+        .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     let old_refresh = first.str("refresh_token").unwrap().to_owned();
-    let second = h.refresh("app", "app-secret", &old_refresh).await;
+    let second = h
+        .refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &old_refresh)
+        .await;
     let new_access = second.str("access_token").unwrap().to_owned();
     let new_refresh = second.str("refresh_token").unwrap().to_owned();
 
-    h.refresh("app", "app-secret", &old_refresh)
+    h.refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &old_refresh)
         .await
         .assert_error(400, "invalid_grant");
 
@@ -205,7 +241,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_grant() {
         let record = h.server.tokens().find(value, None).await.unwrap().unwrap();
         assert!(record.revoked_at.is_some(), "{record:?}");
     }
-    h.refresh("app", "app-secret", &new_refresh)
+    h.refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &new_refresh)
         .await
         .assert_error(400, "invalid_grant");
 }
@@ -213,12 +249,16 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_grant() {
 #[tokio::test]
 async fn a_refresh_token_of_another_client_is_refused_and_left_untouched() {
     let h = Harness::new(&[refreshing(), other()]).await;
-    let first = h.client_credentials("app", "app-secret", None).await;
+    let first = h
+        .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     let refresh = first.str("refresh_token").unwrap();
-    h.refresh("other", "other-secret", refresh)
+    h.refresh("other", "other-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", refresh)
         .await
         .assert_error(400, "invalid_grant");
-    let ok = h.refresh("app", "app-secret", refresh).await;
+    let ok = h
+        .refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", refresh)
+        .await;
     assert_eq!(ok.status, 200, "{}", ok.json);
 }
 
@@ -226,7 +266,7 @@ async fn a_refresh_token_of_another_client_is_refused_and_left_untouched() {
 async fn refresh_scope_may_only_narrow() {
     let h = Harness::new(&[refreshing()]).await;
     let first = h
-        .client_credentials("app", "app-secret", Some("read"))
+        .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", Some("read"))
         .await;
     let refresh = first.str("refresh_token").unwrap();
     let send = |scope: &str| {
@@ -237,7 +277,7 @@ async fn refresh_scope_may_only_narrow() {
         ]);
         h.send(post(
             "/oauth/token",
-            Some(&basic("app", "app-secret")),
+            Some(&basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
             &body,
         ))
     };
@@ -250,18 +290,24 @@ async fn refresh_scope_may_only_narrow() {
 #[tokio::test]
 async fn an_access_token_is_not_a_refresh_token() {
     let h = Harness::new(&[refreshing()]).await;
-    let first = h.client_credentials("app", "app-secret", None).await;
+    let first = h
+        .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     let access = first.str("access_token").unwrap();
-    h.refresh("app", "app-secret", access)
+    h.refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", access)
         .await
         .assert_error(400, "invalid_grant");
-    h.refresh("app", "app-secret", "unknown-token")
-        .await
-        .assert_error(400, "invalid_grant");
+    h.refresh(
+        "app",
+        "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
+        "unknown-token",
+    )
+    .await
+    .assert_error(400, "invalid_grant");
     let body = form(&[("grant_type", "refresh_token")]);
     h.send(post(
         "/oauth/token",
-        Some(&basic("app", "app-secret")),
+        Some(&basic("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
         &body,
     ))
     .await
@@ -272,13 +318,19 @@ async fn an_access_token_is_not_a_refresh_token() {
 async fn concurrent_rotations_of_one_refresh_token_have_exactly_one_winner() {
     let h = Arc::new(Harness::new(&[refreshing()]).await);
     for _ in 0..20 {
-        let first = h.client_credentials("app", "app-secret", None).await;
+        let first = h
+            .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+            .await;
         let refresh = first.str("refresh_token").unwrap().to_owned();
         let tasks: Vec<_> = (0..16)
             .map(|_| {
                 let h = Arc::clone(&h);
                 let refresh = refresh.clone();
-                tokio::spawn(async move { h.refresh("app", "app-secret", &refresh).await.status })
+                tokio::spawn(async move {
+                    h.refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &refresh)
+                        .await
+                        .status
+                })
             })
             .collect();
         let mut winners = 0;
@@ -298,11 +350,15 @@ async fn concurrent_chains_never_accept_a_refresh_token_twice() {
         .map(|_| {
             let h = Arc::clone(&h);
             tokio::spawn(async move {
-                let first = h.client_credentials("app", "app-secret", None).await;
+                let first = h
+                    .client_credentials("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+                    .await;
                 let mut current = first.str("refresh_token").unwrap().to_owned();
                 let mut used = Vec::new();
                 for _ in 0..10 {
-                    let next = h.refresh("app", "app-secret", &current).await;
+                    let next = h
+                        .refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &current)
+                        .await;
                     assert_eq!(next.status, 200, "{}", next.json);
                     used.push(std::mem::replace(
                         &mut current,
@@ -319,7 +375,7 @@ async fn concurrent_chains_never_accept_a_refresh_token_twice() {
     }
     // Every used refresh token is refused now (and reuse revokes its grant).
     for token in used.iter().step_by(37) {
-        h.refresh("app", "app-secret", token)
+        h.refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", token)
             .await
             .assert_error(400, "invalid_grant");
     }
@@ -333,9 +389,12 @@ async fn purge_removes_only_expired_records() {
         b.access_token_ttl(Duration::from_secs(10))
     })
     .await;
-    h.client_credentials("svc", "svc-secret", None).await;
+    h.client_credentials("svc", "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     h.clock.advance(Duration::from_secs(5));
-    let fresh = h.client_credentials("svc", "svc-secret", None).await;
+    let fresh = h
+        .client_credentials("svc", "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", None)
+        .await;
     assert_eq!(h.store.token_count(), 2);
     h.clock.advance(Duration::from_secs(6));
     let purged = h

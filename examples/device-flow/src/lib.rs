@@ -29,7 +29,9 @@
 //!     .unwrap();
 //! let tv = Client::public("living-room-tv")
 //!     .with_grant_types([GRANT_TYPE])
-//!     .with_scope("read".parse().unwrap());
+//!     .with_scope("read".parse().unwrap())
+//!     .build()
+//!     .unwrap();
 //! server.clients().save(&tv).await.unwrap();
 //!
 //! assert!(server.route("device_authorization").is_some());

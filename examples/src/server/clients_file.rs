@@ -2,25 +2,26 @@
 
 use std::path::Path;
 
-use oauth_endpoints::{Client, ClientMetadata};
+use oauth_endpoints::{Client, ClientMetadata, SecretPolicy};
 use serde_json::Value;
 
 use crate::server::StartError;
 
 /// Reads and checks every entry; an error names the entry (index and `client_id`) and the field.
-pub fn load(path: &Path) -> Result<Vec<Client>, StartError> {
+/// Client-chosen secrets must pass `policy`.
+pub fn load(path: &Path, policy: SecretPolicy) -> Result<Vec<Client>, StartError> {
     let text = std::fs::read_to_string(path).map_err(|source| StartError::ClientsFile {
         path: path.to_owned(),
         message: source.to_string(),
     })?;
-    parse(&text).map_err(|message| StartError::ClientsFile {
+    parse(&text, policy).map_err(|message| StartError::ClientsFile {
         path: path.to_owned(),
         message,
     })
 }
 
 /// Parses the file's text.
-pub fn parse(text: &str) -> Result<Vec<Client>, String> {
+pub fn parse(text: &str, policy: SecretPolicy) -> Result<Vec<Client>, String> {
     let entries: Vec<Value> = serde_json::from_str(text)
         .map_err(|error| format!("not a JSON array of client objects: {error}"))?;
     let mut clients: Vec<Client> = Vec::with_capacity(entries.len());
@@ -33,7 +34,7 @@ pub fn parse(text: &str) -> Result<Vec<Client>, String> {
         let metadata: ClientMetadata =
             serde_json::from_value(entry).map_err(|error| at(error.to_string()))?;
         let client = metadata
-            .into_client()
+            .into_client_with(policy)
             .map_err(|error| at(error.to_string()))?;
         if clients.iter().any(|c| c.client_id() == client.client_id()) {
             return Err(at("`client_id`: listed twice".to_owned()));
@@ -45,7 +46,16 @@ pub fn parse(text: &str) -> Result<Vec<Client>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use oauth_endpoints::SecretPolicy;
+
+    const S: &str = "kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1";
+
+    fn parse(text: &str) -> Result<Vec<oauth_endpoints::Client>, String> {
+        super::parse(
+            &text.replace("\"s\"", &format!("\"{S}\"")),
+            SecretPolicy::default(),
+        )
+    }
 
     #[test]
     fn errors_name_the_entry_and_the_field() {
@@ -69,6 +79,19 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(error.contains("colour"), "{error}");
+
+        let error = parse(r#"[{"client_id": "a", "client_secret": "short"}]"#)
+            .err()
+            .unwrap_or_default();
+        assert!(error.contains("too short"), "{error}");
+
+        let error = parse(
+            r#"[{"client_id": "spa", "token_endpoint_auth_method": "none",
+                 "scope": "introspection read"}]"#,
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(error.contains("introspection"), "{error}");
     }
 
     #[test]

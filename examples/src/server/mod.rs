@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use oauth_endpoints::{
     AuthorizationServer, AuthorizationServerBuilder, BuildError, Client, MemoryStore, PgStore,
-    SqliteStore, StoreError, generate_secret,
+    SecretPolicy, SqliteStore, StoreError, generate_secret,
 };
 use tokio::net::TcpListener;
 
@@ -34,6 +34,9 @@ pub enum StartError {
         /// What is wrong, naming the entry and the field.
         message: String,
     },
+    /// A client the program makes is invalid.
+    #[error("invalid client: {0}")]
+    Client(String),
     /// The registry is inconsistent.
     #[error(transparent)]
     Build(Box<BuildError>),
@@ -58,19 +61,24 @@ impl From<BuildError> for StartError {
 pub struct Prepared {
     /// The server.
     pub server: AuthorizationServer,
-    /// `(client_id, client_secret)` of the demo client, when no clients file was given.
+    /// `(client_id, client_secret)` of the demo client, when `--demo-client` asked for one (or
+    /// the store is `memory` and no clients file was given).
     pub demo: Option<(String, String)>,
 }
 
 /// The demo client's id.
 pub const DEMO_CLIENT: &str = "demo-client";
 
-/// The demo client made when no clients file is given: confidential, `client_credentials` and
-/// `refresh_token`, scope `read write`.
-pub fn demo_client(secret: &str) -> Client {
-    Client::confidential(DEMO_CLIENT, secret)
+/// The demo client: confidential, `client_credentials` and `refresh_token`, scope `read write`,
+/// with a new generated secret. Returns the client and its secret.
+pub fn demo_client() -> Result<(Client, String), StartError> {
+    let secret = generate_secret();
+    let client = Client::confidential(DEMO_CLIENT, &secret)
         .with_grant_types(["client_credentials", "refresh_token"])
         .with_scope("read write".parse().unwrap_or_default())
+        .build()
+        .map_err(|error| StartError::Client(error.to_string()))?;
+    Ok((client, secret))
 }
 
 /// The store `--store` opened, for add-ons that keep their own state beside it (e.g. a table in
@@ -111,7 +119,12 @@ where
         &OpenedStore,
     ) -> Result<AuthorizationServerBuilder, StartError>,
 {
-    let clients = options.clients.as_deref().map(load_clients).transpose()?;
+    let policy = SecretPolicy::with_min_length(options.client_secret_min_length);
+    let clients = options
+        .clients
+        .as_deref()
+        .map(|path| load_clients(path, policy))
+        .transpose()?;
     let mut builder = AuthorizationServer::builder()
         .access_token_ttl(Duration::from_secs(options.access_token_ttl))
         .refresh_token_ttl(Duration::from_secs(options.refresh_token_ttl));
@@ -124,7 +137,10 @@ where
     if let Some(issuer) = issuer {
         builder = builder.issuer(issuer);
     }
-    let store = match StoreChoice::parse(&options.store) {
+    let choice = StoreChoice::parse(&options.store);
+    let demo_wanted =
+        clients.is_none() && (options.demo_client || choice == Some(StoreChoice::Memory));
+    let store = match choice {
         Some(StoreChoice::Memory) => OpenedStore::Memory(MemoryStore::new()),
         Some(StoreChoice::Sqlite(path)) => OpenedStore::Sqlite(SqliteStore::open(path).await?),
         Some(StoreChoice::Postgres(url)) => OpenedStore::Postgres(PgStore::connect(&url).await?),
@@ -136,18 +152,27 @@ where
         OpenedStore::Postgres(postgres) => builder.store(postgres.clone()),
     };
     let server = extend(builder, &store).await?.build()?;
-    let demo = match clients {
-        Some(clients) => {
-            for client in &clients {
-                server.clients().save(client).await?;
-            }
-            None
+    let demo = if demo_wanted {
+        let (client, secret) = demo_client()?;
+        server.clients().save(&client).await?;
+        tracing::warn!(
+            client_id = DEMO_CLIENT,
+            "a DEMO CLIENT with full token rights is registered; it is deleted, with its tokens, \
+             at the next start without --demo-client. Never use --demo-client in a deployment"
+        );
+        Some((DEMO_CLIENT.to_owned(), secret))
+    } else {
+        // A demo client from an earlier `--demo-client` run must not outlive the demo.
+        if server.clients().delete(DEMO_CLIENT, server.now()).await? {
+            tracing::warn!(
+                client_id = DEMO_CLIENT,
+                "deleted the demo client of an earlier --demo-client run, and revoked its tokens"
+            );
         }
-        None => {
-            let secret = generate_secret();
-            server.clients().save(&demo_client(&secret)).await?;
-            Some((DEMO_CLIENT.to_owned(), secret))
+        for client in clients.iter().flatten() {
+            server.clients().save(client).await?;
         }
+        None
     };
     Ok(Prepared { server, demo })
 }
@@ -206,7 +231,8 @@ pub fn banner(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
     match &prepared.demo {
         Some((id, secret)) => {
             out.push_str(&format!(
-                "\ndemo client (its secret is shown only now):\n  client_id     {id}\n  client_secret {secret}\n\ntry it:\n"
+                "\nDEMO CLIENT, for trying the server only; it is deleted at the next start without \
+                 --demo-client (its secret is shown only now):\n  client_id     {id}\n  client_secret {secret}\n\ntry it:\n"
             ));
             out.push_str(&format!(
                 "  TOKEN=$(curl -s -u '{id}:{secret}' -d grant_type=client_credentials -d scope=read \\\n      {base}/oauth/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n"
@@ -218,7 +244,8 @@ pub fn banner(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
             }
         }
         None => out.push_str(&format!(
-            "\nclients loaded from the clients file; try:\n  curl -s -u CLIENT_ID:SECRET -d grant_type=client_credentials {base}/oauth/token\n"
+            "\nclients: those of --clients FILE and any already in the store (pass --demo-client \
+             for a throwaway demo client); try:\n  curl -s -u CLIENT_ID:SECRET -d grant_type=client_credentials {base}/oauth/token\n"
         )),
     }
     out

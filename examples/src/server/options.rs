@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 /// Serve the OAuth endpoints linked into this program.
-#[derive(Debug, Clone, Parser)]
+#[derive(Clone, Parser)]
 #[command(name = "server", version, about)]
 pub struct Options {
     /// Address to listen on.
@@ -17,10 +17,21 @@ pub struct Options {
     #[arg(long, env = "OAUTH_STORE", default_value = "sqlite:oauth-endpoints.db")]
     pub store: String,
 
-    /// A JSON array of clients (RFC 7591 names), upserted into the store at start-up. Without
-    /// it, a demo client with a random secret is created and its secret printed once.
-    #[arg(long, env = "OAUTH_CLIENTS")]
+    /// A JSON array of clients (RFC 7591 names), upserted into the store at start-up. A demo
+    /// client left in the store by an earlier `--demo-client` run is deleted.
+    #[arg(long, env = "OAUTH_CLIENTS", conflicts_with = "demo_client")]
     pub clients: Option<PathBuf>,
+
+    /// Create a throwaway demo client (`demo-client`, a new random secret printed once) for
+    /// trying the server. It is deleted, with its tokens, at the next start without this flag.
+    /// Always on with `--store memory` unless `--clients` is given.
+    #[arg(long, env = "OAUTH_DEMO_CLIENT")]
+    pub demo_client: bool,
+
+    /// The least length of a client secret in the clients file (secrets are stored as
+    /// unsalted SHA-256, so they must not be guessable; generated secrets always pass).
+    #[arg(long, env = "OAUTH_CLIENT_SECRET_MIN_LENGTH", default_value_t = 32)]
+    pub client_secret_min_length: usize,
 
     /// The issuer identifier, published as `iss` in introspection answers.
     #[arg(long, env = "OAUTH_ISSUER")]
@@ -35,8 +46,41 @@ pub struct Options {
     pub refresh_token_ttl: u64,
 }
 
+impl std::fmt::Debug for Options {
+    /// Every option, with the password of a store URL redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("addr", &self.addr)
+            .field("store", &redact_url_password(&self.store))
+            .field("clients", &self.clients)
+            .field("demo_client", &self.demo_client)
+            .field("client_secret_min_length", &self.client_secret_min_length)
+            .field("issuer", &self.issuer)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .finish()
+    }
+}
+
+/// `scheme://user:password@host...` with the password replaced by `<redacted>`; other text as
+/// it is.
+pub(crate) fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:<redacted>@{host}{path}"),
+        None => url.to_owned(),
+    }
+}
+
 /// Which store `--store` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreChoice {
     /// In process memory; lost on exit.
     Memory,
@@ -59,5 +103,36 @@ impl StoreChoice {
         } else {
             None
         }
+    }
+}
+
+impl std::fmt::Debug for StoreChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Memory => f.write_str("Memory"),
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Self::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&redact_url_password(url))
+                .finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url_password;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url_password("postgres://app:s3cr%40t@db:5432/oauth?sslmode=require"),
+            "postgres://app:<redacted>@db:5432/oauth?sslmode=require"
+        );
+        assert_eq!(
+            redact_url_password("postgres://app@db/oauth"),
+            "postgres://app@db/oauth"
+        );
+        assert_eq!(redact_url_password("sqlite:oauth.db"), "sqlite:oauth.db");
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{CLIENT_CREDENTIALS, Client};
+use crate::client::{CLIENT_CREDENTIALS, Client, InvalidClient, SecretPolicy};
 use crate::client_auth::ClientAuthMethod;
 use crate::scope::Scope;
 
@@ -14,13 +14,13 @@ use crate::scope::Scope;
 ///
 /// let metadata: ClientMetadata = serde_json::from_str(r#"{
 ///     "client_id": "reporting",
-///     "client_secret": "a long random secret",
+///     "client_secret": "kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1",
 ///     "token_endpoint_auth_method": "client_secret_post",
 ///     "grant_types": ["client_credentials", "refresh_token"],
 ///     "scope": "reports:read"
 /// }"#).unwrap();
 /// let client = metadata.into_client().unwrap();
-/// assert!(client.verify_secret("a long random secret"));
+/// assert!(client.verify_secret("kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1"));
 /// ```
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -55,46 +55,27 @@ fn default_grants() -> Vec<String> {
     vec![CLIENT_CREDENTIALS.to_owned()]
 }
 
-/// A client description that cannot become a client; names the field at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{field}`: {problem}")]
-pub struct InvalidClientMetadata {
-    /// The RFC 7591 field at fault.
-    pub field: &'static str,
-    /// What is wrong with it.
-    pub problem: &'static str,
-}
-
 impl ClientMetadata {
-    /// Checks the description and builds the client, hashing its secret.
-    pub fn into_client(self) -> Result<Client, InvalidClientMetadata> {
-        let invalid = |field, problem| Err(InvalidClientMetadata { field, problem });
-        if self.client_id.is_empty() {
-            return invalid("client_id", "must not be empty");
-        }
-        let client = match (self.token_endpoint_auth_method, &self.client_secret) {
-            (ClientAuthMethod::None, Some(_)) => {
-                return invalid("client_secret", "a public client (`none`) has no secret");
-            }
-            (ClientAuthMethod::None, None) => Client::public(self.client_id),
-            (_, None) => {
-                return invalid("client_secret", "required for a confidential client");
-            }
-            (_, Some(secret)) if secret.is_empty() => {
-                return invalid("client_secret", "must not be empty");
-            }
-            (method, Some(secret)) => {
-                Client::confidential(self.client_id, secret).with_auth_method(method)
-            }
+    /// Builds the client with the default [`SecretPolicy`], hashing its secret; every rule of
+    /// [`ClientBuilder::build`](crate::ClientBuilder::build) applies.
+    pub fn into_client(self) -> Result<Client, InvalidClient> {
+        self.into_client_with(SecretPolicy::default())
+    }
+
+    /// Builds the client, checking a plaintext secret against `policy`.
+    pub fn into_client_with(self, policy: SecretPolicy) -> Result<Client, InvalidClient> {
+        let builder = match self.client_secret {
+            Some(secret) => Client::confidential(self.client_id, &secret),
+            None => Client::public(self.client_id),
         };
-        if self.grant_types.iter().any(|g| g.is_empty()) {
-            return invalid("grant_types", "must not contain an empty grant type");
-        }
-        Ok(client
+        builder
+            .with_auth_method(self.token_endpoint_auth_method)
             .with_grant_types(self.grant_types)
             .with_scope(self.scope)
             .with_introspect_any_token(self.introspect_any_token)
-            .with_allowed_cors_origins(self.allowed_cors_origins))
+            .with_allowed_cors_origins(self.allowed_cors_origins)
+            .with_secret_policy(policy)
+            .build()
     }
 }
 

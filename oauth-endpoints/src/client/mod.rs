@@ -1,8 +1,14 @@
 //! [`Client`]: a registered client, described with RFC 7591 metadata names.
 
+mod builder;
 mod metadata;
+mod secret_policy;
 
-pub use metadata::{ClientMetadata, InvalidClientMetadata};
+pub use builder::{ClientBuilder, InvalidClient};
+pub use metadata::ClientMetadata;
+pub use secret_policy::SecretPolicy;
+
+use builder::Credential;
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,15 +24,31 @@ pub const REFRESH_TOKEN: &str = "refresh_token";
 
 /// A registered client (RFC 7591 §2 names). Its secret is kept only as a SHA-256 hash.
 ///
-/// ```
-/// use oauth_endpoints::{Client, ClientAuthMethod};
+/// A `Client` is always consistent: it is made by [`ClientBuilder::build`], which checks every
+/// rule (a public client has no secret and may not introspect; a confidential one has a secret
+/// and a secret method; a client-chosen secret passes the [`SecretPolicy`]). Stores rebuild
+/// clients through the same builder, so a stored row that breaks a rule is refused too.
 ///
-/// let client = Client::confidential("api-gateway", "a long random secret")
+/// ```
+/// use oauth_endpoints::{Client, ClientAuthMethod, generate_secret};
+///
+/// let secret = generate_secret();
+/// let client = Client::confidential("api-gateway", &secret)
 ///     .with_grant_types(["client_credentials", "refresh_token"])
-///     .with_scope("read write".parse().unwrap());
+///     .with_scope("read write".parse().unwrap())
+///     .build()
+///     .unwrap();
 /// assert_eq!(client.token_endpoint_auth_method(), ClientAuthMethod::ClientSecretBasic);
-/// assert!(client.verify_secret("a long random secret"));
-/// assert!(!format!("{client:?}").contains("a long random secret"));
+/// assert!(client.verify_secret(&secret));
+/// assert!(!format!("{client:?}").contains(&secret));
+///
+/// // A short, human-chosen secret is refused (stored as unsalted SHA-256, it could be guessed).
+/// assert!(Client::confidential("api-gateway", "hunter2").build().is_err());
+/// // So is a confidential client that would authenticate with its id alone.
+/// assert!(Client::confidential("api-gateway", &secret)
+///     .with_auth_method(ClientAuthMethod::None)
+///     .build()
+///     .is_err());
 /// ```
 ///
 /// Cloning is cheap (one `Arc`): stores hand out clones on every request.
@@ -37,7 +59,7 @@ pub struct Client {
 
 /// What a [`Client`] shares between its clones.
 #[derive(Clone, PartialEq, Eq)]
-struct ClientData {
+pub(crate) struct ClientData {
     client_id: Arc<str>,
     secret_hash: Option<SecretHash>,
     auth_method: ClientAuthMethod,
@@ -49,90 +71,38 @@ struct ClientData {
 
 impl Client {
     /// A confidential client authenticating with `client_secret_basic`, allowed the
-    /// `client_credentials` grant, with an empty scope.
-    pub fn confidential(client_id: impl Into<Arc<str>>, secret: &str) -> Self {
-        Self::with_secret_hash(client_id, SecretHash::of(secret))
+    /// `client_credentials` grant, with an empty scope. The secret must pass the
+    /// [`SecretPolicy`] when the client is built.
+    pub fn confidential(client_id: impl Into<Arc<str>>, secret: &str) -> ClientBuilder {
+        ClientBuilder::new(client_id.into(), Credential::Plain(secret.into()))
     }
 
-    /// A confidential client from a stored secret hash.
-    pub fn with_secret_hash(client_id: impl Into<Arc<str>>, secret_hash: SecretHash) -> Self {
-        Self::from_data(ClientData {
-            client_id: client_id.into(),
-            secret_hash: Some(secret_hash),
-            auth_method: ClientAuthMethod::ClientSecretBasic,
-            grant_types: vec![CLIENT_CREDENTIALS.to_owned()],
-            scope: Scope::empty(),
-            introspect_any_token: false,
-            allowed_cors_origins: Vec::new(),
-        })
+    /// A confidential client from a stored secret hash (the secret was checked when it was
+    /// first set).
+    pub fn with_secret_hash(
+        client_id: impl Into<Arc<str>>,
+        secret_hash: SecretHash,
+    ) -> ClientBuilder {
+        ClientBuilder::new(client_id.into(), Credential::Hash(secret_hash))
     }
 
     /// A public client (`token_endpoint_auth_method` `none`, RFC 7591 §2): no secret, no grant.
-    pub fn public(client_id: impl Into<Arc<str>>) -> Self {
-        Self::from_data(ClientData {
-            client_id: client_id.into(),
-            secret_hash: None,
-            auth_method: ClientAuthMethod::None,
-            grant_types: Vec::new(),
-            scope: Scope::empty(),
-            introspect_any_token: false,
-            allowed_cors_origins: Vec::new(),
-        })
+    pub fn public(client_id: impl Into<Arc<str>>) -> ClientBuilder {
+        ClientBuilder::new(client_id.into(), Credential::None)
+            .with_auth_method(ClientAuthMethod::None)
+            .with_grant_types(std::iter::empty::<String>())
     }
 
-    fn from_data(data: ClientData) -> Self {
-        Self {
-            inner: Arc::new(data),
-        }
-    }
-
-    /// The data, to change before the client is shared.
-    fn data_mut(&mut self) -> &mut ClientData {
-        Arc::make_mut(&mut self.inner)
-    }
-
-    /// Sets `token_endpoint_auth_method`: the one method this client must use.
-    #[must_use]
-    pub fn with_auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.data_mut().auth_method = method;
-        self
-    }
-
-    /// Sets `grant_types`: the grants the client may use at the token endpoint.
-    #[must_use]
-    pub fn with_grant_types<I, S>(mut self, grant_types: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.data_mut().grant_types = grant_types.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets `scope`: the scopes the client may be granted.
-    #[must_use]
-    pub fn with_scope(mut self, scope: Scope) -> Self {
-        self.data_mut().scope = scope;
-        self
-    }
-
-    /// Lets the client (a resource server) introspect tokens issued to other clients.
-    #[must_use]
-    pub fn with_introspect_any_token(mut self, allowed: bool) -> Self {
-        self.data_mut().introspect_any_token = allowed;
-        self
-    }
-
-    /// Sets the browser origins allowed to call the revocation endpoint for this client
-    /// (RFC 7009 §2.3).
-    #[must_use]
-    pub fn with_allowed_cors_origins<I, S>(mut self, origins: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.data_mut().allowed_cors_origins = origins.into_iter().map(Into::into).collect();
-        self
+    /// A builder holding this client's fields, to change some and build again: a field added
+    /// later is carried over, never dropped.
+    pub fn to_builder(&self) -> ClientBuilder {
+        ClientBuilder::from_data(
+            (*self.inner).clone(),
+            match &self.inner.secret_hash {
+                Some(hash) => Credential::Hash(*hash),
+                None => Credential::None,
+            },
+        )
     }
 
     /// `client_id`.
@@ -180,7 +150,7 @@ impl Client {
         &self.inner.allowed_cors_origins
     }
 
-    /// Whether the client is public (`none`, no secret).
+    /// Whether the client is public (`none`, no secret; the builder keeps the two together).
     pub fn is_public(&self) -> bool {
         self.inner.auth_method == ClientAuthMethod::None || self.inner.secret_hash.is_none()
     }

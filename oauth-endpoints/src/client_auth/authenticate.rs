@@ -14,7 +14,7 @@ use crate::secret::SecretHash;
 
 /// The one description every credential failure gets, so a caller cannot tell an unknown client
 /// from a wrong secret or a wrong method.
-const FAILED: &str = "client authentication failed";
+pub(crate) const AUTHENTICATION_FAILED: &str = "client authentication failed";
 
 /// A client that proved who it is, and how.
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ pub async fn authenticate_client(
                 method: presented.method,
             })
         }
-        _ => Err(OAuthError::invalid_client(FAILED)),
+        _ => Err(OAuthError::invalid_client(AUTHENTICATION_FAILED)),
     }
 }
 
@@ -105,7 +105,7 @@ fn presented<'a>(
         )),
         (Some(value), None) => {
             let (client_id, secret) = parse_basic_in(value.as_bytes(), buffer)
-                .map_err(|_| OAuthError::invalid_client(FAILED))?;
+                .map_err(|_| OAuthError::invalid_client(AUTHENTICATION_FAILED))?;
             if body_id.is_some_and(|id| id != client_id) {
                 return Err(OAuthError::invalid_request(
                     "client_id in the body differs from the Authorization header",
@@ -120,7 +120,7 @@ fn presented<'a>(
         (None, Some(secret)) => Ok(Presented {
             method: ClientAuthMethod::ClientSecretPost,
             client_id: body_id
-                .ok_or_else(|| OAuthError::invalid_client(FAILED))?
+                .ok_or_else(|| OAuthError::invalid_client(AUTHENTICATION_FAILED))?
                 .into(),
             secret: Some(secret.into()),
         }),

@@ -9,6 +9,7 @@ use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use crate::form::decode_cow;
+use crate::syntax::is_vschar;
 
 /// Standard base64, padding optional (some clients omit it).
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -47,6 +48,9 @@ pub enum BasicError {
     /// The credentials are not UTF-8, before or after form-urldecoding.
     #[error("the Basic credentials are not UTF-8")]
     NotUtf8,
+    /// The decoded id or secret holds a character outside `VSCHAR` (RFC 6749 A.1, A.2).
+    #[error("the Basic credentials hold a character outside VSCHAR")]
+    NotVschar,
 }
 
 /// Whether an `Authorization` value uses the Basic scheme (scheme names are case-insensitive,
@@ -114,6 +118,9 @@ fn split(decoded: &[u8]) -> Result<(Cow<'_, str>, Cow<'_, str>), BasicError> {
         .ok_or(BasicError::NoColon)?;
     let client_id = decode_cow(&decoded[..colon]).map_err(|_| BasicError::NotUtf8)?;
     let client_secret = decode_cow(&decoded[colon + 1..]).map_err(|_| BasicError::NotUtf8)?;
+    if !is_vschar(&client_id) || !is_vschar(&client_secret) {
+        return Err(BasicError::NotVschar);
+    }
     Ok((client_id, client_secret))
 }
 

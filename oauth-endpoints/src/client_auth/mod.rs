@@ -4,6 +4,7 @@ mod authenticate;
 mod basic;
 mod method;
 
+pub(crate) use authenticate::AUTHENTICATION_FAILED;
 pub use authenticate::{AuthenticatedClient, authenticate_client};
 pub use basic::{BasicCredentials, BasicError, parse_basic};
 pub use method::{ClientAuthMethod, UnknownAuthMethod};

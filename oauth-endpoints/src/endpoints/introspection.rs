@@ -28,10 +28,12 @@ pub const INACTIVE: &[u8] = br#"{"active":false}"#;
 ///
 /// - The caller must be authorised (§2.1, §4): a confidential client's credentials
 ///   (`client_secret_basic` or `client_secret_post`), or a Bearer access token in
-///   `Authorization` that carries the configured scope (default `introspection`) and is not the
-///   token being introspected. Public clients and unauthenticated callers get 401
-///   `invalid_client`; a bad Bearer token 401 `invalid_token` and one without the scope 403
-///   `insufficient_scope` (§2.3, RFC 6750 §3.1). Authorisation comes before parameter checks.
+///   `Authorization` that carries the configured scope (default `introspection`), was issued to
+///   a confidential client, and is not the token being introspected. Public clients and
+///   unauthenticated callers get 401 `invalid_client`, whichever way they present themselves (a
+///   public client proves nothing about itself, §2.1, §4); a bad Bearer token, or one of a
+///   public client, 401 `invalid_token`, and one without the scope 403 `insufficient_scope`
+///   (§2.3, RFC 6750 §3.1). Authorisation comes before parameter checks.
 /// - `token` is required (`invalid_request`); `token_type_hint` orders the lookup only.
 /// - Who may see what is the server's [`IntrospectionPolicy`](crate::IntrospectionPolicy).
 /// - Active tokens: `active`, `scope`, `client_id`, `token_type` (`Bearer` or `refresh_token`),
@@ -142,9 +144,12 @@ async fn authorize(
             "the bearer token lacks the introspection scope",
         ));
     }
+    // A public client proves nothing about itself (RFC 7662 §2.1, §4): its token cannot stand
+    // for a protected resource, whatever scope it carries.
     cx.clients()
         .find(&record.client_id)
         .await?
+        .filter(|client| !client.is_public())
         .ok_or_else(invalid)
 }
 

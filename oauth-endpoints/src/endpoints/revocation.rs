@@ -28,9 +28,12 @@ use crate::token::TokenKind;
 ///   left untouched.
 /// - Unknown, expired or already revoked tokens answer 200 (§2.2): the client cannot act on an
 ///   error.
-/// - Revoking a refresh token revokes every token of its grant (§2.1 SHOULD); revoking an access
-///   token leaves the refresh token usable unless the server is configured with
-///   `revoke_grant_with_access_token` (§2.1 MAY). Each is one atomic store call.
+/// - Revoking a refresh token revokes every token of its grant (§2.1 SHOULD), whatever the
+///   refresh token's own state: an expired, rotated or revoked refresh token of the client's
+///   own grant still ends the grant, whose later access tokens may outlive it. Revoking an
+///   access token leaves the refresh token usable unless the server is configured with
+///   `revoke_grant_with_access_token` (§2.1 MAY), which applies the same rule. Each is one
+///   atomic store call.
 /// - With the optional per-client throttle (feature `throttle`), a client over its limit gets
 ///   429 with `Retry-After` after authenticating, before the token is looked at.
 /// - 200 with `{}`; errors as RFC 6749 §5.2; a store failure is 503 `temporarily_unavailable`
@@ -75,16 +78,21 @@ async fn revoke(cx: &Context, client: &Client, form: Result<Form, OAuthError>) -
             "the token was issued to another client",
         ));
     }
-    if record.revoked_at.is_some() || record.expires_at <= cx.now() {
-        return Ok(revoked());
-    }
+    let now = cx.now();
     let revoke_grant =
         record.kind == TokenKind::Refresh || cx.config().revoke_grant_with_access_token;
-    let now = cx.now();
-    if revoke_grant {
-        cx.tokens().revoke_grant(&record.grant_id, now).await?;
+    // A grant outlives any one of its tokens (a late refresh mints access tokens that expire
+    // after the refresh token), so revoking a token of the grant ends the grant whatever the
+    // presented token's own state: expired, rotated or already revoked (§2.1).
+    let changed = if revoke_grant {
+        cx.tokens().revoke_grant(&record.grant_id, now).await? > 0
+    } else if record.revoked_at.is_none() && record.expires_at > now {
+        cx.tokens().revoke_token(&TokenHash::of(token), now).await?
     } else {
-        cx.tokens().revoke_token(&TokenHash::of(token), now).await?;
+        false
+    };
+    if !changed {
+        return Ok(revoked());
     }
     tracing::info!(
         client_id = client.client_id(),

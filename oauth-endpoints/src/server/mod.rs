@@ -112,6 +112,11 @@ impl AuthorizationServer {
         &self.inner.shared.tokens
     }
 
+    /// Now, by the server's clock (the time stores are given for revocations and purges).
+    pub fn now(&self) -> crate::clock::UnixTime {
+        self.inner.shared.clock.now()
+    }
+
     /// Mints and stores tokens with the server's lifetimes, for grants served outside this
     /// server's token endpoint.
     pub fn issuer(&self) -> &TokenIssuer {

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::client::Client;
+use crate::clock::UnixTime;
 use crate::endpoint::BoxFuture;
 use crate::store::StoreError;
 
@@ -18,6 +19,15 @@ pub trait ClientStore: Send + Sync + 'static {
 
     /// Inserts or replaces a client (keyed by `client_id`).
     fn save_client(&self, client: &Client) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes a client and revokes, at `now`, every token issued to it, in one atomic
+    /// operation: a deleted client's tokens never introspect active. Returns whether the client
+    /// existed.
+    fn delete_client(
+        &self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// The object-safe twin of [`ClientStore`].
@@ -27,6 +37,11 @@ pub(crate) trait DynClientStore: Send + Sync + 'static {
         client_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Client>, StoreError>>;
     fn save_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn delete_client<'a>(
+        &'a self,
+        client_id: &'a str,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 }
 
 impl<T: ClientStore> DynClientStore for T {
@@ -39,6 +54,14 @@ impl<T: ClientStore> DynClientStore for T {
 
     fn save_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(ClientStore::save_client(self, client))
+    }
+
+    fn delete_client<'a>(
+        &'a self,
+        client_id: &'a str,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(ClientStore::delete_client(self, client_id, now))
     }
 }
 
@@ -60,6 +83,11 @@ impl Clients {
     /// Inserts or replaces a client.
     pub async fn save(&self, client: &Client) -> Result<(), StoreError> {
         self.0.save_client(client).await
+    }
+
+    /// Deletes a client and revokes its tokens (see [`ClientStore::delete_client`]).
+    pub async fn delete(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        self.0.delete_client(client_id, now).await
     }
 }
 

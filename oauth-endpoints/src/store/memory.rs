@@ -418,6 +418,15 @@ impl Tokens {
         changed
     }
 
+    /// Marks every token of `client_id` revoked: a scan of every slot, for a rare operation.
+    fn revoke_client(&mut self, client_id: &str, now: UnixTime) {
+        for slot in self.slots.iter_mut().flatten() {
+            if &*slot.client_id == client_id && slot.revoked_at.is_none() {
+                slot.revoked_at = Some(now);
+            }
+        }
+    }
+
     fn len(&self) -> usize {
         self.by_hash.len
     }
@@ -470,6 +479,16 @@ impl ClientStore for MemoryStore {
     async fn save_client(&self, client: &Client) -> Result<(), StoreError> {
         write(&self.inner.clients).insert(client.client_id_arc().clone(), client.clone());
         Ok(())
+    }
+
+    async fn delete_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        // The tokens' lock is taken while the clients' is held, so no token request sees the
+        // client gone and its tokens still active.
+        let mut clients = write(&self.inner.clients);
+        let existed = clients.remove(client_id).is_some();
+        write(&self.inner.tokens).revoke_client(client_id, now);
+        drop(clients);
+        Ok(existed)
     }
 }
 

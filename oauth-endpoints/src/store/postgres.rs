@@ -12,7 +12,8 @@ use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
 use crate::store::sql::queries::{
-    FIND_CLIENT, FIND_TOKEN, INSERT_TOKEN, REVOKE_GRANT, REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
+    DELETE_CLIENT, FIND_CLIENT, FIND_TOKEN, INSERT_TOKEN, REVOKE_CLIENT_TOKENS, REVOKE_GRANT,
+    REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
 };
 use crate::store::sql::row::{
     ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
@@ -345,6 +346,30 @@ impl ClientStore for PgStore {
                 .await
                 .map_err(error)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn delete_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        self.bounded(async {
+            // One transaction: the client and its tokens go together. A token request that
+            // authenticated before this commits may still store tokens for the client; the
+            // grant serialization below is what keeps such tokens out of revoked grants.
+            let mut tx = self.pool.begin().await.map_err(error)?;
+            let deleted = sqlx::query(DELETE_CLIENT)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(error)?
+                .rows_affected();
+            sqlx::query(REVOKE_CLIENT_TOKENS)
+                .bind(time(now))
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(error)?;
+            tx.commit().await.map_err(error)?;
+            Ok(deleted > 0)
         })
         .await
     }

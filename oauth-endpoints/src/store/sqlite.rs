@@ -13,7 +13,8 @@ use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
 use crate::store::sql::queries::{
-    FIND_CLIENT, FIND_TOKEN, INSERT_TOKEN, REVOKE_GRANT, REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
+    DELETE_CLIENT, FIND_CLIENT, FIND_TOKEN, INSERT_TOKEN, REVOKE_CLIENT_TOKENS, REVOKE_GRANT,
+    REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
 };
 use crate::store::sql::row::{
     ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
@@ -166,6 +167,25 @@ impl ClientStore for SqliteStore {
             .await
             .map_err(error)?;
         Ok(())
+    }
+
+    async fn delete_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        // One transaction, one writer: the client and its tokens go together.
+        let mut tx = self.pool.begin().await.map_err(error)?;
+        sqlx::query(REVOKE_CLIENT_TOKENS)
+            .bind(time(now))
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
+        let deleted = sqlx::query(DELETE_CLIENT)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?
+            .rows_affected();
+        tx.commit().await.map_err(error)?;
+        Ok(deleted > 0)
     }
 }
 

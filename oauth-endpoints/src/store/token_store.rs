@@ -172,12 +172,16 @@ impl Tokens {
         Self(Arc::new(store))
     }
 
-    /// The record of a token value, whatever its state (see [`TokenStore::find_token`]).
+    /// The record of a token value, whatever its state (see [`TokenStore::find_token`]). A value
+    /// outside `1*VSCHAR` (RFC 6749 A.12, A.17) was never issued: `None`, without a store call.
     pub async fn find(
         &self,
         token: &str,
         hint: Option<TokenKind>,
     ) -> Result<Option<TokenRecord>, StoreError> {
+        if token.is_empty() || !crate::syntax::is_vschar(token) {
+            return Ok(None);
+        }
         self.0.find_token(&TokenHash::of(token), hint).await
     }
 

@@ -18,9 +18,9 @@ use crate::token::{TokenKind, TokenRecord};
 /// refresh token comes with the access token.
 ///
 /// ```
-/// use oauth_endpoints::{Client, TokenRequest};
+/// use oauth_endpoints::{Client, TokenRequest, generate_secret};
 ///
-/// let client = Client::confidential("svc", "secret");
+/// let client = Client::confidential("svc", &generate_secret()).build().unwrap();
 /// let request = TokenRequest::new(&client, "read".parse().unwrap())
 ///     .with_subject("user-42")
 ///     .with_audience(["https://api.example.com"])

@@ -64,3 +64,10 @@ pub(crate) const SAVE_CLIENT: &str = concat!(
      scope = excluded.scope, introspect_any_token = excluded.introspect_any_token, \
      allowed_cors_origins = excluded.allowed_cors_origins"
 );
+
+/// Deletes the client `$1`.
+pub(crate) const DELETE_CLIENT: &str = "DELETE FROM oauth_clients WHERE client_id = $1";
+
+/// Marks every unrevoked token of client `$2` revoked at `$1`.
+pub(crate) const REVOKE_CLIENT_TOKENS: &str =
+    "UPDATE oauth_tokens SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL";

@@ -140,12 +140,16 @@ impl ClientRow {
             ),
             None => Client::public(self.client_id),
         };
-        Ok(client
+        // Through the builder, so a row that breaks a client rule (say a secret hash with
+        // method `none`) is refused rather than let authenticate by its id alone.
+        client
             .with_auth_method(method)
             .with_grant_types(grant_types)
             .with_scope(self.scope.parse().map_err(|_| corrupt("scope"))?)
             .with_introspect_any_token(self.introspect_any_token)
-            .with_allowed_cors_origins(origins))
+            .with_allowed_cors_origins(origins)
+            .build()
+            .map_err(|_| corrupt("client"))
     }
 }
 

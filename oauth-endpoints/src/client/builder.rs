@@ -1,0 +1,194 @@
+//! [`ClientBuilder`]: the one way to make a [`Client`], and the rules every client obeys.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::client::{CLIENT_CREDENTIALS, Client, ClientData, SecretPolicy};
+use crate::client_auth::ClientAuthMethod;
+use crate::config::DEFAULT_INTROSPECTION_SCOPE;
+use crate::scope::Scope;
+use crate::secret::SecretHash;
+use crate::syntax::is_vschar;
+
+/// A client that breaks a rule; names the RFC 7591 field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}`: {problem}")]
+pub struct InvalidClient {
+    /// The RFC 7591 field at fault.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
+/// How the client proves who it is, as given to the builder.
+#[derive(Clone)]
+pub(crate) enum Credential {
+    /// A secret the client (or its operator) chose: checked by the [`SecretPolicy`], then hashed.
+    Plain(Box<str>),
+    /// A stored hash (checked when it was first set).
+    Hash(SecretHash),
+    /// No secret: a public client.
+    None,
+}
+
+/// Builds a [`Client`]: start from [`Client::confidential`], [`Client::with_secret_hash`],
+/// [`Client::public`] or [`Client::to_builder`], set fields, then [`build`](Self::build), which
+/// checks every rule at once.
+#[derive(Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ClientBuilder {
+    data: ClientData,
+    credential: Credential,
+    policy: SecretPolicy,
+}
+
+impl ClientBuilder {
+    pub(crate) fn new(client_id: Arc<str>, credential: Credential) -> Self {
+        Self::from_data(
+            ClientData {
+                client_id,
+                secret_hash: None,
+                auth_method: ClientAuthMethod::ClientSecretBasic,
+                grant_types: vec![CLIENT_CREDENTIALS.to_owned()],
+                scope: Scope::empty(),
+                introspect_any_token: false,
+                allowed_cors_origins: Vec::new(),
+            },
+            credential,
+        )
+    }
+
+    pub(crate) fn from_data(data: ClientData, credential: Credential) -> Self {
+        Self {
+            data,
+            credential,
+            policy: SecretPolicy::default(),
+        }
+    }
+
+    /// Sets `token_endpoint_auth_method`: the one method this client must use. `none` is for
+    /// public clients only; `client_secret_*` for clients with a secret.
+    pub fn with_auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.data.auth_method = method;
+        self
+    }
+
+    /// Sets `grant_types`: the grants the client may use at the token endpoint.
+    pub fn with_grant_types<I, S>(mut self, grant_types: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.data.grant_types = grant_types.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets `scope`: the scopes the client may be granted.
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.data.scope = scope;
+        self
+    }
+
+    /// Lets the client (a resource server) introspect tokens issued to other clients.
+    /// Confidential clients only (RFC 7662 §4).
+    pub fn with_introspect_any_token(mut self, allowed: bool) -> Self {
+        self.data.introspect_any_token = allowed;
+        self
+    }
+
+    /// Sets the browser origins allowed to call the revocation endpoint for this client
+    /// (RFC 7009 §2.3).
+    pub fn with_allowed_cors_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.data.allowed_cors_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Replaces the client's secret with `secret`, checked by the policy at `build`.
+    pub fn with_secret(mut self, secret: &str) -> Self {
+        self.credential = Credential::Plain(secret.into());
+        self
+    }
+
+    /// The policy a plaintext secret must pass; default [`SecretPolicy::default`].
+    pub fn with_secret_policy(mut self, policy: SecretPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Checks every rule and builds the client:
+    ///
+    /// - `client_id` is non-empty `VSCHAR` (RFC 6749 A.1);
+    /// - `none` goes with no secret, and `client_secret_*` with one (RFC 7591 §2): no client
+    ///   can authenticate with its `client_id` alone unless it is public;
+    /// - a plaintext secret passes the [`SecretPolicy`];
+    /// - a public client may not introspect: neither `introspect_any_token` nor the
+    ///   `introspection` scope (a public client proves nothing about itself, RFC 7662 §2.1, §4);
+    /// - no grant type is empty.
+    pub fn build(self) -> Result<Client, InvalidClient> {
+        let invalid = |field, problem| Err(InvalidClient { field, problem });
+        let mut data = self.data;
+        if data.client_id.is_empty() {
+            return invalid("client_id", "must not be empty");
+        }
+        if !is_vschar(&data.client_id) {
+            return invalid("client_id", "must be printable ASCII (RFC 6749 A.1)");
+        }
+        data.secret_hash = match (data.auth_method, self.credential) {
+            (ClientAuthMethod::None, Credential::None) => None,
+            (ClientAuthMethod::None, _) => {
+                return invalid("client_secret", "a public client (`none`) has no secret");
+            }
+            (_, Credential::None) => {
+                return invalid("client_secret", "required for a confidential client");
+            }
+            (_, Credential::Hash(hash)) => Some(hash),
+            (_, Credential::Plain(secret)) => {
+                self.policy.check(&secret)?;
+                Some(SecretHash::of(&secret))
+            }
+        };
+        if data.auth_method == ClientAuthMethod::None {
+            if data.introspect_any_token {
+                return invalid(
+                    "introspect_any_token",
+                    "a public client cannot be trusted to introspect",
+                );
+            }
+            if data.scope.contains(DEFAULT_INTROSPECTION_SCOPE) {
+                return invalid(
+                    "scope",
+                    "a public client cannot be given the introspection scope",
+                );
+            }
+        }
+        if data.grant_types.iter().any(String::is_empty) {
+            return invalid("grant_types", "must not contain an empty grant type");
+        }
+        Ok(Client {
+            inner: Arc::new(data),
+        })
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("client_id", &self.data.client_id)
+            .field(
+                "secret",
+                &match self.credential {
+                    Credential::Plain(_) => "<redacted>",
+                    Credential::Hash(_) => "<hash>",
+                    Credential::None => "none",
+                },
+            )
+            .field("token_endpoint_auth_method", &self.data.auth_method)
+            .field("grant_types", &self.data.grant_types)
+            .field("scope", &self.data.scope)
+            .finish_non_exhaustive()
+    }
+}
