@@ -1,6 +1,7 @@
 //! The Basic header parser of `client_secret_basic` (RFC 6749 §2.3.1, RFC 7617): no panic on any
-//! header; what parses re-encodes to the same credentials; any client id and secret survive the
-//! encoding; `Debug` never prints the secret.
+//! header; what parses is `VSCHAR` (RFC 6749 A.1, A.2: no NUL or other control character, no
+//! non-ASCII) and re-encodes to the same credentials; any client id and secret in `VSCHAR`
+//! survive the encoding, and any other is refused; `Debug` never prints the secret.
 
 #![no_main]
 
@@ -11,19 +12,27 @@ use oauth_endpoints_fuzz::basic;
 fuzz_target!(|data: &[u8]| {
     // Any header value.
     if let Ok(credentials) = parse_basic(data) {
+        assert!(is_vschar(&credentials.client_id) && is_vschar(&credentials.client_secret));
         round_trip(&credentials.client_id, &credentials.client_secret);
         check_debug(&credentials);
     }
-    // Any id and secret (split at the first NUL) survive the encoding.
+    // Any id and secret (split at the first NUL) survive the encoding when they are VSCHAR,
+    // and are refused otherwise.
     let (id, secret) = match data.iter().position(|&b| b == 0) {
         Some(at) => (&data[..at], &data[at + 1..]),
         None => (data, &[][..]),
     };
-    round_trip(
-        &String::from_utf8_lossy(id),
-        &String::from_utf8_lossy(secret),
-    );
+    let (id, secret) = (String::from_utf8_lossy(id), String::from_utf8_lossy(secret));
+    if is_vschar(&id) && is_vschar(&secret) {
+        round_trip(&id, &secret);
+    } else {
+        assert!(parse_basic(basic(&id, &secret).as_bytes()).is_err());
+    }
 });
+
+fn is_vschar(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
 
 fn round_trip(client_id: &str, client_secret: &str) {
     let header = basic(client_id, client_secret);

@@ -5,6 +5,8 @@
 //! input so that state carries over (a token issued by one request is revoked by the next).
 //!
 //! Invariants, checked after every request:
+//! - no value outside its RFC 6749 Appendix A syntax reaches the store (a client id with a NUL
+//!   or another control character is refused before any lookup);
 //! - no panic; every response a well-formed HTTP answer (status, `Content-Type` with a body,
 //!   no body on 204, `Allow` on 405, a challenge on 401, `Retry-After` on 429 and 503, JSON where
 //!   it says JSON, `no-store` on OAuth answers), and never a 5xx (the memory store cannot fail);
@@ -30,8 +32,9 @@ use http::header::{
 use http::{Method, Request, Response, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use oauth_endpoints::{
-    AuthorizationServer, Client, ClientAuthMethod, Form, Id, ManualClock, MemoryStore, Quota,
-    Scope, TokenHash, TokenKind, TokenRecord, parse_basic,
+    AuthorizationServer, Client, ClientAuthMethod, ClientStore, Form, Id, ManualClock, MemoryStore,
+    Quota, Rotation, Scope, StoreError, TokenHash, TokenKind, TokenRecord, TokenStore, UnixTime,
+    parse_basic,
 };
 use oauth_endpoints_fuzz::{basic, form_encode, is_nqschar, is_uri_char};
 use serde_json::Value;
@@ -45,7 +48,10 @@ const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 
 /// The seeded clients: id, secret (none for the public client), and how it is registered.
 const CLIENTS: &[(&str, Option<&str>)] = &[
-    ("basic-client", Some("basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
+    (
+        "basic-client",
+        Some("basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF"),
+    ),
     ("post-client", Some("post-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
     ("public-client", None),
     ("rs-client", Some("rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
@@ -56,18 +62,26 @@ fn client(index: usize) -> Client {
     match index {
         0 => Client::confidential("basic-client", "basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
             .with_grant_types(both)
-            .with_scope(scope("read write")).build().unwrap(),
+            .with_scope(scope("read write"))
+            .build()
+            .unwrap(),
         1 => Client::confidential("post-client", "post-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
             .with_auth_method(ClientAuthMethod::ClientSecretPost)
             .with_grant_types(both)
             .with_scope(scope("read"))
-            .with_allowed_cors_origins(["https://app.example"]).build().unwrap(),
+            .with_allowed_cors_origins(["https://app.example"])
+            .build()
+            .unwrap(),
         2 => Client::public("public-client")
             .with_grant_types(["refresh_token"])
-            .with_allowed_cors_origins(["https://spa.example"]).build().unwrap(),
+            .with_allowed_cors_origins(["https://spa.example"])
+            .build()
+            .unwrap(),
         _ => Client::confidential("rs-client", "rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
             .with_scope(scope("introspection"))
-            .with_introspect_any_token(true).build().unwrap(),
+            .with_introspect_any_token(true)
+            .build()
+            .unwrap(),
     }
 }
 
@@ -453,8 +467,66 @@ fuzz_target!(|input: Input| {
     runtime().block_on(run(input));
 });
 
+/// The memory store, asserting that no value outside its RFC 6749 Appendix A syntax reaches it:
+/// a client id is `VSCHAR` (A.1) before any lookup.
+#[derive(Clone)]
+struct SyntaxCheckingStore(MemoryStore);
+
+impl ClientStore for SyntaxCheckingStore {
+    async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        assert!(
+            !client_id.is_empty() && client_id.bytes().all(|b| (0x20..=0x7e).contains(&b)),
+            "a client id outside VSCHAR reached the store: {client_id:?}"
+        );
+        self.0.find_client(client_id).await
+    }
+
+    async fn save_client(&self, client: &Client) -> Result<(), StoreError> {
+        self.0.save_client(client).await
+    }
+
+    async fn delete_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        self.0.delete_client(client_id, now).await
+    }
+}
+
+impl TokenStore for SyntaxCheckingStore {
+    async fn insert_tokens(&self, records: &[TokenRecord]) -> Result<(), StoreError> {
+        self.0.insert_tokens(records).await
+    }
+
+    async fn find_token(
+        &self,
+        hash: &TokenHash,
+        hint: Option<TokenKind>,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        self.0.find_token(hash, hint).await
+    }
+
+    async fn revoke_token(&self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
+        self.0.revoke_token(hash, now).await
+    }
+
+    async fn revoke_grant(&self, grant_id: &Id, now: UnixTime) -> Result<u64, StoreError> {
+        self.0.revoke_grant(grant_id, now).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        hash: &TokenHash,
+        now: UnixTime,
+        replacements: &[TokenRecord],
+    ) -> Result<Rotation, StoreError> {
+        self.0.rotate_refresh_token(hash, now, replacements).await
+    }
+
+    async fn purge_expired(&self, before: UnixTime, limit: u64) -> Result<u64, StoreError> {
+        self.0.purge_expired(before, limit).await
+    }
+}
+
 async fn run(input: Input) {
-    let store = MemoryStore::new();
+    let store = SyntaxCheckingStore(MemoryStore::new());
     let mut builder = AuthorizationServer::builder()
         .store(store)
         .clock(ManualClock::new(NOW))

@@ -1,5 +1,6 @@
 //! The form parser (RFC 6749 Appendix B): no panic on any body; what parses re-encodes to the
-//! same form; repeated names are refused; `get` treats empty values as absent (§3.1); `Debug`
+//! same form; repeated names are refused; every value that parses is in its Appendix A syntax
+//! (no control character, a NUL included); `get` treats empty values as absent (§3.1); `Debug`
 //! never prints values.
 
 #![no_main]
@@ -47,10 +48,19 @@ fn check_body(data: &[u8]) {
             return;
         }
         Err(FormError::NotUtf8) => return,
+        Err(FormError::Syntax(error)) => {
+            // Only printable ASCII of a bounded length is echoed.
+            assert!(error.name.len() <= 32 && error.name.bytes().all(|b| b.is_ascii_graphic()));
+            return;
+        }
         Err(other) => panic!("unexpected error for a body: {other:?}"),
     };
     let pairs: Vec<(&str, &str)> = form.iter().collect();
     for (index, (name, value)) in pairs.iter().enumerate() {
+        // Every parameter that leaves the parser is in its syntax (RFC 6749 Appendix A): no
+        // control character anywhere.
+        assert!(oauth_endpoints::syntax::check_parameter(name, value).is_ok());
+        assert!(!name.chars().chain(value.chars()).any(char::is_control));
         assert!(
             pairs[..index].iter().all(|(seen, _)| seen != name),
             "repeated name {name:?} accepted"
