@@ -310,6 +310,20 @@ async fn debug_redacts_every_secret_and_token() {
         .unwrap();
     assert_redacted(&client, &[secret]);
     assert_redacted(&SecretHash::of(secret), &[secret]);
+    assert_redacted(&Client::confidential("debug-client", secret), &[secret]);
+
+    // The example server's options: a store URL's password.
+    let options = <oauth_endpoints_examples::server::Options as clap::Parser>::try_parse_from([
+        "server",
+        "--store",
+        "postgres://oauth:db-password-Zx8Cv6Bn4@db.internal:5432/oauth",
+    ])
+    .unwrap();
+    assert_redacted(&options, &["db-password-Zx8Cv6Bn4"]);
+    assert!(format!("{options:?}").contains("db.internal"));
+    let choice =
+        oauth_endpoints_examples::server::StoreChoice::parse(&options.store).unwrap();
+    assert_redacted(&choice, &["db-password-Zx8Cv6Bn4"]);
 
     let metadata: ClientMetadata = serde_json::from_value(serde_json::json!({
         "client_id": "debug-client",
