@@ -20,7 +20,7 @@ use device_flow::{
 };
 use oauth_endpoints::{Client, Clock, SystemClock};
 use oauth_endpoints_examples::server::{
-    OpenedStore, Options, Prepared, banner, bind, demo_client, prepare_with, serve, shutdown_signal,
+    OpenedStore, Options, Prepared, banner, bind, prepare_with, serve, shutdown_signal,
 };
 
 /// The public client made for the tour when no clients file is given.
@@ -73,10 +73,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         Ok(builder.with_state(flow.with_users(FixedUser::new(DEMO_USER))))
     })
     .await?;
-    if let Some((_, secret)) = &prepared.demo {
-        // The demo client introspects the device's tokens in the tour, as a resource server.
-        let resource_server = demo_client(secret).with_introspect_any_token(true);
-        prepared.server.clients().save(&resource_server).await?;
+    if prepared.demo.is_some() {
         let device = Client::public(DEMO_DEVICE)
             .with_grant_types([GRANT_TYPE])
             .with_scope("read write".parse().unwrap_or_default());
@@ -138,13 +135,12 @@ fn tour(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
          \x20        -d device_code=$DEVICE_CODE {base}/oauth/token | tee /dev/stderr \\\n\
          \x20        | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n"
     ));
-    if let Some((id, secret)) = &prepared.demo {
-        out.push_str(&format!(
-            "  then introspect the token (as {id}) and revoke it (as the device):\n\
-             \x20    curl -s -u '{id}:{secret}' -d token=$TOKEN {base}/oauth/introspect; echo\n\
-             \x20    curl -s {auth_line} -d token=$TOKEN {base}/oauth/revoke; echo\n"
-        ));
-    }
+    out.push_str(&format!(
+        "  then revoke it (as the device); a resource server registered with \
+         introspect_any_token in a\n\
+         \x20    clients file introspects it like any other token:\n\
+         \x20    curl -s {auth_line} -d token=$TOKEN {base}/oauth/revoke; echo\n"
+    ));
     out
 }
 
