@@ -60,9 +60,10 @@ pub use page::{CSRF_COOKIE, CSRF_FIELD, VerificationPage};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteDeviceStore;
 pub use store::{
-    DeviceAuthorization, DeviceStatus, DeviceStore, Devices, MemoryDeviceStore, PollOutcome,
-    SLOW_DOWN_STEP,
+    Created, DeviceAuthorization, DeviceStatus, DeviceStore, Devices, MemoryDeviceStore,
+    PollOutcome, SLOW_DOWN_STEP,
 };
+
 pub use user::{CurrentUser, FixedUser};
 pub use user_code::UserCode;
 
