@@ -16,7 +16,7 @@ use clap::{CommandFactory, FromArgMatches};
 // The add-on's endpoints and grant register themselves; naming the crate keeps them linked.
 use device_flow as _;
 use device_flow::{
-    DeviceFlow, Devices, FixedUser, GRANT_TYPE, MemoryDeviceStore, SqliteDeviceStore,
+    DeviceFlow, Devices, FixedUser, GRANT_TYPE, MemoryDeviceStore, PgDeviceStore, SqliteDeviceStore,
 };
 use oauth_endpoints::{Client, Clock, SystemClock};
 use oauth_endpoints_examples::server::{
@@ -57,16 +57,12 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let mut devices = None;
     let prepared = prepare_with(&options, async |builder, store| {
         // The device flow keeps its state beside the server's: in memory, or in a table of the
-        // same SQLite database.
+        // same SQLite or PostgreSQL database (shared by every instance on it).
         let flow = match store {
             OpenedStore::Memory(_) => DeviceFlow::new(MemoryDeviceStore::new()),
             OpenedStore::Sqlite(sqlite) => DeviceFlow::new(SqliteDeviceStore::open(sqlite).await?),
-            OpenedStore::Postgres(_) => {
-                tracing::warn!(
-                    "the device flow add-on has no PostgreSQL store yet: pending flows are kept \
-                     in this process's memory, not shared with other instances"
-                );
-                DeviceFlow::new(MemoryDeviceStore::new())
+            OpenedStore::Postgres(postgres) => {
+                DeviceFlow::new(PgDeviceStore::open(postgres).await?)
             }
         };
         devices = Some(flow.devices().clone());

@@ -12,11 +12,12 @@ use bytes::Bytes;
 use clap::Parser as _;
 use device_flow::{
     CSRF_COOKIE, Created, DeviceFlow, DeviceStatus, DeviceStore, Devices, FixedUser, GRANT_TYPE,
-    MemoryDeviceStore, SLOW_DOWN_STEP, SqliteDeviceStore, UserCode,
+    MemoryDeviceStore, PgDeviceStore, SLOW_DOWN_STEP, SqliteDeviceStore, UserCode,
 };
 use http::Request;
 use http::header::COOKIE;
 use oauth_endpoints::{Client, SqliteStore, TokenHash};
+use oauth_endpoints_tests::pg::TestSchema;
 use oauth_endpoints_tests::{Answer, Harness, START, basic, form, post};
 use serde_json::json;
 
@@ -1112,6 +1113,14 @@ async fn sqlite_devices() -> (tempfile::TempDir, SqliteDeviceStore) {
     (dir, store)
 }
 
+/// A PostgreSQL device store in a fresh schema (dropped with the returned guard), or `None`
+/// (the test is skipped) without `OAUTH_ENDPOINTS_TEST_POSTGRES`.
+async fn pg_devices(test: &str) -> Option<(TestSchema, PgDeviceStore)> {
+    let schema = TestSchema::create(test).await?;
+    let store = PgDeviceStore::open(&schema.store().await).await.unwrap();
+    Some((schema, store))
+}
+
 const ENTRY_LIMIT: u32 = 5;
 const BURST: usize = 40;
 
@@ -1183,6 +1192,14 @@ async fn a_burst_of_wrong_codes_cannot_pass_the_limit_with_the_memory_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_wrong_codes_cannot_pass_the_limit_with_the_sqlite_store() {
     let (_dir, store) = sqlite_devices().await;
+    a_burst_of_wrong_codes_cannot_pass_the_limit(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_wrong_codes_cannot_pass_the_limit_with_the_postgres_store() {
+    let Some((_schema, store)) = pg_devices("device_burst").await else {
+        return;
+    };
     a_burst_of_wrong_codes_cannot_pass_the_limit(store).await;
 }
 
@@ -1344,6 +1361,14 @@ async fn concurrent_requests_respect_the_bound_with_the_sqlite_store() {
     concurrent_requests_respect_the_bound(store).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_respect_the_bound_with_the_postgres_store() {
+    let Some((_schema, store)) = pg_devices("device_bound").await else {
+        return;
+    };
+    concurrent_requests_respect_the_bound(store).await;
+}
+
 /// The server's per-client throttle applies at the device authorization endpoint, as at
 /// revocation and introspection.
 #[tokio::test]
@@ -1369,6 +1394,119 @@ async fn the_servers_throttle_applies_to_device_authorization() {
     assert!(throttled.header("retry-after").is_some());
     // Per client.
     assert_eq!(h.send(request("other")).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_polls_get_the_token_once_with_the_postgres_store() {
+    let Some((_schema, store)) = pg_devices("device_polls").await else {
+        return;
+    };
+    let f = fixture_with(store, |flow| flow.with_users(FixedUser::new(USER))).await;
+    concurrent_polls_redeem_once(&f).await;
+}
+
+#[tokio::test]
+async fn postgres_device_store_keeps_the_contract() {
+    let Some((_schema, store)) = pg_devices("device_contract").await else {
+        return;
+    };
+    store_contract(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_device_store_keeps_the_contract_in_a_schema_of_its_own() {
+    let Some(schema) = TestSchema::create("device_own").await else {
+        return;
+    };
+    let own = format!("{}_devices", schema.name());
+    let core = schema.store().await;
+    let store = PgDeviceStore::with_schema(core.pool().clone(), &own)
+        .await
+        .unwrap();
+    store_contract(&store).await;
+    // The tables are in that schema; dropping the test schema drops it too.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
+         ORDER BY table_name",
+    )
+    .bind(&own)
+    .fetch_all(core.pool())
+    .await
+    .unwrap();
+    assert_eq!(tables, ["device_authorizations", "device_flow_migrations"]);
+    sqlx::raw_sql(&format!("DROP SCHEMA \"{own}\" CASCADE"))
+        .execute(core.pool())
+        .await
+        .unwrap();
+    assert!(
+        PgDeviceStore::with_schema(core.pool().clone(), "Bad-Name")
+            .await
+            .is_err()
+    );
+}
+
+/// Two instances (two pools) on one database, opening at once, then racing on every state
+/// change: each is decided exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_state_changes_are_atomic_across_instances() {
+    let Some(schema) = TestSchema::create("device_two").await else {
+        return;
+    };
+    let (a, b) = tokio::join!(schema.store(), schema.store());
+    let (a, b) = tokio::join!(PgDeviceStore::open(&a), PgDeviceStore::open(&b));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let request = |n: usize| device_flow::DeviceAuthorization {
+        device_code_hash: TokenHash::of(&format!("device-{n}")),
+        user_code: UserCode::generate(),
+        client_id: "tv".into(),
+        scope: "read".parse().unwrap(),
+        status: DeviceStatus::Pending,
+        subject: None,
+        issued_at: 1_000,
+        expires_at: 1_600,
+        interval: 5,
+        last_polled_at: None,
+    };
+    for round in 0..10 {
+        let stored = request(round);
+        assert_eq!(a.create(&stored, 1_000).await.unwrap(), Created::Stored);
+        let code = &stored.user_code;
+        // Approve on one instance, deny on the other: exactly one decides.
+        let (approved, denied) = tokio::join!(a.approve(code, USER, 1_100), b.deny(code, 1_100));
+        assert!(approved.unwrap() ^ denied.unwrap(), "round {round}");
+        if b.find_by_user_code(code).await.unwrap().unwrap().status == DeviceStatus::Approved {
+            let hash = stored.device_code_hash;
+            let (x, y) = tokio::join!(a.redeem(&hash, 1_200), b.redeem(&hash, 1_200));
+            assert!(x.unwrap().is_some() ^ y.unwrap().is_some(), "round {round}");
+        }
+    }
+    // Polls of one device code at one instant: one is fine, the other slows down.
+    let polled = request(100);
+    assert_eq!(b.create(&polled, 1_000).await.unwrap(), Created::Stored);
+    let hash = polled.device_code_hash;
+    let (x, y) = tokio::join!(a.record_poll(&hash, 1_000), b.record_poll(&hash, 1_000));
+    let mut outcomes = [x.unwrap(), y.unwrap()];
+    outcomes.sort_by_key(|outcome| matches!(outcome, device_flow::PollOutcome::SlowDown { .. }));
+    assert_eq!(
+        outcomes,
+        [
+            device_flow::PollOutcome::Pending,
+            device_flow::PollOutcome::SlowDown { interval: 10 }
+        ]
+    );
+    // The bound holds across instances: 12 creations for a fresh client at once, bound 4.
+    let creations = (0..12).map(|n| {
+        let mut stored = request(200 + n);
+        stored.client_id = "busy".into();
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        async move { store.create(&stored, 4).await.unwrap() }
+    });
+    let created = futures_util::future::join_all(creations).await;
+    assert_eq!(
+        created.iter().filter(|c| **c == Created::Stored).count(),
+        4,
+        "{created:?}"
+    );
 }
 
 // End to end over real HTTP.

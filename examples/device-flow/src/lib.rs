@@ -57,6 +57,8 @@ pub use config::{DeviceFlow, VERIFICATION_ENDPOINT};
 pub use endpoint::DeviceAuthorizationEndpoint;
 pub use grant::DeviceCodeGrant;
 pub use page::{CSRF_COOKIE, CSRF_FIELD, VerificationPage};
+#[cfg(feature = "postgres")]
+pub use store::PgDeviceStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteDeviceStore;
 pub use store::{

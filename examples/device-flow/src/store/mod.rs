@@ -7,6 +7,8 @@
 //! together; redeeming an approved request exactly once.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -20,6 +22,8 @@ use oauth_endpoints::{Scope, StoreError, TokenHash, UnixTime};
 use crate::user_code::UserCode;
 
 pub use memory::MemoryDeviceStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PgDeviceStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteDeviceStore;
 
@@ -122,8 +126,9 @@ pub enum PollOutcome {
     NotPending,
 }
 
-/// Keeps device authorizations. Implement it on your database, or use [`MemoryDeviceStore`]
-/// or `SqliteDeviceStore` (feature `sqlite`). Write the methods as plain `async fn`s; each must be atomic, also against other server instances on
+/// Keeps device authorizations. Implement it on your database, or use [`MemoryDeviceStore`],
+/// `SqliteDeviceStore` (feature `sqlite`) or `PgDeviceStore` (feature `postgres`). Write the
+/// methods as plain `async fn`s; each must be atomic, also against other server instances on
 /// the same database.
 pub trait DeviceStore: Send + Sync + 'static {
     /// Stores a new pending request, unless its client already has `max_pending` requests
