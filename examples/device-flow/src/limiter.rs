@@ -14,17 +14,22 @@
 
 use std::fmt;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-/// Beyond this many tracked users, those whose limit has fully recovered are dropped.
+/// Beyond this many tracked users, those whose limit has fully recovered are dropped...
 const PRUNE_ABOVE: usize = 10_000;
+/// ...once every this many entries, so that many active users do not make every entry scan
+/// them all.
+const PRUNE_EVERY: u64 = 1_024;
 
 pub(crate) struct AttemptLimiter {
     limiter: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
+    entries: AtomicU64,
     max: NonZeroU32,
     window: Duration,
 }
@@ -40,6 +45,7 @@ impl AttemptLimiter {
         Self {
             limiter: DefaultKeyedRateLimiter::keyed(quota),
             clock: DefaultClock::default(),
+            entries: AtomicU64::new(0),
             max,
             window,
         }
@@ -48,7 +54,8 @@ impl AttemptLimiter {
     /// Counts one code entry by `user`: `Ok` under the limit; over it, `Err(seconds to wait)`
     /// (whole seconds, rounded up, at least one), and nothing is counted.
     pub(crate) fn attempt(&self, user: &str) -> Result<(), u64> {
-        if self.limiter.len() > PRUNE_ABOVE {
+        let entry = self.entries.fetch_add(1, Ordering::Relaxed);
+        if entry.is_multiple_of(PRUNE_EVERY) && self.limiter.len() > PRUNE_ABOVE {
             self.limiter.retain_recent();
         }
         let key = user.to_owned();
