@@ -16,11 +16,11 @@ use clap::{CommandFactory, FromArgMatches};
 // The add-on's endpoints and grant register themselves; naming the crate keeps them linked.
 use device_flow as _;
 use device_flow::{
-    DeviceFlow, Devices, FixedUser, GRANT_TYPE, MemoryDeviceStore, SqliteDeviceStore,
+    DeviceFlow, Devices, FixedUser, GRANT_TYPE, MemoryDeviceStore, PgDeviceStore, SqliteDeviceStore,
 };
 use oauth_endpoints::{Client, Clock, SystemClock};
 use oauth_endpoints_examples::server::{
-    DEMO_CLIENT, OpenedStore, Options, Prepared, banner, bind, prepare_with, serve, shutdown_signal,
+    OpenedStore, Options, Prepared, banner, bind, prepare_with, serve, shutdown_signal,
 };
 
 /// The public client made for the tour when no clients file is given.
@@ -57,16 +57,12 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let mut devices = None;
     let prepared = prepare_with(&options, async |builder, store| {
         // The device flow keeps its state beside the server's: in memory, or in a table of the
-        // same SQLite database.
+        // same SQLite or PostgreSQL database (shared by every instance on it).
         let flow = match store {
             OpenedStore::Memory(_) => DeviceFlow::new(MemoryDeviceStore::new()),
             OpenedStore::Sqlite(sqlite) => DeviceFlow::new(SqliteDeviceStore::open(sqlite).await?),
-            OpenedStore::Postgres(_) => {
-                tracing::warn!(
-                    "the device flow add-on has no PostgreSQL store yet: pending flows are kept \
-                     in this process's memory, not shared with other instances"
-                );
-                DeviceFlow::new(MemoryDeviceStore::new())
+            OpenedStore::Postgres(postgres) => {
+                DeviceFlow::new(PgDeviceStore::open(postgres).await?)
             }
         };
         devices = Some(flow.devices().clone());
@@ -75,12 +71,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let now = prepared.server.now();
     if prepared.demo.is_some() {
-        // The demo client introspects the device's tokens in the tour, as a resource server;
-        // like the demo client, the demo device is deleted at the next start without a demo.
-        if let Some(demo) = prepared.server.clients().find(DEMO_CLIENT).await? {
-            let resource_server = demo.to_builder().with_introspect_any_token(true).build()?;
-            prepared.server.clients().save(&resource_server).await?;
-        }
+        // Like the demo client, the demo device is deleted at the next start without a demo.
         let device = Client::public(DEMO_DEVICE)
             .with_grant_types([GRANT_TYPE])
             .with_scope("read write".parse().unwrap_or_default())
@@ -145,13 +136,12 @@ fn tour(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
          \x20        -d device_code=$DEVICE_CODE {base}/oauth/token | tee /dev/stderr \\\n\
          \x20        | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n"
     ));
-    if let Some((id, secret)) = &prepared.demo {
-        out.push_str(&format!(
-            "  then introspect the token (as {id}) and revoke it (as the device):\n\
-             \x20    curl -s -u '{id}:{secret}' -d token=$TOKEN {base}/oauth/introspect; echo\n\
-             \x20    curl -s {auth_line} -d token=$TOKEN {base}/oauth/revoke; echo\n"
-        ));
-    }
+    out.push_str(&format!(
+        "  then revoke it (as the device); a resource server registered with \
+         introspect_any_token in a\n\
+         \x20    clients file introspects it like any other token:\n\
+         \x20    curl -s {auth_line} -d token=$TOKEN {base}/oauth/revoke; echo\n"
+    ));
     out
 }
 

@@ -11,12 +11,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use clap::Parser as _;
 use device_flow::{
-    CSRF_COOKIE, DeviceFlow, DeviceStatus, DeviceStore, Devices, FixedUser, GRANT_TYPE,
-    MemoryDeviceStore, SLOW_DOWN_STEP, SqliteDeviceStore, UserCode,
+    CSRF_COOKIE, Created, DeviceFlow, DeviceStatus, DeviceStore, Devices, FixedUser, GRANT_TYPE,
+    MemoryDeviceStore, PgDeviceStore, SLOW_DOWN_STEP, SqliteDeviceStore, UserCode,
 };
 use http::Request;
 use http::header::COOKIE;
 use oauth_endpoints::{Client, SqliteStore, TokenHash};
+use oauth_endpoints_tests::pg::TestSchema;
 use oauth_endpoints_tests::{Answer, Harness, START, basic, form, post};
 use serde_json::json;
 
@@ -673,10 +674,11 @@ async fn the_form_is_protected_against_cross_site_request_forgery() {
 }
 
 #[tokio::test]
-async fn wrong_code_entries_are_rate_limited_per_user() {
+async fn code_entries_are_rate_limited_per_user() {
+    // Three entries at once, then one more every 100 ms.
     let f = fixture_with(MemoryDeviceStore::new(), |flow| {
         flow.with_users(FixedUser::new(USER))
-            .max_failed_entries(3, Duration::from_secs(60))
+            .max_code_entries(3, Duration::from_millis(300))
     })
     .await;
     let flow = f.start("tv").await;
@@ -689,7 +691,8 @@ async fn wrong_code_entries_are_rate_limited_per_user() {
         .get_page(&format!("?user_code={}", flow.user_code), None)
         .await;
     assert_eq!(page.status, 429);
-    assert_eq!(page.header("retry-after"), Some("60"));
+    assert_eq!(page.header("retry-after"), Some("1"));
+    assert!(!html(&page).contains("Approve"));
     // Submissions too.
     let cookie = format!("{CSRF_COOKIE}={}", "a".repeat(43));
     let answer = f
@@ -707,8 +710,8 @@ async fn wrong_code_entries_are_rate_limited_per_user() {
         f.stored(&flow.device_code).await.status,
         DeviceStatus::Pending
     );
-    // The window ends.
-    f.h.clock.advance(Duration::from_secs(60));
+    // The limit refills: two entries (the page, then the decision) 250 ms later.
+    tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(f.decide(&flow.user_code, "approve").await.status, 200);
 }
 
@@ -831,13 +834,14 @@ async fn store_contract(store: &impl DeviceStore) {
         last_polled_at: None,
     };
     let first = authorization("device-1", "BBBB-CCCC");
-    assert!(store.create(&first).await.unwrap());
+    assert_eq!(store.create(&first, 100).await.unwrap(), Created::Stored);
     // A user code is unique among unexpired requests.
-    assert!(
-        !store
-            .create(&authorization("device-2", "BBBB-CCCC"))
+    assert_eq!(
+        store
+            .create(&authorization("device-2", "BBBB-CCCC"), 100)
             .await
-            .unwrap()
+            .unwrap(),
+        Created::UserCodeTaken
     );
     assert_eq!(
         store
@@ -901,7 +905,7 @@ async fn store_contract(store: &impl DeviceStore) {
 
     // Deny only pending and unexpired; nothing after expiry.
     let second = authorization("device-3", "DDDD-FFFF");
-    assert!(store.create(&second).await.unwrap());
+    assert_eq!(store.create(&second, 100).await.unwrap(), Created::Stored);
     assert!(
         !store
             .approve(&code("DDDD-FFFF"), USER, 1_600)
@@ -928,7 +932,7 @@ async fn store_contract(store: &impl DeviceStore) {
     let mut reuse = authorization("device-4", "DDDD-FFFF");
     reuse.issued_at = 1_600;
     reuse.expires_at = 2_200;
-    assert!(store.create(&reuse).await.unwrap());
+    assert_eq!(store.create(&reuse, 100).await.unwrap(), Created::Stored);
     assert_eq!(
         store
             .find_by_device_code(&TokenHash::of("device-3"))
@@ -947,6 +951,71 @@ async fn store_contract(store: &impl DeviceStore) {
             .unwrap()
             .is_some()
     );
+
+    // The bound counts the client's pending, unexpired requests only.
+    let busy = |n: usize, issued_at: u64| {
+        let mut request = authorization(&format!("busy-{n}"), busy_code(n));
+        request.client_id = "busy".into();
+        request.issued_at = issued_at;
+        request.expires_at = issued_at + 600;
+        request
+    };
+    assert_eq!(
+        store.create(&busy(0, 3_000), 2).await.unwrap(),
+        Created::Stored
+    );
+    assert_eq!(
+        store.create(&busy(1, 3_000), 2).await.unwrap(),
+        Created::Stored
+    );
+    assert_eq!(
+        store.create(&busy(2, 3_000), 2).await.unwrap(),
+        Created::TooManyPending
+    );
+    assert_eq!(
+        store
+            .find_by_device_code(&TokenHash::of("busy-2"))
+            .await
+            .unwrap(),
+        None
+    );
+    // Another client is not affected; a decided request frees its slot.
+    assert_eq!(
+        store
+            .create(&authorization("device-5", "FFFF-GGGG"), 2)
+            .await
+            .unwrap(),
+        Created::Stored
+    );
+    assert!(store.deny(&code(busy_code(0)), 3_001).await.unwrap());
+    assert_eq!(
+        store.create(&busy(2, 3_001), 2).await.unwrap(),
+        Created::Stored
+    );
+    assert_eq!(
+        store.create(&busy(3, 3_001), 2).await.unwrap(),
+        Created::TooManyPending
+    );
+    // So does an expired one (busy-1 expires at 3_600; busy-2 lives on until 3_601).
+    assert_eq!(
+        store.create(&busy(3, 3_600), 2).await.unwrap(),
+        Created::Stored
+    );
+    assert_eq!(
+        store.create(&busy(4, 3_600), 2).await.unwrap(),
+        Created::TooManyPending
+    );
+}
+
+/// Distinct user codes for the bound's part of the contract.
+fn busy_code(n: usize) -> &'static str {
+    [
+        "HHHH-JJJJ",
+        "KKKK-LLLL",
+        "MMMM-NNNN",
+        "PPPP-QQQQ",
+        "RRRR-SSSS",
+    ][n]
 }
 
 #[tokio::test]
@@ -971,6 +1040,486 @@ async fn sqlite_device_store_keeps_the_contract_and_survives_reopening() {
             .await
             .unwrap()
             .is_some()
+    );
+}
+
+/// A device store that yields to the runtime before each call, as a database round trip does:
+/// requests dispatched together then interleave at every store call, deterministically, even
+/// on the memory store.
+struct Latency<S>(S);
+
+impl<S: DeviceStore> DeviceStore for Latency<S> {
+    async fn create(
+        &self,
+        authorization: &device_flow::DeviceAuthorization,
+        max_pending: u32,
+    ) -> Result<Created, oauth_endpoints::StoreError> {
+        tokio::task::yield_now().await;
+        self.0.create(authorization, max_pending).await
+    }
+
+    async fn find_by_device_code(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<device_flow::DeviceAuthorization>, oauth_endpoints::StoreError> {
+        tokio::task::yield_now().await;
+        self.0.find_by_device_code(hash).await
+    }
+
+    async fn find_by_user_code(
+        &self,
+        user_code: &UserCode,
+    ) -> Result<Option<device_flow::DeviceAuthorization>, oauth_endpoints::StoreError> {
+        tokio::task::yield_now().await;
+        self.0.find_by_user_code(user_code).await
+    }
+
+    async fn approve(
+        &self,
+        user_code: &UserCode,
+        subject: &str,
+        now: u64,
+    ) -> Result<bool, oauth_endpoints::StoreError> {
+        tokio::task::yield_now().await;
+        self.0.approve(user_code, subject, now).await
+    }
+
+    async fn deny(
+        &self,
+        user_code: &UserCode,
+        now: u64,
+    ) -> Result<bool, oauth_endpoints::StoreError> {
+        tokio::task::yield_now().await;
+        self.0.deny(user_code, now).await
+    }
+
+    async fn record_poll(
+        &self,
+        hash: &TokenHash,
+        now: u64,
+    ) -> Result<device_flow::PollOutcome, oauth_endpoints::StoreError> {
+        tokio::task::yield_now().await;
+        self.0.record_poll(hash, now).await
+    }
+
+    async fn redeem(
+        &self,
+        hash: &TokenHash,
+        now: u64,
+    ) -> Result<Option<device_flow::DeviceAuthorization>, oauth_endpoints::StoreError> {
+        tokio::task::yield_now().await;
+        self.0.redeem(hash, now).await
+    }
+
+    async fn purge_expired(&self, before: u64) -> Result<u64, oauth_endpoints::StoreError> {
+        tokio::task::yield_now().await;
+        self.0.purge_expired(before).await
+    }
+}
+
+/// A fresh SQLite device store (and the directory that holds it).
+async fn sqlite_devices() -> (tempfile::TempDir, SqliteDeviceStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path().join("oauth.db"))
+        .await
+        .unwrap();
+    let store = SqliteDeviceStore::open(&sqlite).await.unwrap();
+    (dir, store)
+}
+
+/// A PostgreSQL device store in a fresh schema (dropped with the returned guard), or `None`
+/// (the test is skipped) without `OAUTH_ENDPOINTS_TEST_POSTGRES`.
+async fn pg_devices(test: &str) -> Option<(TestSchema, PgDeviceStore)> {
+    let schema = TestSchema::create(test).await?;
+    let store = PgDeviceStore::open(&schema.store().await).await.unwrap();
+    Some((schema, store))
+}
+
+const ENTRY_LIMIT: u32 = 5;
+const BURST: usize = 40;
+
+/// RFC 8628 §5.1 under a burst: 40 wrong codes (GET and POST, half each) dispatched at once by
+/// one signed-in user; at most the limit are looked up (400), the rest are refused (429), and
+/// the user is then locked out, the right code included.
+async fn a_burst_of_wrong_codes_cannot_pass_the_limit(store: impl DeviceStore) {
+    let f = fixture_with(store, |flow| {
+        flow.with_users(FixedUser::new(USER))
+            .max_code_entries(ENTRY_LIMIT, Duration::from_secs(300))
+    })
+    .await;
+    let flow = f.start("tv").await;
+    let token = "a".repeat(43);
+    let cookie = format!("{CSRF_COOKIE}={token}");
+    let requests = (0..BURST).map(|i| {
+        // Wrong codes, all distinct and well-formed: BBBB-BBBC, BBBB-BBBD, ...
+        let alphabet = UserCode::ALPHABET;
+        let wrong = format!(
+            "BBBB-BB{}{}",
+            char::from(alphabet[i / alphabet.len() + 1]),
+            char::from(alphabet[i % alphabet.len()])
+        );
+        if i % 2 == 0 {
+            Request::get(format!("/device?user_code={wrong}"))
+                .body(Bytes::new())
+                .unwrap()
+        } else {
+            let mut request = post(
+                "/device",
+                None,
+                &form(&[
+                    ("csrf", &token),
+                    ("user_code", &wrong),
+                    ("action", "approve"),
+                ]),
+            );
+            request
+                .headers_mut()
+                .insert(COOKIE, cookie.parse().unwrap());
+            request
+        }
+    });
+    let answers = futures_util::future::join_all(requests.map(|request| f.h.send(request))).await;
+    let statuses: Vec<u16> = answers
+        .iter()
+        .map(|answer| answer.status.as_u16())
+        .collect();
+    let looked_up = statuses.iter().filter(|&&status| status == 400).count();
+    let refused = statuses.iter().filter(|&&status| status == 429).count();
+    assert!(looked_up <= ENTRY_LIMIT as usize, "{statuses:?}");
+    assert!(looked_up > 0, "{statuses:?}");
+    assert_eq!(looked_up + refused, BURST, "{statuses:?}");
+    let page = f
+        .get_page(&format!("?user_code={}", flow.user_code), None)
+        .await;
+    assert_eq!(page.status, 429);
+    assert_eq!(
+        f.stored(&flow.device_code).await.status,
+        DeviceStatus::Pending
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_wrong_codes_cannot_pass_the_limit_with_the_memory_store() {
+    a_burst_of_wrong_codes_cannot_pass_the_limit(Latency(MemoryDeviceStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_wrong_codes_cannot_pass_the_limit_with_the_sqlite_store() {
+    let (_dir, store) = sqlite_devices().await;
+    a_burst_of_wrong_codes_cannot_pass_the_limit(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_wrong_codes_cannot_pass_the_limit_with_the_postgres_store() {
+    let Some((_schema, store)) = pg_devices("device_burst").await else {
+        return;
+    };
+    a_burst_of_wrong_codes_cannot_pass_the_limit(store).await;
+}
+
+/// A GET with `user_code` from a link on another site (or a sibling subdomain) is a plain page
+/// view: no lookup, nothing counted, no pre-filled code.
+#[tokio::test]
+async fn a_cross_site_link_neither_counts_nor_prefills() {
+    let f = fixture_with(MemoryDeviceStore::new(), |flow| {
+        flow.with_users(FixedUser::new(USER))
+            .max_code_entries(3, Duration::from_secs(300))
+    })
+    .await;
+    let flow = f.start("tv").await;
+    let linked = |code: &str, site: &str| {
+        Request::get(format!("/device?user_code={code}"))
+            .header("sec-fetch-site", site)
+            .body(Bytes::new())
+            .unwrap()
+    };
+    // Ten wrong codes from another site: the plain form each time, not a refusal.
+    for i in 0..10 {
+        let site = if i % 2 == 0 {
+            "cross-site"
+        } else {
+            "same-site"
+        };
+        let page = f.h.send(linked("BBBB-CCCC", site)).await;
+        assert_eq!(page.status, 200, "{site}: {}", html(&page));
+        assert!(
+            html(&page).contains("name=\"user_code\" value=\"\""),
+            "{site}"
+        );
+        assert!(!html(&page).contains("BBBB-CCCC"), "{site}");
+    }
+    // The right code from another site: not looked up, not shown, nothing to approve.
+    let page = f.h.send(linked(&flow.user_code, "cross-site")).await;
+    assert_eq!(page.status, 200);
+    assert!(!html(&page).contains(&flow.user_code), "{}", html(&page));
+    assert!(!html(&page).contains("Approve"));
+    // The user was not locked out: the link as a device shows it (typed or scanned, `none`),
+    // and from the page itself (`same-origin`), still work within the limit.
+    let page = f.h.send(linked(&flow.user_code, "none")).await;
+    assert_eq!(page.status, 200);
+    assert!(html(&page).contains("Approve"));
+    let page = f.h.send(linked(&flow.user_code, "same-origin")).await;
+    assert!(html(&page).contains("Approve"));
+    assert_eq!(f.decide(&flow.user_code, "approve").await.status, 429);
+    assert_eq!(
+        f.stored(&flow.device_code).await.status,
+        DeviceStatus::Pending
+    );
+}
+
+/// The POST path refuses what the browser labels `same-site` as it refuses `cross-site`.
+#[tokio::test]
+async fn a_decision_posted_from_a_sibling_subdomain_is_refused() {
+    let f = fixture().await;
+    let flow = f.start("tv").await;
+    let page = f
+        .get_page(&format!("?user_code={}", flow.user_code), None)
+        .await;
+    let cookie = set_cookie(&page);
+    let csrf = hidden_csrf(&html(&page));
+    let mut request = post(
+        "/device",
+        None,
+        &form(&[
+            ("csrf", &csrf),
+            ("user_code", &flow.user_code),
+            ("action", "approve"),
+        ]),
+    );
+    request
+        .headers_mut()
+        .insert(COOKIE, cookie.parse().unwrap());
+    request
+        .headers_mut()
+        .insert("sec-fetch-site", "same-site".parse().unwrap());
+    assert_eq!(f.h.send(request).await.status, 403);
+    assert_eq!(
+        f.stored(&flow.device_code).await.status,
+        DeviceStatus::Pending
+    );
+}
+
+#[tokio::test]
+async fn pending_requests_are_bounded_per_client() {
+    let f = fixture_with(MemoryDeviceStore::new(), |flow| {
+        flow.with_users(FixedUser::new(USER))
+            .max_pending_per_client(2)
+            .interval(Duration::from_secs(7))
+    })
+    .await;
+    let first = f.start("tv").await;
+    let _second = f.start("tv").await;
+    let refused = f.device_authorization("tv", Some("read")).await;
+    refused.assert_error(429, "temporarily_unavailable");
+    assert_eq!(refused.header("retry-after"), Some("7"));
+    assert!(refused.str("device_code").is_none());
+    // Another client has slots of its own.
+    f.start("other").await;
+    // A decided request frees its slot, and so does an expired one.
+    assert_eq!(f.decide(&first.user_code, "deny").await.status, 200);
+    f.start("tv").await;
+    f.device_authorization("tv", None)
+        .await
+        .assert_error(429, "temporarily_unavailable");
+    f.h.clock.advance(DeviceFlow::DEFAULT_EXPIRES_IN);
+    f.start("tv").await;
+    f.start("tv").await;
+    f.device_authorization("tv", None)
+        .await
+        .assert_error(429, "temporarily_unavailable");
+}
+
+#[test]
+fn the_default_bound_is_documented() {
+    assert_eq!(DeviceFlow::DEFAULT_MAX_PENDING_PER_CLIENT, 100);
+    let flow = DeviceFlow::new(MemoryDeviceStore::new());
+    assert_eq!(flow.pending_bound(), 100);
+}
+
+/// 20 device authorization requests of one client at once, bound 5: exactly 5 stored.
+async fn concurrent_requests_respect_the_bound(store: impl DeviceStore) {
+    let f = fixture_with(store, |flow| {
+        flow.with_users(FixedUser::new(USER))
+            .max_pending_per_client(5)
+    })
+    .await;
+    let answers =
+        futures_util::future::join_all((0..20).map(|_| f.device_authorization("tv", Some("read"))))
+            .await;
+    let statuses: Vec<u16> = answers
+        .iter()
+        .map(|answer| answer.status.as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    for answer in answers.iter().filter(|answer| answer.status != 200) {
+        answer.assert_error(429, "temporarily_unavailable");
+    }
+    for answer in answers.iter().filter(|answer| answer.status == 200) {
+        let stored = f.stored(answer.str("device_code").unwrap()).await;
+        assert_eq!(stored.status, DeviceStatus::Pending);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_requests_respect_the_bound_with_the_memory_store() {
+    concurrent_requests_respect_the_bound(Latency(MemoryDeviceStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_respect_the_bound_with_the_sqlite_store() {
+    let (_dir, store) = sqlite_devices().await;
+    concurrent_requests_respect_the_bound(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_respect_the_bound_with_the_postgres_store() {
+    let Some((_schema, store)) = pg_devices("device_bound").await else {
+        return;
+    };
+    concurrent_requests_respect_the_bound(store).await;
+}
+
+/// The server's per-client throttle applies at the device authorization endpoint, as at
+/// revocation and introspection.
+#[tokio::test]
+async fn the_servers_throttle_applies_to_device_authorization() {
+    let flow = DeviceFlow::new(MemoryDeviceStore::new()).with_users(FixedUser::new(USER));
+    let quota = oauth_endpoints::Quota::per_hour(std::num::NonZeroU32::MIN)
+        .allow_burst(std::num::NonZeroU32::new(2).unwrap());
+    let h = Harness::with(&clients(), |builder| {
+        builder.issuer(ISSUER).with_state(flow).throttle(quota)
+    })
+    .await;
+    let request = |client_id: &str| {
+        post(
+            "/oauth/device_authorization",
+            None,
+            &form(&[("client_id", client_id)]),
+        )
+    };
+    assert_eq!(h.send(request("tv")).await.status, 200);
+    assert_eq!(h.send(request("tv")).await.status, 200);
+    let throttled = h.send(request("tv")).await;
+    throttled.assert_error(429, "temporarily_unavailable");
+    assert!(throttled.header("retry-after").is_some());
+    // Per client.
+    assert_eq!(h.send(request("other")).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_polls_get_the_token_once_with_the_postgres_store() {
+    let Some((_schema, store)) = pg_devices("device_polls").await else {
+        return;
+    };
+    let f = fixture_with(store, |flow| flow.with_users(FixedUser::new(USER))).await;
+    concurrent_polls_redeem_once(&f).await;
+}
+
+#[tokio::test]
+async fn postgres_device_store_keeps_the_contract() {
+    let Some((_schema, store)) = pg_devices("device_contract").await else {
+        return;
+    };
+    store_contract(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_device_store_keeps_the_contract_in_a_schema_of_its_own() {
+    let Some(schema) = TestSchema::create("device_own").await else {
+        return;
+    };
+    let own = format!("{}_devices", schema.name());
+    let core = schema.store().await;
+    let store = PgDeviceStore::with_schema(core.pool().clone(), &own)
+        .await
+        .unwrap();
+    store_contract(&store).await;
+    // The tables are in that schema; dropping the test schema drops it too.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
+         ORDER BY table_name",
+    )
+    .bind(&own)
+    .fetch_all(core.pool())
+    .await
+    .unwrap();
+    assert_eq!(tables, ["device_authorizations", "device_flow_migrations"]);
+    sqlx::raw_sql(&format!("DROP SCHEMA \"{own}\" CASCADE"))
+        .execute(core.pool())
+        .await
+        .unwrap();
+    assert!(
+        PgDeviceStore::with_schema(core.pool().clone(), "Bad-Name")
+            .await
+            .is_err()
+    );
+}
+
+/// Two instances (two pools) on one database, opening at once, then racing on every state
+/// change: each is decided exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_state_changes_are_atomic_across_instances() {
+    let Some(schema) = TestSchema::create("device_two").await else {
+        return;
+    };
+    let (a, b) = tokio::join!(schema.store(), schema.store());
+    let (a, b) = tokio::join!(PgDeviceStore::open(&a), PgDeviceStore::open(&b));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let request = |n: usize| device_flow::DeviceAuthorization {
+        device_code_hash: TokenHash::of(&format!("device-{n}")),
+        user_code: UserCode::generate(),
+        client_id: "tv".into(),
+        scope: "read".parse().unwrap(),
+        status: DeviceStatus::Pending,
+        subject: None,
+        issued_at: 1_000,
+        expires_at: 1_600,
+        interval: 5,
+        last_polled_at: None,
+    };
+    for round in 0..10 {
+        let stored = request(round);
+        assert_eq!(a.create(&stored, 1_000).await.unwrap(), Created::Stored);
+        let code = &stored.user_code;
+        // Approve on one instance, deny on the other: exactly one decides.
+        let (approved, denied) = tokio::join!(a.approve(code, USER, 1_100), b.deny(code, 1_100));
+        assert!(approved.unwrap() ^ denied.unwrap(), "round {round}");
+        if b.find_by_user_code(code).await.unwrap().unwrap().status == DeviceStatus::Approved {
+            let hash = stored.device_code_hash;
+            let (x, y) = tokio::join!(a.redeem(&hash, 1_200), b.redeem(&hash, 1_200));
+            assert!(x.unwrap().is_some() ^ y.unwrap().is_some(), "round {round}");
+        }
+    }
+    // Polls of one device code at one instant: one is fine, the other slows down.
+    let polled = request(100);
+    assert_eq!(b.create(&polled, 1_000).await.unwrap(), Created::Stored);
+    let hash = polled.device_code_hash;
+    let (x, y) = tokio::join!(a.record_poll(&hash, 1_000), b.record_poll(&hash, 1_000));
+    let mut outcomes = [x.unwrap(), y.unwrap()];
+    outcomes.sort_by_key(|outcome| matches!(outcome, device_flow::PollOutcome::SlowDown { .. }));
+    assert_eq!(
+        outcomes,
+        [
+            device_flow::PollOutcome::Pending,
+            device_flow::PollOutcome::SlowDown { interval: 10 }
+        ]
+    );
+    // The bound holds across instances: 12 creations for a fresh client at once, bound 4.
+    let creations = (0..12).map(|n| {
+        let mut stored = request(200 + n);
+        stored.client_id = "busy".into();
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        async move { store.create(&stored, 4).await.unwrap() }
+    });
+    let created = futures_util::future::join_all(creations).await;
+    assert_eq!(
+        created.iter().filter(|c| **c == Created::Stored).count(),
+        4,
+        "{created:?}"
     );
 }
 

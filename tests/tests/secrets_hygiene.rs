@@ -1,6 +1,7 @@
 //! Secrets hygiene: with every log at TRACE, full flows (token, introspection, refresh, replay,
 //! revocation, failed authentication) on the memory and SQLite stores never write a token value
-//! or a client secret; `Debug` of every type holding one redacts it.
+//! or a client secret; `Debug` of every type holding one redacts it, the device flow add-on's
+//! included (no user code, no name of a user who entered codes).
 //!
 //! One subscriber, installed once for this test binary, captures everything (the `log` crate
 //! too, so SQLx's statement logs are included) into a shared buffer.
@@ -10,9 +11,14 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use device_flow::{
+    DeviceAuthorization, DeviceFlow, DeviceStatus, DeviceStore, FixedUser, MemoryDeviceStore,
+    UserCode,
+};
 use oauth_endpoints::{
-    AuthorizationServer, Client, ClientAuthMethod, ClientMetadata, Form, ManualClock, MemoryStore,
-    SecretHash, SqliteStore, TokenRequest, parse_basic,
+    AuthorizationServer, Client, ClientAuthMethod, ClientMetadata, Context, Endpoint,
+    EndpointResult, Form, ManualClock, MemoryStore, SecretHash, SqliteStore, TokenRequest,
+    json_response, parse_basic,
 };
 use oauth_endpoints_tests::{Answer, START, basic, form, post, send};
 use tracing_subscriber::fmt::MakeWriter;
@@ -358,4 +364,78 @@ async fn debug_redacts_every_secret_and_token() {
     assert_redacted(&record, &[&access, &refresh]);
     assert_redacted(issued.refresh_record().unwrap(), &[&access, &refresh]);
     assert_redacted(&server, &[secret, &access, &refresh]);
+}
+
+/// Answers with `Debug` of the server's `DeviceFlow`, as any code holding it could log it.
+#[derive(Default)]
+struct ShowDeviceFlow;
+
+impl Endpoint for ShowDeviceFlow {
+    async fn handle(&self, cx: &Context, _request: http::Request<bytes::Bytes>) -> EndpointResult {
+        let flow = cx
+            .state::<DeviceFlow>()
+            .expect("the device flow is configured");
+        Ok(json_response(
+            http::StatusCode::OK,
+            &serde_json::json!({ "debug": format!("{flow:?}"), "pretty": format!("{flow:#?}") }),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn debug_of_the_device_flow_shows_no_user_code_and_no_user() {
+    // A request's user code (and its device code: only the hash is kept).
+    let user_code = UserCode::generate();
+    let device_code = "device-code-Vb8Nm2Qw4Er6";
+    let authorization = DeviceAuthorization {
+        device_code_hash: oauth_endpoints::TokenHash::of(device_code),
+        user_code: user_code.clone(),
+        client_id: "tv".into(),
+        scope: "read".parse().unwrap(),
+        status: DeviceStatus::Pending,
+        subject: None,
+        issued_at: START,
+        expires_at: START + 600,
+        interval: 5,
+        last_polled_at: None,
+    };
+    let shown = user_code.to_string();
+    assert_redacted(&authorization, &[user_code.as_str(), &shown, device_code]);
+    assert_redacted(&user_code, &[user_code.as_str(), &shown]);
+
+    // The flow, after a user entered wrong codes: neither the user nor the codes show.
+    let user = "mallory-Xc5Vb7Nm9";
+    let store = MemoryDeviceStore::new();
+    store.create(&authorization, 100).await.unwrap();
+    let flow = DeviceFlow::new(store).with_users(FixedUser::new(user));
+    let server = AuthorizationServer::builder()
+        .issuer("https://auth.example.com")
+        .with_state(flow)
+        .register_endpoint(
+            ShowDeviceFlow,
+            "show_device_flow",
+            "/debug/device-flow",
+            "GET",
+        )
+        .build()
+        .unwrap();
+    for guess in ["BBBB-CCCC", "DDDD-FFFF", "GGGG-HHHH"] {
+        let request = http::Request::get(format!("/device?user_code={guess}"))
+            .body(bytes::Bytes::new())
+            .unwrap();
+        assert_eq!(send(&server, request).await.status, 400);
+    }
+    let request = http::Request::get("/debug/device-flow")
+        .body(bytes::Bytes::new())
+        .unwrap();
+    let answer = send(&server, request).await;
+    assert_eq!(answer.status, 200);
+    for debug in [answer.str("debug").unwrap(), answer.str("pretty").unwrap()] {
+        // It is the flow's Debug, naming no user and no code; it counts the user.
+        assert!(debug.contains("DeviceFlow"), "{debug}");
+        for secret in [user, user_code.as_str(), &shown, "BBBBCCCC", "BBBB-CCCC"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("users: 1"), "{debug}");
+    }
 }

@@ -1,6 +1,7 @@
 //! [`DeviceFlow`]: the add-on's settings and store, handed to the server with
 //! `.with_state(...)` and read by its endpoints and grant through `cx.state()`.
 
+use std::fmt;
 use std::time::Duration;
 
 use http::{StatusCode, Uri};
@@ -32,14 +33,29 @@ pub const VERIFICATION_ENDPOINT: &str = "device_verification";
 ///     .unwrap();
 /// # drop(server);
 /// ```
-#[derive(Debug)]
 pub struct DeviceFlow {
     devices: Devices,
     users: Option<Users>,
     expires_in: u64,
     interval: u64,
     verification_uri: Option<String>,
+    max_pending_per_client: u32,
     pub(crate) limiter: AttemptLimiter,
+}
+
+impl fmt::Debug for DeviceFlow {
+    /// The settings; of the limiter, how many users it tracks, never who they are.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceFlow")
+            .field("devices", &self.devices)
+            .field("user_hook", &self.users.is_some())
+            .field("expires_in", &self.expires_in)
+            .field("interval", &self.interval)
+            .field("verification_uri", &self.verification_uri)
+            .field("max_pending_per_client", &self.max_pending_per_client)
+            .field("limiter", &self.limiter)
+            .finish()
+    }
 }
 
 impl DeviceFlow {
@@ -47,20 +63,25 @@ impl DeviceFlow {
     pub const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(600);
     /// Default polling interval (RFC 8628 §3.2: clients use 5 seconds when none is given).
     pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
-    /// Default limit on wrong user-code entries: 5 per user per 5 minutes (RFC 8628 §5.1).
-    pub const DEFAULT_MAX_FAILED_ENTRIES: (u32, Duration) = (5, Duration::from_secs(300));
+    /// Default limit on user-code entries (RFC 8628 §5.1): 10 per user at once, then one more
+    /// every 30 seconds (10 per 5 minutes). Approving a device takes two entries.
+    pub const DEFAULT_MAX_CODE_ENTRIES: (u32, Duration) = (10, Duration::from_secs(300));
+    /// Default bound on one client's pending device authorizations: 100 (see
+    /// [`DeviceFlow::max_pending_per_client`]).
+    pub const DEFAULT_MAX_PENDING_PER_CLIENT: u32 = 100;
 
     /// A device flow keeping its state in `store`, with the defaults and no user hook (the
     /// verification page then refuses to approve anything; see [`DeviceFlow::with_users`]).
     pub fn new(store: impl DeviceStore) -> Self {
-        let (max, window) = Self::DEFAULT_MAX_FAILED_ENTRIES;
+        let (max, window) = Self::DEFAULT_MAX_CODE_ENTRIES;
         Self {
             devices: Devices::new(store),
             users: None,
             expires_in: Self::DEFAULT_EXPIRES_IN.as_secs(),
             interval: Self::DEFAULT_INTERVAL.as_secs(),
             verification_uri: None,
-            limiter: AttemptLimiter::new(max, window.as_secs()),
+            max_pending_per_client: Self::DEFAULT_MAX_PENDING_PER_CLIENT,
+            limiter: AttemptLimiter::new(max, window),
         }
     }
 
@@ -93,11 +114,33 @@ impl DeviceFlow {
         self
     }
 
-    /// At most `max` wrong user-code entries per user within `window` (RFC 8628 §5.1).
+    /// At most `max` user-code entries per signed-in user at once, refilled evenly over
+    /// `window` (one more every `window / max`), against brute forcing (RFC 8628 §5.1). Every
+    /// entry that looks a code up counts, right or wrong, before the lookup; past the limit the
+    /// page answers 429 with `Retry-After`. `max` is at least 1.
     #[must_use]
-    pub fn max_failed_entries(mut self, max: u32, window: Duration) -> Self {
-        self.limiter = AttemptLimiter::new(max, window.as_secs());
+    pub fn max_code_entries(mut self, max: u32, window: Duration) -> Self {
+        self.limiter = AttemptLimiter::new(max, window);
         self
+    }
+
+    /// At most `max` pending, unexpired device authorizations per client (at least 1). One more
+    /// is refused with 429 `temporarily_unavailable` and `Retry-After` (see
+    /// [`DeviceAuthorizationEndpoint`](crate::DeviceAuthorizationEndpoint)) until one is
+    /// approved, denied or expires. The count and the insertion are one atomic store call
+    /// ([`DeviceStore::create`]).
+    ///
+    /// A public client proves nothing but its `client_id`, so anyone can fill its slots: size
+    /// the bound for how many of its users may start a flow within one code lifetime.
+    #[must_use]
+    pub fn max_pending_per_client(mut self, max: u32) -> Self {
+        self.max_pending_per_client = max.max(1);
+        self
+    }
+
+    /// The bound on one client's pending device authorizations.
+    pub fn pending_bound(&self) -> u32 {
+        self.max_pending_per_client
     }
 
     /// The store.

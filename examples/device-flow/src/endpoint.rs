@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::GRANT_TYPE;
 use crate::config::{DeviceFlow, server_error};
-use crate::store::{DeviceAuthorization, DeviceStatus};
+use crate::store::{Created, DeviceAuthorization, DeviceStatus};
 use crate::user_code::UserCode;
 
 /// How many fresh user codes to try when one is taken by an unexpired request.
@@ -26,6 +26,18 @@ const USER_CODE_ATTEMPTS: usize = 5;
 ///   (`unauthorized_client`), checked here so a device learns it before showing a code.
 /// - `scope` (§3.1) must be within the client's scope (`invalid_scope`); none asks for the
 ///   client's full scope.
+/// - The server's per-client throttle (the core's feature `throttle`, `.throttle(quota)`)
+///   applies right after client authentication, as at revocation and introspection: 429
+///   `temporarily_unavailable` with `Retry-After`.
+/// - At most [`DeviceFlow::max_pending_per_client`] pending, unexpired requests per client
+///   (100 by default), counted and stored in one atomic store call. One more is refused with
+///   **429** `temporarily_unavailable` and `Retry-After` (the polling interval), and nothing is
+///   stored. RFC 8628 §3.2 answers errors as RFC 6749 §5.2 does and registers no code for
+///   this; `slow_down` (§3.5) belongs to polling, and `invalid_request` would tell the client
+///   its request is malformed, which it is not. `temporarily_unavailable` is the code
+///   RFC 7009 §2.2.1 registers for temporary overload, the one the core's throttle answers
+///   ([`OAuthError::too_many_requests`]); clients read it as "retry later", and the 429 status
+///   (RFC 6585 §4) tells it apart from a store outage (503).
 /// - The answer (§3.2): `device_code` (256 bits from a CSPRNG, stored only as its SHA-256),
 ///   `user_code` (§6.1, shown as `WDJB-MJHT`), `verification_uri`, `verification_uri_complete`
 ///   (with `?user_code=`, §3.3.1), `expires_in` and `interval`.
@@ -58,6 +70,7 @@ impl Endpoint for DeviceAuthorizationEndpoint {
             .authenticate_client(&request, form.as_ref().unwrap_or(&Form::default()))
             .await?
             .client;
+        cx.throttle(&client)?;
         let form = form?;
         if !client.allows_grant(GRANT_TYPE) {
             return Err(OAuthError::unauthorized_client(
@@ -89,16 +102,32 @@ impl Endpoint for DeviceAuthorizationEndpoint {
             interval: flow.interval_secs(),
             last_polled_at: None,
         };
-        let mut created = false;
+        let mut created = Created::UserCodeTaken;
         for _ in 0..USER_CODE_ATTEMPTS {
-            if flow.devices().create(&authorization).await? {
-                created = true;
+            created = flow
+                .devices()
+                .create(&authorization, flow.pending_bound())
+                .await?;
+            if created != Created::UserCodeTaken {
                 break;
             }
             authorization.user_code = UserCode::generate();
         }
-        if !created {
-            return Err(server_error("no free user code was found"));
+        match created {
+            Created::Stored => {}
+            Created::UserCodeTaken => return Err(server_error("no free user code was found")),
+            Created::TooManyPending => {
+                tracing::warn!(
+                    client_id = client.client_id(),
+                    bound = flow.pending_bound(),
+                    "device authorization refused: too many pending requests"
+                );
+                let retry_after = u32::try_from(flow.interval_secs().max(1)).unwrap_or(u32::MAX);
+                return Err(OAuthError::too_many_requests(retry_after).with_description(
+                    "too many pending device authorization requests for this client; \
+                     retry later",
+                ));
+            }
         }
         let user_code = authorization.user_code.to_string();
         let separator = if verification_uri.contains('?') {

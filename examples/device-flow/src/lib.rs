@@ -59,12 +59,15 @@ pub use config::{DeviceFlow, VERIFICATION_ENDPOINT};
 pub use endpoint::DeviceAuthorizationEndpoint;
 pub use grant::DeviceCodeGrant;
 pub use page::{CSRF_COOKIE, CSRF_FIELD, VerificationPage};
+#[cfg(feature = "postgres")]
+pub use store::PgDeviceStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteDeviceStore;
 pub use store::{
-    DeviceAuthorization, DeviceStatus, DeviceStore, Devices, MemoryDeviceStore, PollOutcome,
-    SLOW_DOWN_STEP,
+    Created, DeviceAuthorization, DeviceStatus, DeviceStore, Devices, MemoryDeviceStore,
+    PollOutcome, SLOW_DOWN_STEP,
 };
+
 pub use user::{CurrentUser, FixedUser};
 pub use user_code::UserCode;
 

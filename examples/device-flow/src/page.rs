@@ -16,12 +16,21 @@
 //!   only when both are present and equal, compared in constant time. Another site can neither
 //!   make a browser send the cookie with its POST (`SameSite=Strict`) nor read it to forge the
 //!   field. As defence in depth, a POST that the browser labels `Sec-Fetch-Site: cross-site` is
-//!   refused too. A failed check is 403 and changes nothing. (Like every double-submit scheme,
-//!   this trusts the page's sibling subdomains not to plant cookies; serve the page from a host
-//!   whose subdomains you control.)
-//! - Brute force (§5.1): each wrong code, looked up or submitted, counts against the signed-in
-//!   user; past the limit ([`DeviceFlow::max_failed_entries`](crate::DeviceFlow::max_failed_entries))
-//!   the page answers 429 with `Retry-After` without looking codes up.
+//!   refused too, and so is one labelled `same-site` (a sibling subdomain: the form always
+//!   posts to itself, `same-origin`). A failed check is 403 and changes nothing. (Like every
+//!   double-submit scheme, this trusts the page's sibling subdomains not to plant cookies;
+//!   serve the page from a host whose subdomains you control.)
+//! - Brute force (§5.1): each code entry, looked up or submitted, right or wrong, counts
+//!   against the signed-in user **before** the lookup, atomically, so parallel requests cannot
+//!   slip past the count; past the limit
+//!   ([`DeviceFlow::max_code_entries`](crate::DeviceFlow::max_code_entries)) the page answers
+//!   429 with `Retry-After` without looking codes up.
+//! - A `GET` with `user_code` that the browser labels `cross-site` or `same-site` (a link on
+//!   another site) is a plain page view: the empty code form, no lookup, nothing counted, no
+//!   pre-filled code. Otherwise any site could spend a user's entries (and lock them out) by
+//!   sending their browser to `?user_code=...`, or plant a code for them to approve. The
+//!   `verification_uri_complete` of §3.3.1 still pre-fills when opened as devices show it (a
+//!   typed or scanned URL: `Sec-Fetch-Site: none`, or no header at all).
 //! - Every value shown is HTML-escaped. Answers carry `Cache-Control: no-store`,
 //!   `Referrer-Policy: no-referrer` (the URL may hold the code), a restrictive
 //!   `Content-Security-Policy` and `X-Frame-Options: DENY` (no clickjacking of Approve).
@@ -91,8 +100,9 @@ struct PageContext {
     /// The token the rendered forms carry.
     token: String,
     secure: bool,
-    /// The browser says the request comes from another site (`Sec-Fetch-Site: cross-site`).
-    cross_site: bool,
+    /// The browser says the request comes from another site or a sibling subdomain
+    /// (`Sec-Fetch-Site: cross-site` or `same-site`).
+    foreign: bool,
 }
 
 /// An answer: `Err` is an early page (an error or a refusal), `Ok` the normal one.
@@ -110,10 +120,14 @@ impl PageContext {
                 .issuer
                 .as_deref()
                 .is_some_and(|issuer| issuer.starts_with("https://")),
-            cross_site: request
+            foreign: request
                 .headers()
                 .get("sec-fetch-site")
-                .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"cross-site")),
+                .is_some_and(|value| {
+                    let value = value.as_bytes();
+                    value.eq_ignore_ascii_case(b"cross-site")
+                        || value.eq_ignore_ascii_case(b"same-site")
+                }),
         }
     }
 
@@ -228,8 +242,12 @@ async fn show(
     let Some(typed) = query.get("user_code") else {
         return Ok(page.entry_form(StatusCode::OK, "", None));
     };
+    if page.foreign {
+        // A link from another site: a plain page view (see the module's documentation).
+        return Ok(page.entry_form(StatusCode::OK, "", None));
+    }
+    refuse_if_limited(flow, page, &user)?;
     let now = cx.now();
-    refuse_if_limited(flow, page, &user, now)?;
     let code = UserCode::normalize(typed);
     let found = match &code {
         Some(code) => flow
@@ -242,10 +260,7 @@ async fn show(
     };
     match found {
         Some(found) => Ok(page.confirmation(&user, &found)),
-        None => {
-            flow.limiter.record_failure(&user, now);
-            Err(wrong_code(page, typed))
-        }
+        None => Err(wrong_code(page, typed)),
     }
 }
 
@@ -276,8 +291,8 @@ async fn submit(
             ));
         }
     };
+    refuse_if_limited(flow, page, &user)?;
     let now = cx.now();
-    refuse_if_limited(flow, page, &user, now)?;
     let typed = form.get("user_code").unwrap_or_default();
     let decided = match UserCode::normalize(typed) {
         Some(code) if approve => flow.devices().approve(&code, &user, now).await,
@@ -286,7 +301,6 @@ async fn submit(
     }
     .map_err(|error| unavailable(page, error.into()))?;
     if !decided {
-        flow.limiter.record_failure(&user, now);
         return Err(wrong_code(page, typed));
     }
     tracing::info!(subject = %user, approved = approve, "device authorization decided");
@@ -331,21 +345,20 @@ async fn signed_in(
     })
 }
 
-/// 429 while the user is over the wrong-code limit.
+/// Counts one code entry of `user` before any lookup (RFC 8628 §5.1); 429 past the limit.
 fn refuse_if_limited(
     flow: &DeviceFlow,
     page: &PageContext,
     user: &str,
-    now: u64,
 ) -> Result<(), Response<Bytes>> {
-    let Some(wait) = flow.limiter.blocked(user, now) else {
+    let Err(wait) = flow.limiter.attempt(user) else {
         return Ok(());
     };
-    tracing::warn!(subject = %user, "too many wrong user codes");
+    tracing::warn!(subject = %user, "too many user-code entries");
     let mut response = page.message(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many attempts",
-        &format!("Too many wrong codes. Wait {wait} seconds, then try again."),
+        &format!("Too many codes entered. Wait {wait} seconds, then try again."),
     );
     response
         .headers_mut()
@@ -360,7 +373,7 @@ fn check_csrf(page: &PageContext, form: &Form) -> Result<(), Response<Bytes>> {
         // Hashing both sides first makes the comparison constant-time whatever the lengths.
         (Some(cookie), Some(field)) => SecretHash::of(cookie).verify(field),
         _ => false,
-    } && !page.cross_site;
+    } && !page.foreign;
     if matches {
         return Ok(());
     }

@@ -83,8 +83,12 @@ impl fmt::Display for UserCode {
 }
 
 impl fmt::Debug for UserCode {
+    /// Redacted: a user code in a log line is one an attacker could approve (RFC 8628 §5.1), so
+    /// `Debug` (and every `Debug` that contains one, e.g. of
+    /// [`DeviceAuthorization`](crate::DeviceAuthorization)) never shows it. `Display` does:
+    /// that is the form shown to the user.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UserCode({self})")
+        f.write_str("UserCode(<redacted>)")
     }
 }
 
@@ -100,6 +104,15 @@ mod tests {
             assert_eq!(UserCode::normalize(&code.to_string()), Some(code.clone()));
         }
         assert!(codes.iter().any(|code| *code != codes[0]));
+    }
+
+    #[test]
+    fn debug_never_shows_the_code() {
+        let code = UserCode::generate();
+        let debug = format!("{code:?}");
+        assert!(!debug.contains(code.as_str()), "{debug}");
+        assert!(!debug.contains(&code.to_string()), "{debug}");
+        assert!(!debug.contains(&code.as_str()[..LENGTH / 2]), "{debug}");
     }
 
     #[test]

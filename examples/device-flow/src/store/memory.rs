@@ -1,11 +1,13 @@
 //! [`MemoryDeviceStore`]: device authorizations in process memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use oauth_endpoints::{StoreError, TokenHash, UnixTime};
 
-use crate::store::{DeviceAuthorization, DeviceStatus, DeviceStore, PollOutcome, SLOW_DOWN_STEP};
+use crate::store::{
+    Created, DeviceAuthorization, DeviceStatus, DeviceStore, PollOutcome, SLOW_DOWN_STEP,
+};
 use crate::user_code::UserCode;
 
 /// Device authorizations in memory, lost on exit; clones share the same map. Every operation
@@ -19,6 +21,8 @@ pub struct MemoryDeviceStore {
 struct Inner {
     by_hash: HashMap<TokenHash, DeviceAuthorization>,
     by_user_code: HashMap<UserCode, TokenHash>,
+    /// Each client's requests, whatever their state, to count its pending ones.
+    by_client: HashMap<String, HashSet<TokenHash>>,
 }
 
 impl Inner {
@@ -30,7 +34,24 @@ impl Inner {
     fn remove(&mut self, hash: &TokenHash) {
         if let Some(removed) = self.by_hash.remove(hash) {
             self.by_user_code.remove(&removed.user_code);
+            if let Some(hashes) = self.by_client.get_mut(&removed.client_id) {
+                hashes.remove(hash);
+                if hashes.is_empty() {
+                    self.by_client.remove(&removed.client_id);
+                }
+            }
         }
+    }
+
+    /// How many of `client_id`'s requests are pending and unexpired at `now`.
+    fn pending(&self, client_id: &str, now: UnixTime) -> usize {
+        self.by_client.get(client_id).map_or(0, |hashes| {
+            hashes
+                .iter()
+                .filter_map(|hash| self.by_hash.get(hash))
+                .filter(|found| found.is_pending(now))
+                .count()
+        })
     }
 }
 
@@ -84,15 +105,24 @@ impl std::fmt::Debug for MemoryDeviceStore {
 }
 
 impl DeviceStore for MemoryDeviceStore {
-    async fn create(&self, authorization: &DeviceAuthorization) -> Result<bool, StoreError> {
+    async fn create(
+        &self,
+        authorization: &DeviceAuthorization,
+        max_pending: u32,
+    ) -> Result<Created, StoreError> {
+        // One lock for the count and the insertion: concurrent calls cannot both see room.
         let mut inner = self.lock();
+        let bound = usize::try_from(max_pending).unwrap_or(usize::MAX);
+        if inner.pending(&authorization.client_id, authorization.issued_at) >= bound {
+            return Ok(Created::TooManyPending);
+        }
         if let Some(hash) = inner.by_user_code.get(&authorization.user_code).copied() {
             let expired = inner
                 .by_hash
                 .get(&hash)
                 .is_none_or(|existing| existing.is_expired(authorization.issued_at));
             if !expired {
-                return Ok(false);
+                return Ok(Created::UserCodeTaken);
             }
             inner.remove(&hash);
         }
@@ -104,9 +134,14 @@ impl DeviceStore for MemoryDeviceStore {
             authorization.device_code_hash,
         );
         inner
+            .by_client
+            .entry(authorization.client_id.clone())
+            .or_default()
+            .insert(authorization.device_code_hash);
+        inner
             .by_hash
             .insert(authorization.device_code_hash, authorization.clone());
-        Ok(true)
+        Ok(Created::Stored)
     }
 
     async fn find_by_device_code(

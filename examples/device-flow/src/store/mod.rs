@@ -2,10 +2,13 @@
 //! object-safe twin behind [`Devices`], and two implementations.
 //!
 //! Every state change is one atomic store call, so that concurrent requests cannot both win:
-//! approving or denying only a pending, unexpired request; recording a poll and deciding
-//! `slow_down` together; redeeming an approved request exactly once.
+//! storing a request only while its client has fewer pending ones than the bound; approving or
+//! denying only a pending, unexpired request; recording a poll and deciding `slow_down`
+//! together; redeeming an approved request exactly once.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -19,6 +22,8 @@ use oauth_endpoints::{Scope, StoreError, TokenHash, UnixTime};
 use crate::user_code::UserCode;
 
 pub use memory::MemoryDeviceStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PgDeviceStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteDeviceStore;
 
@@ -96,6 +101,17 @@ impl DeviceAuthorization {
     }
 }
 
+/// What storing a new request did ([`DeviceStore::create`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// Stored, pending.
+    Stored,
+    /// Not stored: an unexpired request already has this user code (draw another).
+    UserCodeTaken,
+    /// Not stored: the client already has the bound's number of pending, unexpired requests.
+    TooManyPending,
+}
+
 /// What recording a poll decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollOutcome {
@@ -110,16 +126,22 @@ pub enum PollOutcome {
     NotPending,
 }
 
-/// Keeps device authorizations. Implement it on your database, or use [`MemoryDeviceStore`]
-/// or [`SqliteDeviceStore`] (feature `sqlite`). Write the methods as plain `async fn`s; each
-/// must be atomic.
+/// Keeps device authorizations. Implement it on your database, or use [`MemoryDeviceStore`],
+/// `SqliteDeviceStore` (feature `sqlite`) or `PgDeviceStore` (feature `postgres`). Write the
+/// methods as plain `async fn`s; each must be atomic, also against other server instances on
+/// the same database.
 pub trait DeviceStore: Send + Sync + 'static {
-    /// Stores a new pending request. `Ok(false)` if an unexpired request (at
-    /// `authorization.issued_at`) already has this user code; an expired one is replaced.
+    /// Stores a new pending request, unless its client already has `max_pending` requests
+    /// that are pending and unexpired at `authorization.issued_at`
+    /// ([`Created::TooManyPending`]), or an unexpired request already has this user code
+    /// ([`Created::UserCodeTaken`]; an expired one is replaced). The count and the insertion
+    /// are one atomic step: of concurrent calls for one client, at most `max_pending` in all
+    /// are stored.
     fn create(
         &self,
         authorization: &DeviceAuthorization,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        max_pending: u32,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
 
     /// The request whose device code hashes to `hash`, whatever its state.
     fn find_by_device_code(
@@ -176,7 +198,11 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The object-safe twin of [`DeviceStore`].
 trait DynDeviceStore: Send + Sync + 'static {
-    fn create<'a>(&'a self, a: &'a DeviceAuthorization) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn create<'a>(
+        &'a self,
+        a: &'a DeviceAuthorization,
+        max_pending: u32,
+    ) -> BoxFuture<'a, Result<Created, StoreError>>;
     fn find_by_device_code<'a>(
         &'a self,
         hash: &'a TokenHash,
@@ -210,8 +236,12 @@ trait DynDeviceStore: Send + Sync + 'static {
 }
 
 impl<T: DeviceStore> DynDeviceStore for T {
-    fn create<'a>(&'a self, a: &'a DeviceAuthorization) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(DeviceStore::create(self, a))
+    fn create<'a>(
+        &'a self,
+        a: &'a DeviceAuthorization,
+        max_pending: u32,
+    ) -> BoxFuture<'a, Result<Created, StoreError>> {
+        Box::pin(DeviceStore::create(self, a, max_pending))
     }
 
     fn find_by_device_code<'a>(
@@ -277,8 +307,12 @@ impl Devices {
     }
 
     /// See [`DeviceStore::create`].
-    pub async fn create(&self, authorization: &DeviceAuthorization) -> Result<bool, StoreError> {
-        self.0.create(authorization).await
+    pub async fn create(
+        &self,
+        authorization: &DeviceAuthorization,
+        max_pending: u32,
+    ) -> Result<Created, StoreError> {
+        self.0.create(authorization, max_pending).await
     }
 
     /// See [`DeviceStore::find_by_device_code`].

@@ -5,7 +5,9 @@ use oauth_endpoints::{SqliteStore, StoreError, TokenHash, UnixTime};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::store::{DeviceAuthorization, DeviceStatus, DeviceStore, PollOutcome, SLOW_DOWN_STEP};
+use crate::store::{
+    Created, DeviceAuthorization, DeviceStatus, DeviceStore, PollOutcome, SLOW_DOWN_STEP,
+};
 use crate::user_code::UserCode;
 
 /// The table, created on open if missing. The core's migrations own `PRAGMA user_version`, so
@@ -24,6 +26,8 @@ CREATE TABLE IF NOT EXISTS device_authorizations (
     last_polled_at   INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS device_authorizations_expires ON device_authorizations (expires_at);
+CREATE INDEX IF NOT EXISTS device_authorizations_client
+    ON device_authorizations (client_id, status, expires_at);
 ";
 
 const COLUMNS: &str = "device_code_hash, user_code, client_id, scope, status, subject, \
@@ -134,15 +138,34 @@ async fn find(
 }
 
 impl DeviceStore for SqliteDeviceStore {
-    async fn create(&self, authorization: &DeviceAuthorization) -> Result<bool, StoreError> {
+    async fn create(
+        &self,
+        authorization: &DeviceAuthorization,
+        max_pending: u32,
+    ) -> Result<Created, StoreError> {
         let mut tx = self.pool.begin().await.map_err(error)?;
-        // Frees the user code of an expired request; takes the write lock first.
+        // Frees the user code of an expired request. A write statement, so it takes the
+        // database's write lock before anything is read: the count below and the insertion
+        // see no concurrent creation in between (SQLite has one writer), and of concurrent
+        // calls for one client at most `max_pending` in all are stored.
         sqlx::query("DELETE FROM device_authorizations WHERE user_code = ? AND expires_at <= ?")
             .bind(authorization.user_code.as_str())
             .bind(time(authorization.issued_at))
             .execute(&mut *tx)
             .await
             .map_err(error)?;
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM device_authorizations \
+             WHERE client_id = ? AND status = 'pending' AND expires_at > ?",
+        )
+        .bind(&authorization.client_id)
+        .bind(time(authorization.issued_at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(error)?;
+        if pending >= i64::from(max_pending) {
+            return Ok(Created::TooManyPending);
+        }
         let inserted = sqlx::query(&format!(
             "INSERT INTO device_authorizations ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
@@ -161,12 +184,12 @@ impl DeviceStore for SqliteDeviceStore {
         match inserted {
             Ok(_) => {
                 tx.commit().await.map_err(error)?;
-                Ok(true)
+                Ok(Created::Stored)
             }
             Err(sqlx::Error::Database(database))
                 if database.is_unique_violation() && database.message().contains("user_code") =>
             {
-                Ok(false)
+                Ok(Created::UserCodeTaken)
             }
             Err(other) => Err(error(other)),
         }
