@@ -327,8 +327,7 @@ async fn debug_redacts_every_secret_and_token() {
     .unwrap();
     assert_redacted(&options, &["db-password-Zx8Cv6Bn4"]);
     assert!(format!("{options:?}").contains("db.internal"));
-    let choice =
-        oauth_endpoints_examples::server::StoreChoice::parse(&options.store).unwrap();
+    let choice = oauth_endpoints_examples::server::StoreChoice::parse(&options.store).unwrap();
     assert_redacted(&choice, &["db-password-Zx8Cv6Bn4"]);
 
     let metadata: ClientMetadata = serde_json::from_value(serde_json::json!({
