@@ -35,9 +35,33 @@ pub(crate) const FIND_TOKEN: &str = concat!(
 pub(crate) const REVOKE_TOKEN: &str =
     "UPDATE oauth_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE hash = $2";
 
-/// Marks every unrevoked token of grant `$2` revoked at `$1`.
+/// Marks every unrevoked token of grant `$2` revoked at `$1`. Run only while holding the
+/// grant's row lock (see [`LOCK_GRANT`]).
 pub(crate) const REVOKE_GRANT: &str =
     "UPDATE oauth_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL";
+
+/// The grant of the token whose hash is `$1`. A token's grant never changes, so this is read
+/// before the grant is locked.
+pub(crate) const GRANT_OF_TOKEN: &str = "SELECT grant_id FROM oauth_tokens WHERE hash = $1";
+
+/// Locks the row of grant `$1` (creating it if missing), raises its `expires_at` to `$2`, and
+/// returns its `revoked_at`: the serialization point of every operation that creates or revokes
+/// tokens of the grant. PostgreSQL: `ON CONFLICT DO UPDATE` takes the row lock, waiting for a
+/// transaction that holds it, and then works on the latest committed version of the row (also
+/// under READ COMMITTED); SQLite: the caller holds the database's write lock already.
+pub(crate) const LOCK_GRANT: &str = "INSERT INTO oauth_grants (grant_id, expires_at) \
+     VALUES ($1, $2) ON CONFLICT (grant_id) DO UPDATE SET expires_at = CASE \
+     WHEN excluded.expires_at > oauth_grants.expires_at THEN excluded.expires_at \
+     ELSE oauth_grants.expires_at END \
+     RETURNING revoked_at";
+
+/// Marks grant `$1` revoked at `$2` unless it already was, creating its row if missing (kept
+/// until `$3`, or until its newest token expires), and locks the row like [`LOCK_GRANT`].
+pub(crate) const REVOKE_GRANT_ROW: &str = "INSERT INTO oauth_grants \
+     (grant_id, revoked_at, expires_at) \
+     VALUES ($1, $2, COALESCE((SELECT MAX(expires_at) FROM oauth_tokens WHERE grant_id = $1), $3)) \
+     ON CONFLICT (grant_id) DO UPDATE SET \
+     revoked_at = COALESCE(oauth_grants.revoked_at, excluded.revoked_at)";
 
 /// Marks the refresh token `$2` rotated at `$1` if it is active at `$1`. Run first in the
 /// rotation's transaction: of two concurrent rotations only one matches `rotated_at IS NULL`
