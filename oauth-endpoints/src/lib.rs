@@ -83,6 +83,8 @@ mod secret;
 mod server;
 mod state;
 mod store;
+#[cfg(feature = "test-kit")]
+pub mod test_kit;
 #[cfg(feature = "throttle")]
 mod throttle;
 mod token;

@@ -9,6 +9,31 @@ async fn memory_store_keeps_the_contract() {
     contract::run(&MemoryStore::new()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_serializes_each_grant_under_races() {
+    let store = MemoryStore::new();
+    contract::token_store_races(&store, &store.clone(), 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_serializes_each_grant_under_races() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("oauth.db");
+    // Two stores (pools) on one file, as two processes would have.
+    let a = SqliteStore::open(&path).await.expect("open");
+    let b = SqliteStore::open(&path).await.expect("open");
+    contract::token_store_races(&a, &b, 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_serializes_each_grant_under_races() {
+    let Some(schema) = TestSchema::create("races").await else {
+        return;
+    };
+    let (a, b) = (schema.store().await, schema.store().await);
+    contract::token_store_races(&a, &b, 10).await;
+}
+
 #[tokio::test]
 async fn sqlite_store_keeps_the_contract_in_memory() {
     let store = SqliteStore::in_memory().await.expect("open");

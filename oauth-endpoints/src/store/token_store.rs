@@ -50,7 +50,8 @@ pub enum Rotation {
 /// back for a conflict rather than fail: the caller did not cause it.
 ///
 /// Implement it on your database, or use [`MemoryStore`](crate::MemoryStore). Write the methods
-/// as plain `async fn`s.
+/// as plain `async fn`s. With the `test-kit` feature, `oauth_endpoints::test_kit` checks a
+/// store against this contract.
 pub trait TokenStore: Send + Sync + 'static {
     /// Stores newly issued records (an access token and, perhaps, its refresh token) together:
     /// all or none. A record with the hash of a stored one replaces it.
