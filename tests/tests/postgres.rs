@@ -936,3 +936,101 @@ async fn a_database_of_the_first_schema_migrates_and_keeps_its_revoked_grants() 
         .unwrap();
     assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
 }
+
+/// Makes each transaction that inserted tokens take `seconds` more to commit (a deferred
+/// trigger runs at `COMMIT`).
+async fn slow_commits(schema: &TestSchema, seconds: f64) {
+    let mut connection = schema.connection().await;
+    sqlx::raw_sql(&format!(
+        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN PERFORM pg_sleep({seconds}); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON oauth_tokens \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();"
+    ))
+    .execute(&mut connection)
+    .await
+    .unwrap();
+}
+
+/// A rotation through `proxy` whose `COMMIT` takes 1.5 s; `meanwhile` runs 0.7 s after it
+/// started, while the database is committing. Returns what the rotation answered and whether
+/// it committed.
+async fn rotate_while_committing(
+    schema: &TestSchema,
+    proxy: &Proxy,
+    meanwhile: impl AsyncFnOnce(&Proxy),
+) -> (Result<Rotation, StoreError>, bool) {
+    let store = PgStoreOptions::new(through(schema.url(), proxy.addr))
+        .schema(schema.name())
+        .operation_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+        .unwrap();
+    let grant = Id::random();
+    let refresh = new_grant(&store, grant).await;
+    slow_commits(schema, 1.5).await;
+    let (_, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
+    let hash = TokenHash::of(&refresh);
+    let started = Instant::now();
+    let rotation = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .rotate_refresh_token(&hash, 1_700_000_001, &[next])
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    meanwhile(proxy).await;
+    let outcome = rotation.await.unwrap();
+    eprintln!(
+        "the exchange answered {outcome:?} after {:?}",
+        started.elapsed()
+    );
+    // Whatever the answer, look once the database is done with the transaction.
+    tokio::time::sleep_until((started + Duration::from_millis(2500)).into()).await;
+    let direct = schema.store().await;
+    let stored = direct.find_token(&hash, None).await.unwrap().unwrap();
+    proxy.cut().await;
+    (outcome, stored.rotated_at.is_some())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_whose_commit_answer_is_lost_with_the_connection_is_reported_as_done() {
+    let Some(schema) = TestSchema::create("lost_commit").await else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(schema.url()).await).await;
+    // The connection breaks after `COMMIT` was sent, before its answer.
+    let (outcome, committed) = rotate_while_committing(&schema, &proxy, async |proxy| {
+        proxy.cut().await;
+        proxy.restore().await;
+    })
+    .await;
+    assert!(committed, "the exchange did not commit");
+    assert!(
+        matches!(outcome, Ok(Rotation::Rotated(_))),
+        "a committed exchange was reported as {outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_whose_commit_answer_is_held_past_the_timeout_is_reported_as_done() {
+    let Some(schema) = TestSchema::create("held_commit").await else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(schema.url()).await).await;
+    // The network holds every byte from before the answer to `COMMIT` until after the
+    // operation timeout (2 s) has passed since the commit was sent.
+    let (outcome, committed) = rotate_while_committing(&schema, &proxy, async |proxy| {
+        proxy.freeze();
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        proxy.thaw();
+    })
+    .await;
+    assert!(committed, "the exchange did not commit");
+    assert!(
+        matches!(outcome, Ok(Rotation::Rotated(_))),
+        "a committed exchange was reported as {outcome:?}"
+    );
+}

@@ -6,15 +6,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Executor as _, Postgres, Transaction};
+use sqlx::{Executor as _, Postgres, Row as _, Transaction};
 use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
 use crate::store::sql::queries::{
-    FIND_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, INSERT_TOKEN, LOCK_GRANT, REVOKE_GRANT,
-    REVOKE_GRANT_ROW, REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
+    FIND_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, INSERT_TOKEN, REVOKE_GRANT, ROTATE, lock_grant,
+    revoke_grant_row, revoke_token, save_client,
 };
 use crate::store::sql::row::{
     self, ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
@@ -71,6 +71,26 @@ CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at);
 ",
 ];
 
+// The first write of every transaction that commits something a client is answered about
+// also returns the transaction's id, to find out what became of the transaction when the
+// acknowledgement of its `COMMIT` is lost (see `PgStore::settle`).
+
+/// [`LOCK_GRANT`](crate::store::sql::queries::LOCK_GRANT), and the transaction id.
+const LOCK_GRANT: &str = concat!(lock_grant!(), ", txid_current()");
+
+/// [`REVOKE_GRANT_ROW`](crate::store::sql::queries::REVOKE_GRANT_ROW), and the transaction id.
+const REVOKE_GRANT_ROW: &str = concat!(revoke_grant_row!(), ", txid_current()");
+
+/// [`REVOKE_TOKEN`](crate::store::sql::queries::REVOKE_TOKEN), and the transaction id.
+const REVOKE_TOKEN: &str = concat!(revoke_token!(), " RETURNING txid_current()");
+
+/// [`SAVE_CLIENT`](crate::store::sql::queries::SAVE_CLIENT), and the transaction id.
+const SAVE_CLIENT: &str = concat!(save_client!(), " RETURNING txid_current()");
+
+/// What became of a transaction whose `COMMIT` was sent: `committed`, `aborted` or
+/// `in progress` (NULL if too old to tell).
+const TRANSACTION_STATUS: &str = "SELECT txid_status($1)";
+
 /// How many times an operation is run again after PostgreSQL rolled it back for a conflict
 /// with another transaction (SQLSTATE 40001, 40P01), within the operation timeout.
 const CONFLICT_RETRIES: u32 = 5;
@@ -105,6 +125,11 @@ struct InvalidSchema(String);
 #[derive(Debug, thiserror::Error)]
 #[error("the database did not answer within {0:?}")]
 struct TimedOut(Duration);
+
+/// The acknowledgement of a `COMMIT` did not come in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the database did not acknowledge a commit within {0:?}")]
+struct CommitUnacknowledged(Duration);
 
 fn valid_schema(name: &str) -> bool {
     let mut bytes = name.bytes();
@@ -195,8 +220,11 @@ impl PgStoreOptions {
     /// `idle_in_transaction_session_timeout`, so the database ends a statement or a transaction
     /// that its client gave up on and releases its locks.
     ///
-    /// The timeout never cuts the wait for a `COMMIT`'s answer: an operation whose commit
-    /// succeeded reports its outcome, however long the database took to acknowledge it.
+    /// The timeout never turns a commit into a failure: when the answer to `COMMIT` is lost
+    /// (the connection breaks) or slower than this, the store asks the database on another
+    /// connection whether the transaction committed, and answers accordingly. Only when the
+    /// database does not tell within twice this timeout is the outcome unknown: the operation
+    /// then fails with [`StoreError::Unavailable`], as it would had it not committed.
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
         self.operation_timeout = timeout;
         self
@@ -228,8 +256,9 @@ impl PgStoreOptions {
 /// - Failures are bounded: an operation that cannot get a connection or whose statements do
 ///   not finish within the [operation timeout](PgStoreOptions::operation_timeout) fails with
 ///   [`StoreError::Unavailable`] (endpoints answer 503 with `Retry-After`) and changed
-///   nothing. The wait for a commit's acknowledgement is not cut: an operation that committed
-///   is reported as done. Broken connections are dropped and new ones opened, so the store
+///   nothing. A commit is never cut by the timeout: if its acknowledgement is lost or late,
+///   the store asks the database whether the transaction committed (`txid_status`), so an
+///   operation that committed is reported as done. Broken connections are dropped and new ones opened, so the store
 ///   recovers by itself when the database returns.
 #[derive(Clone, Debug)]
 pub struct PgStore {
@@ -351,13 +380,14 @@ impl PgStore {
         loop {
             let outcome = async {
                 let tx = deadline.bound(self.pool.begin()).await?;
-                let (tx, outcome) = operation(PgTx { tx, deadline }).await;
+                let tx = PgTx {
+                    tx,
+                    deadline,
+                    xid: None,
+                };
+                let (tx, outcome) = operation(tx).await;
                 match outcome? {
-                    // Not under the deadline: once `COMMIT` is sent the transaction may have
-                    // committed, and a timeout here would report a done operation as failed
-                    // (the client would retry, and a retried refresh counts as reuse). The
-                    // server answers a `COMMIT` without waiting for other transactions' locks.
-                    Finish::Commit(value) => tx.tx.commit().await.map(|()| value).map_err(error),
+                    Finish::Commit(value) => self.commit(tx, value).await,
                     // Dropping the transaction rolls it back.
                     Finish::Rollback(value) => Ok(value),
                 }
@@ -366,12 +396,74 @@ impl PgStore {
             match outcome {
                 Err(failure) if is_conflict(&failure) && conflicts < CONFLICT_RETRIES => {
                     conflicts += 1;
-                    tracing::debug!(error = %failure, conflicts, "transaction conflict; running it again");
+                    tracing::debug!(error = %failure, conflicts, "conflict; running it again");
                     tokio::time::sleep(Duration::from_millis(u64::from(conflicts) * 3)).await;
                 }
                 outcome => return outcome,
             }
         }
+    }
+}
+
+impl PgStore {
+    /// Commits `tx`, then answers `value`; an error only if it did not commit.
+    ///
+    /// The operation's deadline does not apply: once `COMMIT` is sent, the transaction may
+    /// have committed, and failing then would report a done operation as failed (the client
+    /// would retry, and a retried refresh counts as reuse). If the acknowledgement is lost
+    /// (the connection breaks) or does not come within the operation timeout, the store asks
+    /// the database, on another connection, what became of the transaction.
+    async fn commit<T>(&self, tx: PgTx, value: T) -> Result<T, StoreError> {
+        let PgTx { tx, xid, .. } = tx;
+        let failure = match tokio::time::timeout(self.operation_timeout, tx.commit()).await {
+            Ok(Ok(())) => return Ok(value),
+            Ok(Err(failure)) => error(failure),
+            Err(_) => StoreError::unavailable(CommitUnacknowledged(self.operation_timeout)),
+        };
+        match (failure, xid) {
+            // No answer, or a lost connection: it may have committed.
+            (failure @ StoreError::Unavailable(_), Some(xid)) => {
+                self.settle(xid, value, failure).await
+            }
+            // The database answered with an error: it rolled back.
+            (failure, _) => Err(failure),
+        }
+    }
+
+    /// Finds out whether transaction `xid`, whose `COMMIT` was sent but not acknowledged,
+    /// committed: then the operation is done and answers `value`; otherwise it fails with
+    /// `failure`. The database ends the transaction within about one operation timeout (a
+    /// `COMMIT` that arrived runs under `statement_timeout`; one that never arrived leaves it
+    /// idle in transaction, ended by `idle_in_transaction_session_timeout`), so the question
+    /// is asked until then, and as long again for the database to be reachable. If it never
+    /// says, the outcome is unknown and the operation fails with `failure`.
+    async fn settle<T>(&self, xid: i64, value: T, failure: StoreError) -> Result<T, StoreError> {
+        let deadline = Deadline::after(self.operation_timeout * 2);
+        loop {
+            let status: Result<Option<String>, StoreError> = deadline
+                .bound(
+                    sqlx::query_scalar(TRANSACTION_STATUS)
+                        .bind(xid)
+                        .fetch_one(&self.pool),
+                )
+                .await;
+            match status.as_ref().map(Option::as_deref) {
+                Ok(Some("committed")) => {
+                    tracing::warn!(xid, error = %failure, "a commit's answer was lost; it committed");
+                    return Ok(value);
+                }
+                Ok(Some("aborted")) => return Err(failure),
+                Ok(None) => break,
+                // In progress, or the database is not reachable yet.
+                Ok(Some(_)) | Err(_) => {}
+            }
+            if Instant::now() >= deadline.at {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tracing::error!(xid, error = %failure, "the outcome of a commit is unknown");
+        Err(failure)
     }
 }
 
@@ -406,6 +498,8 @@ impl Deadline {
 struct PgTx {
     tx: Transaction<'static, Postgres>,
     deadline: Deadline,
+    /// The transaction's id, once a write returned it.
+    xid: Option<i64>,
 }
 
 impl WriteTx for PgTx {
@@ -414,28 +508,31 @@ impl WriteTx for PgTx {
         grant_id: &Id,
         expires_at: UnixTime,
     ) -> Result<bool, StoreError> {
-        let revoked_at: Option<i64> = self
+        let (revoked_at, xid): (Option<i64>, i64) = self
             .deadline
             .bound(
-                sqlx::query_scalar(LOCK_GRANT)
+                sqlx::query_as(LOCK_GRANT)
                     .bind(grant_id.as_bytes().as_slice())
                     .bind(time(expires_at))
                     .fetch_one(&mut *self.tx),
             )
             .await?;
+        self.xid = Some(xid);
         Ok(revoked_at.is_some())
     }
 
     async fn mark_grant_revoked(&mut self, grant_id: &Id, now: UnixTime) -> Result<(), StoreError> {
-        self.deadline
+        let (_, xid): (Option<i64>, i64) = self
+            .deadline
             .bound(
-                sqlx::query(REVOKE_GRANT_ROW)
+                sqlx::query_as(REVOKE_GRANT_ROW)
                     .bind(grant_id.as_bytes().as_slice())
                     .bind(time(now))
                     .bind(time(now))
-                    .execute(&mut *self.tx),
+                    .fetch_one(&mut *self.tx),
             )
             .await?;
+        self.xid = Some(xid);
         Ok(())
     }
 
@@ -522,9 +619,11 @@ impl ClientStore for PgStore {
                 .deadline
                 .bound(
                     bind_client(sqlx::query(SAVE_CLIENT), ClientRow::from_client(client))
-                        .execute(&mut *tx.tx),
+                        .fetch_one(&mut *tx.tx),
                 )
                 .await;
+            let saved = saved.and_then(|row| row.try_get::<i64, _>(0).map_err(error));
+            tx.xid = saved.as_ref().ok().copied();
             (tx, saved.map(|_| Finish::Commit(())))
         })
         .await
@@ -559,19 +658,17 @@ impl TokenStore for PgStore {
         // One statement, in a transaction of its own so that its commit is not cut by the
         // timeout. It holds no lock while it waits for the token's row: it cannot deadlock.
         self.write(|mut tx| async move {
-            let revoked = tx
+            let revoked: Result<Option<i64>, StoreError> = tx
                 .deadline
                 .bound(
-                    sqlx::query(REVOKE_TOKEN)
+                    sqlx::query_scalar(REVOKE_TOKEN)
                         .bind(time(now))
                         .bind(hash.as_bytes().as_slice())
-                        .execute(&mut *tx.tx),
+                        .fetch_optional(&mut *tx.tx),
                 )
                 .await;
-            (
-                tx,
-                revoked.map(|result| Finish::Commit(result.rows_affected() > 0)),
-            )
+            tx.xid = revoked.as_ref().ok().copied().flatten();
+            (tx, revoked.map(|xid| Finish::Commit(xid.is_some())))
         })
         .await
     }

@@ -42,9 +42,9 @@ pub enum Rotation {
 /// must serialize on the grant: as if they ran one at a time per grant, on every instance that
 /// shares the store. Once a grant is revoked ([`revoke_grant`](Self::revoke_grant), or reuse
 /// detection), it stays revoked (at least while it has a token, see
-/// [`purge_expired`](Self::purge_expired)): no token is inserted into it nor rotated within it, and when
-/// `revoke_grant` returns no token of the grant is active, including replacements stored by a
-/// rotation that ran at the same time. The SQL stores lock one row per grant, in one order,
+/// [`purge_expired`](Self::purge_expired)): no token is inserted into it nor rotated within
+/// it, and when `revoke_grant` returns no token of the grant is active, including replacements
+/// stored by a rotation that ran at the same time. The SQL stores lock one row per grant, in one order,
 /// first; the memory store takes one lock. A store on a database must also not deadlock
 /// between these operations, and should retry internally a transaction the database rolled
 /// back for a conflict rather than fail: the caller did not cause it.
