@@ -1034,3 +1034,57 @@ async fn a_rotation_whose_commit_answer_is_held_past_the_timeout_is_reported_as_
         "a committed exchange was reported as {outcome:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn through_the_endpoints_a_revocation_on_one_instance_holds_against_refreshes_on_another() {
+    let Some(schema) = TestSchema::create("http_race").await else {
+        return;
+    };
+    let a = instance(schema.options()).await;
+    let b = instance(schema.options()).await;
+    a.clients().save(&app()).await.unwrap();
+    for round in 0..30u64 {
+        let (access, first_refresh) = issue(&a).await;
+        let (stop, stopped) = watch::channel(false);
+        // The holder refreshes in a loop on A...
+        let refresher = tokio::spawn({
+            let a = a.clone();
+            let mut refresh = first_refresh.clone();
+            async move {
+                let mut tokens = Vec::new();
+                let mut after_stop = 0;
+                loop {
+                    if *stopped.borrow() {
+                        if after_stop == 3 {
+                            return tokens;
+                        }
+                        after_stop += 1;
+                    }
+                    let answer = call(&a, "/oauth/token", &refresh_request(&refresh)).await;
+                    if answer.status != 200 {
+                        answer.assert_error(400, "invalid_grant");
+                        return tokens;
+                    }
+                    tokens.push(answer.str("access_token").unwrap().to_owned());
+                    refresh = answer.str("refresh_token").unwrap().to_owned();
+                    tokens.push(refresh.clone());
+                }
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(2 * (round % 6))).await;
+        // ...while the client revokes the grant on B through its first refresh token.
+        let revoked = call(&b, "/oauth/revoke", &token_form(&first_refresh)).await;
+        assert_eq!(revoked.status, 200, "round {round}: {}", revoked.json);
+        stop.send_replace(true);
+        let mut tokens = refresher.await.unwrap();
+        let obtained = tokens.len() / 2;
+        tokens.extend([access, first_refresh]);
+        for token in &tokens {
+            assert!(
+                !active(&b, token).await,
+                "round {round}: a token of the grant is active after the revocation answered \
+                 200 ({obtained} refreshes went through)"
+            );
+        }
+    }
+}
