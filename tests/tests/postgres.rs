@@ -1088,3 +1088,45 @@ async fn through_the_endpoints_a_revocation_on_one_instance_holds_against_refres
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlock_the_store_did_not_cause_is_retried_not_reported() {
+    let Some(schema) = TestSchema::create("deadlock").await else {
+        return;
+    };
+    let store = schema.store().await;
+    let grant = Id::random();
+    let refresh = new_grant(&store, grant).await;
+    let hash = TokenHash::of(&refresh);
+    // Another program locks the token's row, then (once the exchange holds the grant and
+    // waits for that row) the grant's: a lock cycle, which PostgreSQL breaks by rolling back
+    // the exchange (its wait started first, so it finds the deadlock) with SQLSTATE 40P01.
+    let mut other = schema.connection().await;
+    sqlx::raw_sql("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("SELECT 1 FROM oauth_tokens WHERE hash = $1 FOR UPDATE")
+        .bind(hash.as_bytes().as_slice())
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let exchange = tokio::spawn({
+        let store = store.clone();
+        let (_, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
+        async move {
+            store
+                .rotate_refresh_token(&hash, 1_700_000_001, &[next])
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::query("SELECT 1 FROM oauth_grants WHERE grant_id = $1 FOR UPDATE")
+        .bind(grant.as_bytes().as_slice())
+        .execute(&mut other)
+        .await
+        .unwrap();
+    sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+    let outcome = exchange.await.unwrap();
+    assert!(
+        matches!(outcome, Ok(Rotation::Rotated(_))),
+        "the exchange answered {outcome:?}"
+    );
+}

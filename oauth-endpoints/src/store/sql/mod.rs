@@ -219,3 +219,69 @@ impl RotationStep {
         }
     }
 }
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::{error, is_conflict};
+
+    /// A database answer with a SQLSTATE code.
+    #[derive(Debug, thiserror::Error)]
+    #[error("database error {0}")]
+    struct Answer(&'static str);
+
+    impl sqlx::error::DatabaseError for Answer {
+        fn message(&self) -> &str {
+            self.0
+        }
+
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn answered(code: &'static str) -> crate::StoreError {
+        error(sqlx::Error::Database(Box::new(Answer(code))))
+    }
+
+    #[test]
+    fn deadlocks_and_serialization_failures_are_conflicts_to_run_again() {
+        assert!(is_conflict(&answered("40P01")));
+        assert!(is_conflict(&answered("40001")));
+        for code in ["23505", "57014", "08006", "25P02"] {
+            assert!(!is_conflict(&answered(code)), "{code}");
+        }
+        assert!(!is_conflict(&error(sqlx::Error::PoolTimedOut)));
+        assert!(!is_conflict(&crate::StoreError::GrantRevoked));
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_and_a_database_error_is_not() {
+        // `PgStore::commit` settles a commit that failed as `Unavailable` (its answer may be
+        // lost) and reports one the database refused.
+        let lost = error(sqlx::Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        assert!(matches!(lost, crate::StoreError::Unavailable(_)));
+        assert!(matches!(
+            answered("08006"),
+            crate::StoreError::Unavailable(_)
+        ));
+        assert!(matches!(answered("40001"), crate::StoreError::Backend(_)));
+    }
+}
