@@ -89,6 +89,8 @@ mod server;
 mod state;
 mod store;
 pub mod syntax;
+#[cfg(feature = "test-kit")]
+pub mod test_kit;
 #[cfg(feature = "throttle")]
 mod throttle;
 mod token;

@@ -532,7 +532,7 @@ async fn instances_opening_at_once_create_the_schema_and_migrate_once() {
             .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
          ORDER BY table_name",
@@ -546,6 +546,7 @@ async fn instances_opening_at_once_create_the_schema_and_migrate_once() {
         [
             "oauth_clients",
             "oauth_endpoints_migrations",
+            "oauth_grants",
             "oauth_tokens"
         ]
     );
@@ -658,5 +659,476 @@ async fn a_url_carrying_the_search_path_uses_that_schema() {
             .await
             .unwrap(),
         Some(record)
+    );
+}
+
+// Grant serialization across instances (issue 15, item 1): two stores with pools of their own
+// on one schema, as two server instances behind a load balancer.
+
+/// Tokens of `grant` that are not revoked, looked up behind the stores' back.
+async fn unrevoked_tokens_of(schema: &TestSchema, grant: &Id) -> i64 {
+    let mut connection = schema.connection().await;
+    sqlx::query_scalar(
+        "SELECT count(*) FROM oauth_tokens WHERE grant_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(grant.as_bytes().as_slice())
+    .fetch_one(&mut connection)
+    .await
+    .unwrap()
+}
+
+/// Rotates `refresh` on `store` again and again (each exchange storing an access and a refresh
+/// token of `grant`) until an exchange is refused or `stop` is set and `extra` more exchanges
+/// went through. Returns how many exchanges succeeded; panics on any store error.
+async fn refresh_loop(
+    store: PgStore,
+    grant: Id,
+    mut refresh: String,
+    stop: watch::Receiver<bool>,
+    extra: usize,
+) -> usize {
+    let mut rotated = 0;
+    let mut after_stop = 0;
+    loop {
+        if *stop.borrow() {
+            if after_stop == extra {
+                return rotated;
+            }
+            after_stop += 1;
+        }
+        let (_, access) = contract::record(TokenKind::Access, grant, CLIENT);
+        let (next, next_record) = contract::record(TokenKind::Refresh, grant, CLIENT);
+        let outcome = store
+            .rotate_refresh_token(
+                &TokenHash::of(&refresh),
+                1_700_000_001,
+                &[access, next_record],
+            )
+            .await
+            .unwrap_or_else(|error| panic!("exchange {rotated}: {error}"));
+        match outcome {
+            Rotation::Rotated(_) => {
+                rotated += 1;
+                refresh = next;
+            }
+            Rotation::Reused(_) | Rotation::Invalid => return rotated,
+        }
+    }
+}
+
+/// A new grant with an access and a refresh token, stored through `store`; returns the
+/// refresh token.
+async fn new_grant(store: &PgStore, grant: Id) -> String {
+    let (_, access) = contract::record(TokenKind::Access, grant, CLIENT);
+    let (refresh, record) = contract::record(TokenKind::Refresh, grant, CLIENT);
+    store.insert_tokens(&[access, record]).await.unwrap();
+    refresh
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_grant_revocation_holds_against_a_refresh_loop_on_another_instance() {
+    let Some(schema) = TestSchema::create("revoke_race").await else {
+        return;
+    };
+    let (a, b) = (schema.store().await, schema.store().await);
+    for round in 0..30u64 {
+        let grant = Id::random();
+        let refresh = new_grant(&a, grant).await;
+        let (stop, stopped) = watch::channel(false);
+        // Instance A refreshes in a loop; instance B revokes the grant meanwhile.
+        let refresher = tokio::spawn(refresh_loop(a.clone(), grant, refresh, stopped, 3));
+        tokio::time::sleep(Duration::from_micros(500 * (round % 7))).await;
+        b.revoke_grant(&grant, 1_700_000_002)
+            .await
+            .unwrap_or_else(|error| panic!("round {round}: revocation failed: {error}"));
+        // The revocation answered: a few more exchanges are attempted, none may succeed, and
+        // no token of the grant, old or new, may be active.
+        stop.send_replace(true);
+        let rotated = refresher.await.unwrap();
+        let unrevoked = unrevoked_tokens_of(&schema, &grant).await;
+        assert_eq!(
+            unrevoked, 0,
+            "round {round}: {unrevoked} tokens of the grant are still active after the \
+             revocation returned ({rotated} exchanges went through)"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_concurrent_rotations_across_two_instances_have_one_winner_and_no_error() {
+    let Some(schema) = TestSchema::create("rotate8").await else {
+        return;
+    };
+    let stores = [schema.store().await, schema.store().await];
+    for round in 0..50 {
+        let grant = Id::random();
+        let refresh = new_grant(&stores[0], grant).await;
+        let start = Arc::new(Barrier::new(8));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = stores[i % 2].clone();
+                let start = start.clone();
+                let hash = TokenHash::of(&refresh);
+                tokio::spawn(async move {
+                    let (_, access) = contract::record(TokenKind::Access, grant, CLIENT);
+                    let (_, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
+                    start.wait().await;
+                    store
+                        .rotate_refresh_token(&hash, 1_700_000_001, &[access, next])
+                        .await
+                })
+            })
+            .collect();
+        let (mut rotated, mut reused, mut errors) = (0, 0, Vec::new());
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(Rotation::Rotated(_)) => rotated += 1,
+                Ok(Rotation::Reused(_)) => reused += 1,
+                Ok(Rotation::Invalid) => panic!("round {round}: an active token found invalid"),
+                Err(error) => errors.push(error.to_string()),
+            }
+        }
+        assert!(errors.is_empty(), "round {round}: errors: {errors:?}");
+        assert_eq!((rotated, reused), (1, 7), "round {round}");
+        // The replays revoked the grant, the winner's new tokens included.
+        assert_eq!(
+            unrevoked_tokens_of(&schema, &grant).await,
+            0,
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reuse_detection_holds_against_a_refresh_loop_on_another_instance() {
+    let Some(schema) = TestSchema::create("reuse_race").await else {
+        return;
+    };
+    let (a, b) = (schema.store().await, schema.store().await);
+    for round in 0..30u64 {
+        let grant = Id::random();
+        let stolen = new_grant(&a, grant).await;
+        // The legitimate holder rotates once; the stolen copy is now a rotated token.
+        let (_, access) = contract::record(TokenKind::Access, grant, CLIENT);
+        let (refresh, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
+        let first = a
+            .rotate_refresh_token(&TokenHash::of(&stolen), 1_700_000_001, &[access, next])
+            .await
+            .unwrap();
+        assert!(matches!(first, Rotation::Rotated(_)), "{first:?}");
+        let (stop, stopped) = watch::channel(false);
+        let refresher = tokio::spawn(refresh_loop(a.clone(), grant, refresh, stopped, 3));
+        tokio::time::sleep(Duration::from_micros(500 * (round % 7))).await;
+        // The thief replays the stolen token on instance B: reuse, the grant is revoked.
+        let (_, spare) = contract::record(TokenKind::Refresh, grant, CLIENT);
+        let replay = b
+            .rotate_refresh_token(&TokenHash::of(&stolen), 1_700_000_002, &[spare])
+            .await
+            .unwrap_or_else(|error| panic!("round {round}: the replay failed: {error}"));
+        assert!(
+            matches!(replay, Rotation::Reused(_)),
+            "round {round}: {replay:?}"
+        );
+        stop.send_replace(true);
+        let rotated = refresher.await.unwrap();
+        let unrevoked = unrevoked_tokens_of(&schema, &grant).await;
+        assert_eq!(
+            unrevoked, 0,
+            "round {round}: {unrevoked} tokens of the grant are still active after reuse was \
+             detected ({rotated} exchanges went through)"
+        );
+    }
+}
+
+// A committed operation is never reported as failed (issue 15, item 2).
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_whose_commit_outlasts_the_operation_timeout_is_reported_as_done() {
+    let Some(schema) = TestSchema::create("slow_commit").await else {
+        return;
+    };
+    let store = schema
+        .options()
+        .operation_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+        .unwrap();
+    let grant = Id::random();
+    let refresh = new_grant(&store, grant).await;
+    // A loaded database, simulated: each token update takes 1 s, and each transaction that
+    // inserted tokens takes 1.5 s more to commit (a deferred trigger runs at COMMIT). Each
+    // statement stays within the 2 s `statement_timeout`; the whole exchange takes 2.5 s.
+    let mut connection = schema.connection().await;
+    sqlx::raw_sql(
+        "CREATE FUNCTION slow_update() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$; \
+         CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$; \
+         CREATE TRIGGER slow_update BEFORE UPDATE ON oauth_tokens \
+         FOR EACH ROW EXECUTE FUNCTION slow_update(); \
+         CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON oauth_tokens \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let (_, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
+    let started = Instant::now();
+    let outcome = store
+        .rotate_refresh_token(&TokenHash::of(&refresh), 1_700_000_001, &[next])
+        .await;
+    eprintln!(
+        "the exchange answered {outcome:?} after {:?}",
+        started.elapsed()
+    );
+    let stored = store
+        .find_token(&TokenHash::of(&refresh), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.rotated_at.is_some(),
+        "the exchange was not committed"
+    );
+    // It committed: the caller must be told so, or its retry would count as reuse.
+    assert!(
+        matches!(outcome, Ok(Rotation::Rotated(_))),
+        "a committed exchange was reported as {outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_database_of_the_first_schema_migrates_and_keeps_its_revoked_grants() {
+    let Some(schema) = TestSchema::create("migrate_grants").await else {
+        return;
+    };
+    let store = schema.store().await;
+    let (revoked, live) = (Id::random(), Id::random());
+    new_grant(&store, revoked).await;
+    let refresh = new_grant(&store, live).await;
+    store.revoke_grant(&revoked, 1_700_000_001).await.unwrap();
+    // Back to the first schema: tokens only, no grants table.
+    let mut connection = schema.connection().await;
+    sqlx::raw_sql(
+        "DROP TABLE oauth_grants; DELETE FROM oauth_endpoints_migrations WHERE version > 1;",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    store.pool().close().await;
+
+    let store = schema.store().await;
+    let grants: Vec<(Vec<u8>, Option<i64>)> =
+        sqlx::query_as("SELECT grant_id, revoked_at FROM oauth_grants ORDER BY revoked_at")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+    assert_eq!(grants.len(), 2, "one row per grant, backfilled");
+    // The revoked grant takes no token; the live one rotates.
+    let (_, late) = contract::record(TokenKind::Access, revoked, CLIENT);
+    let refused = store.insert_tokens(&[late]).await;
+    assert!(
+        matches!(refused, Err(StoreError::GrantRevoked)),
+        "{refused:?}"
+    );
+    let (_, next) = contract::record(TokenKind::Refresh, live, CLIENT);
+    let rotated = store
+        .rotate_refresh_token(&TokenHash::of(&refresh), 1_700_000_002, &[next])
+        .await
+        .unwrap();
+    assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
+}
+
+/// Makes each transaction that inserted tokens take `seconds` more to commit (a deferred
+/// trigger runs at `COMMIT`).
+async fn slow_commits(schema: &TestSchema, seconds: f64) {
+    let mut connection = schema.connection().await;
+    sqlx::raw_sql(&format!(
+        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN PERFORM pg_sleep({seconds}); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON oauth_tokens \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();"
+    ))
+    .execute(&mut connection)
+    .await
+    .unwrap();
+}
+
+/// A rotation through `proxy` whose `COMMIT` takes 1.5 s; `meanwhile` runs 0.7 s after it
+/// started, while the database is committing. Returns what the rotation answered and whether
+/// it committed.
+async fn rotate_while_committing(
+    schema: &TestSchema,
+    proxy: &Proxy,
+    meanwhile: impl AsyncFnOnce(&Proxy),
+) -> (Result<Rotation, StoreError>, bool) {
+    let store = PgStoreOptions::new(through(schema.url(), proxy.addr))
+        .schema(schema.name())
+        .operation_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+        .unwrap();
+    let grant = Id::random();
+    let refresh = new_grant(&store, grant).await;
+    slow_commits(schema, 1.5).await;
+    let (_, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
+    let hash = TokenHash::of(&refresh);
+    let started = Instant::now();
+    let rotation = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .rotate_refresh_token(&hash, 1_700_000_001, &[next])
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    meanwhile(proxy).await;
+    let outcome = rotation.await.unwrap();
+    eprintln!(
+        "the exchange answered {outcome:?} after {:?}",
+        started.elapsed()
+    );
+    // Whatever the answer, look once the database is done with the transaction.
+    tokio::time::sleep_until((started + Duration::from_millis(2500)).into()).await;
+    let direct = schema.store().await;
+    let stored = direct.find_token(&hash, None).await.unwrap().unwrap();
+    proxy.cut().await;
+    (outcome, stored.rotated_at.is_some())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_whose_commit_answer_is_lost_with_the_connection_is_reported_as_done() {
+    let Some(schema) = TestSchema::create("lost_commit").await else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(schema.url()).await).await;
+    // The connection breaks after `COMMIT` was sent, before its answer.
+    let (outcome, committed) = rotate_while_committing(&schema, &proxy, async |proxy| {
+        proxy.cut().await;
+        proxy.restore().await;
+    })
+    .await;
+    assert!(committed, "the exchange did not commit");
+    assert!(
+        matches!(outcome, Ok(Rotation::Rotated(_))),
+        "a committed exchange was reported as {outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_whose_commit_answer_is_held_past_the_timeout_is_reported_as_done() {
+    let Some(schema) = TestSchema::create("held_commit").await else {
+        return;
+    };
+    let proxy = Proxy::start(upstream(schema.url()).await).await;
+    // The network holds every byte from before the answer to `COMMIT` until after the
+    // operation timeout (2 s) has passed since the commit was sent.
+    let (outcome, committed) = rotate_while_committing(&schema, &proxy, async |proxy| {
+        proxy.freeze();
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        proxy.thaw();
+    })
+    .await;
+    assert!(committed, "the exchange did not commit");
+    assert!(
+        matches!(outcome, Ok(Rotation::Rotated(_))),
+        "a committed exchange was reported as {outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn through_the_endpoints_a_revocation_on_one_instance_holds_against_refreshes_on_another() {
+    let Some(schema) = TestSchema::create("http_race").await else {
+        return;
+    };
+    let a = instance(schema.options()).await;
+    let b = instance(schema.options()).await;
+    a.clients().save(&app()).await.unwrap();
+    for round in 0..30u64 {
+        let (access, first_refresh) = issue(&a).await;
+        let (stop, stopped) = watch::channel(false);
+        // The holder refreshes in a loop on A...
+        let refresher = tokio::spawn({
+            let a = a.clone();
+            let mut refresh = first_refresh.clone();
+            async move {
+                let mut tokens = Vec::new();
+                let mut after_stop = 0;
+                loop {
+                    if *stopped.borrow() {
+                        if after_stop == 3 {
+                            return tokens;
+                        }
+                        after_stop += 1;
+                    }
+                    let answer = call(&a, "/oauth/token", &refresh_request(&refresh)).await;
+                    if answer.status != 200 {
+                        answer.assert_error(400, "invalid_grant");
+                        return tokens;
+                    }
+                    tokens.push(answer.str("access_token").unwrap().to_owned());
+                    refresh = answer.str("refresh_token").unwrap().to_owned();
+                    tokens.push(refresh.clone());
+                }
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(2 * (round % 6))).await;
+        // ...while the client revokes the grant on B through its first refresh token.
+        let revoked = call(&b, "/oauth/revoke", &token_form(&first_refresh)).await;
+        assert_eq!(revoked.status, 200, "round {round}: {}", revoked.json);
+        stop.send_replace(true);
+        let mut tokens = refresher.await.unwrap();
+        let obtained = tokens.len() / 2;
+        tokens.extend([access, first_refresh]);
+        for token in &tokens {
+            assert!(
+                !active(&b, token).await,
+                "round {round}: a token of the grant is active after the revocation answered \
+                 200 ({obtained} refreshes went through)"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlock_the_store_did_not_cause_is_retried_not_reported() {
+    let Some(schema) = TestSchema::create("deadlock").await else {
+        return;
+    };
+    let store = schema.store().await;
+    let grant = Id::random();
+    let refresh = new_grant(&store, grant).await;
+    let hash = TokenHash::of(&refresh);
+    // Another program locks the token's row, then (once the exchange holds the grant and
+    // waits for that row) the grant's: a lock cycle, which PostgreSQL breaks by rolling back
+    // the exchange (its wait started first, so it finds the deadlock) with SQLSTATE 40P01.
+    let mut other = schema.connection().await;
+    sqlx::raw_sql("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("SELECT 1 FROM oauth_tokens WHERE hash = $1 FOR UPDATE")
+        .bind(hash.as_bytes().as_slice())
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let exchange = tokio::spawn({
+        let store = store.clone();
+        let (_, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
+        async move {
+            store
+                .rotate_refresh_token(&hash, 1_700_000_001, &[next])
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::query("SELECT 1 FROM oauth_grants WHERE grant_id = $1 FOR UPDATE")
+        .bind(grant.as_bytes().as_slice())
+        .execute(&mut other)
+        .await
+        .unwrap();
+    sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+    let outcome = exchange.await.unwrap();
+    assert!(
+        matches!(outcome, Ok(Rotation::Rotated(_))),
+        "the exchange answered {outcome:?}"
     );
 }

@@ -4,12 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test code: a failure is a failing test.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use oauth_endpoints::{
     AuthorizationServer, Client, ClientAuthMethod, Form, Id, MemoryStore, Rotation, Scope,
-    SqliteStore, TokenHash, TokenKind, TokenRecord, TokenStore, UnixTime, parse_basic,
+    SqliteStore, StoreError, TokenHash, TokenKind, TokenRecord, TokenStore, UnixTime, parse_basic,
 };
 use oauth_endpoints_tests::{basic, form, post, send};
 use proptest::collection::vec;
@@ -170,14 +170,41 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// What the contract says a store holds: records by token value.
+/// What the contract says a store holds: records by token value, and the revoked grants.
 #[derive(Default, Clone)]
 struct Model {
     records: BTreeMap<String, TokenRecord>,
+    revoked_grants: BTreeSet<Id>,
 }
 
 impl Model {
+    /// A copy in which the revoked grants of `fresh` with no token left are forgotten, as a
+    /// purge may have done.
+    fn forgetting_empty_grants(&self, fresh: &[(String, TokenRecord)]) -> Self {
+        let mut model = self.clone();
+        let records = &self.records;
+        model.revoked_grants.retain(|grant| {
+            !fresh.iter().any(|(_, record)| record.grant_id == *grant)
+                || records.values().any(|record| record.grant_id == *grant)
+        });
+        model
+    }
+
+    fn insert(&mut self, fresh: &[(String, TokenRecord)]) -> Result<(), ()> {
+        if fresh
+            .iter()
+            .any(|(_, record)| self.revoked_grants.contains(&record.grant_id))
+        {
+            return Err(());
+        }
+        for (value, record) in fresh {
+            self.records.insert(value.clone(), record.clone());
+        }
+        Ok(())
+    }
+
     fn revoke_grant(&mut self, grant: Id, now: UnixTime) -> u64 {
+        self.revoked_grants.insert(grant);
         let mut changed = 0;
         for record in self.records.values_mut() {
             if record.grant_id == grant && record.revoked_at.is_none() {
@@ -202,9 +229,17 @@ impl Model {
         }
         if record.rotated_at.is_some() {
             self.revoke_grant(record.grant_id, now);
-            return Rotation::Reused(record);
+            return self
+                .records
+                .get(value)
+                .cloned()
+                .map_or(Rotation::Invalid, Rotation::Reused);
         }
-        if !record.is_active(now) {
+        if !record.is_active(now)
+            || replacements
+                .iter()
+                .any(|(_, record)| self.revoked_grants.contains(&record.grant_id))
+        {
             return Rotation::Invalid;
         }
         let mut rotated = record;
@@ -272,9 +307,20 @@ impl<S: TokenStore> Subject<S> {
         match op {
             Op::Insert { .. } => {
                 let records: Vec<TokenRecord> = fresh.iter().map(|(_, r)| r.clone()).collect();
-                self.store.insert_tokens(&records).await.unwrap();
-                for (value, record) in fresh {
-                    self.model.records.insert(value.clone(), record.clone());
+                let outcome = match self.store.insert_tokens(&records).await {
+                    Ok(()) => Ok(()),
+                    Err(StoreError::GrantRevoked) => Err(()),
+                    Err(error) => panic!("{name}: insert: {error}"),
+                };
+                // A revoked grant with no token left may have been forgotten by a purge.
+                let mut kept = self.model.clone();
+                let mut forgot = self.model.forgetting_empty_grants(fresh);
+                if kept.insert(fresh) == outcome {
+                    self.model = kept;
+                } else if forgot.insert(fresh) == outcome {
+                    self.model = forgot;
+                } else {
+                    panic!("{name}: insert answered {outcome:?} against the model");
                 }
             }
             Op::RevokeToken(choice) => {
@@ -310,11 +356,15 @@ impl<S: TokenStore> Subject<S> {
                     .rotate_refresh_token(&TokenHash::of(&value), now, &records)
                     .await
                     .unwrap();
-                assert_eq!(
-                    outcome,
-                    self.model.rotate(&value, now, fresh),
-                    "{name}: rotate"
-                );
+                let mut kept = self.model.clone();
+                let mut forgot = self.model.forgetting_empty_grants(fresh);
+                let expected = kept.rotate(&value, now, fresh);
+                if outcome == expected {
+                    self.model = kept;
+                } else {
+                    assert_eq!(outcome, forgot.rotate(&value, now, fresh), "{name}: rotate");
+                    self.model = forgot;
+                }
             }
             Op::Purge(limit) => {
                 let limit = if *limit == 5 {

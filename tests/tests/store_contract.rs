@@ -9,6 +9,31 @@ async fn memory_store_keeps_the_contract() {
     contract::run(&MemoryStore::new()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_serializes_each_grant_under_races() {
+    let store = MemoryStore::new();
+    contract::token_store_races(&store, &store.clone(), 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_serializes_each_grant_under_races() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("oauth.db");
+    // Two stores (pools) on one file, as two processes would have.
+    let a = SqliteStore::open(&path).await.expect("open");
+    let b = SqliteStore::open(&path).await.expect("open");
+    contract::token_store_races(&a, &b, 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_serializes_each_grant_under_races() {
+    let Some(schema) = TestSchema::create("races").await else {
+        return;
+    };
+    let (a, b) = (schema.store().await, schema.store().await);
+    contract::token_store_races(&a, &b, 10).await;
+}
+
 #[tokio::test]
 async fn sqlite_store_keeps_the_contract_in_memory() {
     let store = SqliteStore::in_memory().await.expect("open");
@@ -119,4 +144,52 @@ async fn sqlite_store_opens_inside_a_spawned_task() {
         .expect("joined")
         .expect("open");
     contract::run(&store).await;
+}
+
+#[tokio::test]
+async fn a_sqlite_file_of_the_first_schema_migrates_and_keeps_its_revoked_grants() {
+    use oauth_endpoints::{Id, Rotation, StoreError, TokenHash, TokenKind, TokenStore};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("oauth.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    let (revoked, live) = (Id::random(), Id::random());
+    let mut refresh = String::new();
+    for grant in [revoked, live] {
+        let (_, access) = contract::record(TokenKind::Access, grant, "c1");
+        let (value, record) = contract::record(TokenKind::Refresh, grant, "c1");
+        store
+            .insert_tokens(&[access, record])
+            .await
+            .expect("insert");
+        refresh = value;
+    }
+    store
+        .revoke_grant(&revoked, 1_700_000_001)
+        .await
+        .expect("revoke");
+    // Back to the first schema: tokens only, no grants table.
+    sqlx::raw_sql("DROP TABLE oauth_grants; PRAGMA user_version = 1;")
+        .execute(store.pool())
+        .await
+        .expect("downgraded");
+    store.pool().close().await;
+
+    let store = SqliteStore::open(&path).await.expect("reopen");
+    let grants: i64 = sqlx::query_scalar("SELECT count(*) FROM oauth_grants")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+    assert_eq!(grants, 2, "one row per grant, backfilled");
+    let (_, late) = contract::record(TokenKind::Access, revoked, "c1");
+    let refused = store.insert_tokens(&[late]).await;
+    assert!(
+        matches!(refused, Err(StoreError::GrantRevoked)),
+        "{refused:?}"
+    );
+    let (_, next) = contract::record(TokenKind::Refresh, live, "c1");
+    let rotated = store
+        .rotate_refresh_token(&TokenHash::of(&refresh), 1_700_000_002, &[next])
+        .await
+        .expect("rotate");
+    assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
 }

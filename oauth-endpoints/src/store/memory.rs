@@ -14,7 +14,9 @@ use crate::token::{TokenKind, TokenRecord};
 /// Clients and tokens in process memory: for tests, development, and single-instance servers
 /// that can lose their tokens on restart. Clones share the same data.
 ///
-/// Every state change takes one write lock, so each [`TokenStore`] operation is atomic.
+/// Every state change takes one write lock, so each [`TokenStore`] operation is atomic and the
+/// writes of a grant are serialized. Revoked grants are remembered (a set of grant ids) until
+/// their last token is purged, so nothing is stored into them.
 ///
 /// Tokens are kept compactly: records sit side by side in one array, indexed by hash and by
 /// grant through open-addressing tables of 8-byte entries, and the client ids, scopes,
@@ -274,6 +276,9 @@ struct Tokens {
     scopes: Interner<Scope>,
     subjects: Interner<Arc<str>>,
     audiences: Interner<Arc<[String]>>,
+    /// Revoked grants that still have tokens (or were revoked before they had any): no token
+    /// is stored into them. A grant leaves the set when its last token is purged.
+    revoked_grants: foldhash::HashSet<Id>,
 }
 
 impl Tokens {
@@ -372,11 +377,19 @@ impl Tokens {
         Ok(())
     }
 
-    /// Deletes the record in slot `index`.
+    /// Deletes the record in slot `index`; forgets its grant's revocation with its last token.
     fn remove(&mut self, index: SlotIndex) {
         let Some(slot) = self.slots.get_mut(index as usize).and_then(Option::take) else {
             return;
         };
+        self.unlink(index, &slot);
+        if !self.revoked_grants.is_empty() && self.grant_head(&slot.grant_id).is_none() {
+            self.revoked_grants.remove(&slot.grant_id);
+        }
+    }
+
+    /// Removes the emptied slot `index`, which held `slot`, from the indexes.
+    fn unlink(&mut self, index: SlotIndex, slot: &Slot) {
         self.by_hash.remove(self.hasher.hash_one(slot.hash), index);
         // Unlink it from its grant's chain.
         let grant_hash = self.hasher.hash_one(slot.grant_id);
@@ -402,7 +415,17 @@ impl Tokens {
         self.free.push(index);
     }
 
+    /// Whether a record of `records` belongs to a revoked grant.
+    fn any_grant_revoked(&self, records: &[TokenRecord]) -> bool {
+        !self.revoked_grants.is_empty()
+            && records
+                .iter()
+                .any(|record| self.revoked_grants.contains(&record.grant_id))
+    }
+
+    /// Marks the grant revoked and every token of it revoked at `now`.
     fn revoke_grant(&mut self, grant_id: &Id, now: UnixTime) -> u64 {
+        self.revoked_grants.insert(*grant_id);
         let mut changed = 0;
         let mut at = self.grant_head(grant_id);
         while let Some(index) = at {
@@ -419,11 +442,18 @@ impl Tokens {
     }
 
     /// Marks every token of `client_id` revoked: a scan of every slot, for a rare operation.
+    /// Revokes every grant holding a live token of `client_id`, as [`Self::revoke_grant`]
+    /// does: a scan of every slot, for a rare operation.
     fn revoke_client(&mut self, client_id: &str, now: UnixTime) {
-        for slot in self.slots.iter_mut().flatten() {
-            if &*slot.client_id == client_id && slot.revoked_at.is_none() {
-                slot.revoked_at = Some(now);
-            }
+        let grants: foldhash::HashSet<Id> = self
+            .slots
+            .iter()
+            .flatten()
+            .filter(|slot| &*slot.client_id == client_id && slot.revoked_at.is_none())
+            .map(|slot| slot.grant_id)
+            .collect();
+        for grant_id in &grants {
+            self.revoke_grant(grant_id, now);
         }
     }
 
@@ -495,6 +525,9 @@ impl ClientStore for MemoryStore {
 impl TokenStore for MemoryStore {
     async fn insert_tokens(&self, records: &[TokenRecord]) -> Result<(), StoreError> {
         let mut tokens = write(&self.inner.tokens);
+        if tokens.any_grant_revoked(records) {
+            return Err(StoreError::GrantRevoked);
+        }
         // Nothing is stored unless everything fits.
         let needed = records.len().saturating_sub(tokens.free.len());
         if tokens.slots.len().saturating_add(needed) >= NONE as usize {
@@ -543,11 +576,12 @@ impl TokenStore for MemoryStore {
             return Ok(Rotation::Invalid);
         }
         if slot.rotated_at.is_some() {
-            let replayed = slot.record();
-            tokens.revoke_grant(&replayed.grant_id, now);
-            return Ok(Rotation::Reused(replayed));
+            let grant_id = slot.grant_id;
+            tokens.revoke_grant(&grant_id, now);
+            let replayed = tokens.get(hash).map(Slot::record);
+            return Ok(replayed.map_or(Rotation::Invalid, Rotation::Reused));
         }
-        if !slot.is_active(now) {
+        if !slot.is_active(now) || tokens.any_grant_revoked(replacements) {
             return Ok(Rotation::Invalid);
         }
         let needed = replacements.len().saturating_sub(tokens.free.len());

@@ -6,25 +6,27 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Executor as _, Postgres, Transaction};
+use sqlx::{Executor as _, Postgres, Row as _, Transaction};
+use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
 use crate::store::sql::queries::{
-    DELETE_CLIENT, FIND_CLIENT, FIND_TOKEN, INSERT_TOKEN, REVOKE_CLIENT_TOKENS, REVOKE_GRANT,
-    REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
+    FIND_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, INSERT_TOKEN, REVOKE_GRANT, ROTATE,
+    delete_client, lock_grant, revoke_grant_row, revoke_token, save_client,
 };
 use crate::store::sql::row::{
-    ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
+    self, ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
 };
-use crate::store::sql::{RotationStep, error};
+use crate::store::sql::{self, Finish, WriteTx, error, is_conflict};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
 use crate::token::{TokenKind, TokenRecord};
 
 /// Schema migrations, applied in order on open; `oauth_endpoints_migrations` records which ran.
 /// Never edit one that has shipped: append a new one.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE IF NOT EXISTS oauth_clients (
     client_id            TEXT PRIMARY KEY,
     secret_hash          BYTEA,
@@ -51,7 +53,50 @@ CREATE TABLE IF NOT EXISTS oauth_tokens (
 );
 CREATE INDEX IF NOT EXISTS oauth_tokens_grant ON oauth_tokens (grant_id);
 CREATE INDEX IF NOT EXISTS oauth_tokens_expires ON oauth_tokens (expires_at);
-"];
+",
+    r"
+-- 2: one row per grant, the lock every write of the grant's tokens takes first, and its
+-- revoked flag (see `sql/mod.rs`). Grants are backfilled from their tokens; a grant all of
+-- whose tokens are revoked is taken as revoked.
+CREATE TABLE oauth_grants (
+    grant_id   BYTEA PRIMARY KEY,
+    revoked_at BIGINT,
+    expires_at BIGINT NOT NULL
+);
+INSERT INTO oauth_grants (grant_id, revoked_at, expires_at)
+    SELECT grant_id, CASE WHEN COUNT(*) = COUNT(revoked_at) THEN MAX(revoked_at) END,
+           MAX(expires_at)
+    FROM oauth_tokens GROUP BY grant_id;
+CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at);
+",
+];
+
+// The first write of every transaction that commits something a client is answered about
+// also returns the transaction's id, to find out what became of the transaction when the
+// acknowledgement of its `COMMIT` is lost (see `PgStore::settle`).
+
+/// [`LOCK_GRANT`](crate::store::sql::queries::LOCK_GRANT), and the transaction id.
+const LOCK_GRANT: &str = concat!(lock_grant!(), ", txid_current()");
+
+/// [`REVOKE_GRANT_ROW`](crate::store::sql::queries::REVOKE_GRANT_ROW), and the transaction id.
+const REVOKE_GRANT_ROW: &str = concat!(revoke_grant_row!(), ", txid_current()");
+
+/// [`REVOKE_TOKEN`](crate::store::sql::queries::REVOKE_TOKEN), and the transaction id.
+const REVOKE_TOKEN: &str = concat!(revoke_token!(), " RETURNING txid_current()");
+
+/// [`DELETE_CLIENT`](crate::store::sql::queries::DELETE_CLIENT), and the transaction id.
+const DELETE_CLIENT: &str = concat!(delete_client!(), " RETURNING txid_current()");
+
+/// [`SAVE_CLIENT`](crate::store::sql::queries::SAVE_CLIENT), and the transaction id.
+const SAVE_CLIENT: &str = concat!(save_client!(), " RETURNING txid_current()");
+
+/// What became of a transaction whose `COMMIT` was sent: `committed`, `aborted` or
+/// `in progress` (NULL if too old to tell).
+const TRANSACTION_STATUS: &str = "SELECT txid_status($1)";
+
+/// How many times an operation is run again after PostgreSQL rolled it back for a conflict
+/// with another transaction (SQLSTATE 40001, 40P01), within the operation timeout.
+const CONFLICT_RETRIES: u32 = 5;
 
 /// The transaction-scoped advisory lock that serializes migrations of instances opening at
 /// once (the ASCII bytes of `oauthend`).
@@ -62,6 +107,14 @@ const MIGRATION_LOCK: i64 = 0x6f61_7574_6865_6e64;
 /// revocation or rotation holds.
 const PURGE: &str = "DELETE FROM oauth_tokens WHERE hash IN \
      (SELECT hash FROM oauth_tokens WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)";
+
+/// Deletes at most `$2` grants that have no token left and whose tokens all expired before `$1`
+/// (a grant's `expires_at` is its newest token's), skipping grants a write holds: a revoked
+/// grant is remembered as long as it has a token.
+const PURGE_GRANTS: &str = "DELETE FROM oauth_grants WHERE grant_id IN \
+     (SELECT grant_id FROM oauth_grants WHERE expires_at < $1 AND NOT EXISTS \
+     (SELECT 1 FROM oauth_tokens WHERE oauth_tokens.grant_id = oauth_grants.grant_id) \
+     LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
 /// A schema name that is not a plain lowercase identifier.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +128,11 @@ struct InvalidSchema(String);
 #[derive(Debug, thiserror::Error)]
 #[error("the database did not answer within {0:?}")]
 struct TimedOut(Duration);
+
+/// The acknowledgement of a `COMMIT` did not come in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the database did not acknowledge a commit within {0:?}")]
+struct CommitUnacknowledged(Duration);
 
 fn valid_schema(name: &str) -> bool {
     let mut bytes = name.bytes();
@@ -159,11 +217,17 @@ impl PgStoreOptions {
         self
     }
 
-    /// The longest one store operation may take, waiting for a connection included (5 s by
-    /// default); past it the operation fails with [`StoreError::Unavailable`]. It is also each
-    /// connection's `statement_timeout` and `idle_in_transaction_session_timeout`, so the
-    /// database ends a statement or a transaction that its client gave up on and releases its
-    /// locks.
+    /// The longest one store operation may wait, for a connection and for its statements
+    /// (5 s by default); past it the operation fails with [`StoreError::Unavailable`] and
+    /// changed nothing. It is also each connection's `statement_timeout` and
+    /// `idle_in_transaction_session_timeout`, so the database ends a statement or a transaction
+    /// that its client gave up on and releases its locks.
+    ///
+    /// The timeout never turns a commit into a failure: when the answer to `COMMIT` is lost
+    /// (the connection breaks) or slower than this, the store asks the database on another
+    /// connection whether the transaction committed, and answers accordingly. Only when the
+    /// database does not tell within twice this timeout is the outcome unknown: the operation
+    /// then fails with [`StoreError::Unavailable`], as it would had it not committed.
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
         self.operation_timeout = timeout;
         self
@@ -183,16 +247,22 @@ impl PgStoreOptions {
 ///   together do not race; `oauth_endpoints_migrations` records the applied versions.
 /// - Token lookups use the primary key on the token hash (a B-tree: O(log n)); grant-wide
 ///   revocation uses an index on the grant id, and purging an index on the expiry.
-/// - [`revoke_grant`](TokenStore::revoke_grant) and
-///   [`rotate_refresh_token`](TokenStore::rotate_refresh_token) are each one transaction. A
-///   rotation starts with a conditional `UPDATE`: of two instances rotating one refresh token
-///   at once, the second waits for the first's row lock, then finds the token already rotated
-///   and treats the exchange as a replay.
-/// - Failures are bounded: an operation that cannot get a connection or does not finish within
-///   the [operation timeout](PgStoreOptions::operation_timeout) fails with
-///   [`StoreError::Unavailable`] (endpoints answer 503 with `Retry-After`). Broken connections
-///   are dropped and new ones opened, so the store recovers by itself when the database
-///   returns.
+/// - Every write is one transaction, and every write that creates or revokes tokens of a grant
+///   (issuing, rotation, grant revocation, reuse detection) first locks the grant's row in
+///   `oauth_grants`, in one order everywhere (ascending grant id), so such writes of one grant
+///   run one after the other on every instance: of instances rotating one refresh token at
+///   once exactly one wins and the others find it rotated (a replay); a grant revocation that
+///   returned leaves no active token in the grant, and no token is stored into it afterwards
+///   (see [`TokenStore`] for the contract). No deadlock can arise between them; should
+///   PostgreSQL still roll a transaction back for a conflict (SQLSTATE 40001 or 40P01), the
+///   store runs it again, a few times within the operation timeout, rather than fail.
+/// - Failures are bounded: an operation that cannot get a connection or whose statements do
+///   not finish within the [operation timeout](PgStoreOptions::operation_timeout) fails with
+///   [`StoreError::Unavailable`] (endpoints answer 503 with `Retry-After`) and changed
+///   nothing. A commit is never cut by the timeout: if its acknowledgement is lost or late,
+///   the store asks the database whether the transaction committed (`txid_status`), so an
+///   operation that committed is reported as done. Broken connections are dropped and new ones opened, so the store
+///   recovers by itself when the database returns.
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
@@ -289,87 +359,308 @@ impl PgStore {
         &self.pool
     }
 
-    /// Runs one operation within the operation timeout.
+    /// Runs one read within the operation timeout.
     async fn bounded<T>(
         &self,
-        operation: impl Future<Output = Result<T, StoreError>>,
+        operation: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.operation_timeout, operation).await {
-            Ok(result) => result,
-            Err(_) => Err(StoreError::unavailable(TimedOut(self.operation_timeout))),
+        Deadline::after(self.operation_timeout)
+            .bound(operation)
+            .await
+    }
+
+    /// Runs the write transaction `operation` builds: it is handed a transaction and gives it
+    /// back with its outcome. Beginning and each statement are bounded by the operation
+    /// timeout; the commit is not (see [`PgStoreOptions::operation_timeout`]). A transaction
+    /// that PostgreSQL rolled back for a conflict with another is run again.
+    async fn write<T, F, Fut>(&self, operation: F) -> Result<T, StoreError>
+    where
+        F: Fn(PgTx) -> Fut,
+        Fut: Future<Output = (PgTx, Result<Finish<T>, StoreError>)>,
+    {
+        let deadline = Deadline::after(self.operation_timeout);
+        let mut conflicts = 0;
+        loop {
+            let outcome = async {
+                let tx = deadline.bound(self.pool.begin()).await?;
+                let tx = PgTx {
+                    tx,
+                    deadline,
+                    xid: None,
+                };
+                let (tx, outcome) = operation(tx).await;
+                match outcome? {
+                    Finish::Commit(value) => self.commit(tx, value).await,
+                    // Dropping the transaction rolls it back.
+                    Finish::Rollback(value) => Ok(value),
+                }
+            }
+            .await;
+            match outcome {
+                Err(failure) if is_conflict(&failure) && conflicts < CONFLICT_RETRIES => {
+                    conflicts += 1;
+                    tracing::debug!(error = %failure, conflicts, "conflict; running it again");
+                    tokio::time::sleep(Duration::from_millis(u64::from(conflicts) * 3)).await;
+                }
+                outcome => return outcome,
+            }
         }
     }
 }
 
-async fn insert(
-    tx: &mut Transaction<'_, Postgres>,
-    record: &TokenRecord,
-) -> Result<(), StoreError> {
-    bind_token(sqlx::query(INSERT_TOKEN), TokenRow::from_record(record))
-        .execute(&mut **tx)
-        .await
-        .map_err(error)?;
-    Ok(())
+impl PgStore {
+    /// Commits `tx`, then answers `value`; an error only if it did not commit.
+    ///
+    /// The operation's deadline does not apply: once `COMMIT` is sent, the transaction may
+    /// have committed, and failing then would report a done operation as failed (the client
+    /// would retry, and a retried refresh counts as reuse). If the acknowledgement is lost
+    /// (the connection breaks) or does not come within the operation timeout, the store asks
+    /// the database, on another connection, what became of the transaction.
+    async fn commit<T>(&self, tx: PgTx, value: T) -> Result<T, StoreError> {
+        let PgTx { tx, xid, .. } = tx;
+        let failure = match tokio::time::timeout(self.operation_timeout, tx.commit()).await {
+            Ok(Ok(())) => return Ok(value),
+            Ok(Err(failure)) => error(failure),
+            Err(_) => StoreError::unavailable(CommitUnacknowledged(self.operation_timeout)),
+        };
+        match (failure, xid) {
+            // No answer, or a lost connection: it may have committed.
+            (failure @ StoreError::Unavailable(_), Some(xid)) => {
+                self.settle(xid, value, failure).await
+            }
+            // The database answered with an error: it rolled back.
+            (failure, _) => Err(failure),
+        }
+    }
+
+    /// Finds out whether transaction `xid`, whose `COMMIT` was sent but not acknowledged,
+    /// committed: then the operation is done and answers `value`; otherwise it fails with
+    /// `failure`. The database ends the transaction within about one operation timeout (a
+    /// `COMMIT` that arrived runs under `statement_timeout`; one that never arrived leaves it
+    /// idle in transaction, ended by `idle_in_transaction_session_timeout`), so the question
+    /// is asked until then, and as long again for the database to be reachable. If it never
+    /// says, the outcome is unknown and the operation fails with `failure`.
+    async fn settle<T>(&self, xid: i64, value: T, failure: StoreError) -> Result<T, StoreError> {
+        let deadline = Deadline::after(self.operation_timeout * 2);
+        loop {
+            let status: Result<Option<String>, StoreError> = deadline
+                .bound(
+                    sqlx::query_scalar(TRANSACTION_STATUS)
+                        .bind(xid)
+                        .fetch_one(&self.pool),
+                )
+                .await;
+            match status.as_ref().map(Option::as_deref) {
+                Ok(Some("committed")) => {
+                    tracing::warn!(xid, error = %failure, "a commit's answer was lost; it committed");
+                    return Ok(value);
+                }
+                Ok(Some("aborted")) => return Err(failure),
+                Ok(None) => break,
+                // In progress, or the database is not reachable yet.
+                Ok(Some(_)) | Err(_) => {}
+            }
+            if Instant::now() >= deadline.at {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tracing::error!(xid, error = %failure, "the outcome of a commit is unknown");
+        Err(failure)
+    }
 }
 
-async fn revoke_grant(
-    tx: &mut Transaction<'_, Postgres>,
-    grant_id: &Id,
-    now: UnixTime,
-) -> Result<u64, StoreError> {
-    let result = sqlx::query(REVOKE_GRANT)
-        .bind(time(now))
-        .bind(grant_id.as_bytes().as_slice())
-        .execute(&mut **tx)
-        .await
-        .map_err(error)?;
-    Ok(result.rows_affected())
+/// When an operation started plus the operation timeout.
+#[derive(Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    timeout: Duration,
+}
+
+impl Deadline {
+    fn after(timeout: Duration) -> Self {
+        Self {
+            at: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// Waits for `step` until the deadline.
+    async fn bound<T>(
+        self,
+        step: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout_at(self.at, step).await {
+            Ok(result) => result.map_err(error),
+            Err(_) => Err(StoreError::unavailable(TimedOut(self.timeout))),
+        }
+    }
+}
+
+/// A write transaction whose statements are bounded by the operation's deadline.
+struct PgTx {
+    tx: Transaction<'static, Postgres>,
+    deadline: Deadline,
+    /// The transaction's id, once a write returned it.
+    xid: Option<i64>,
+}
+
+impl WriteTx for PgTx {
+    async fn delete_client_row(&mut self, client_id: &str) -> Result<bool, StoreError> {
+        let xid: Option<i64> = self
+            .deadline
+            .bound(
+                sqlx::query_scalar(DELETE_CLIENT)
+                    .bind(client_id)
+                    .fetch_optional(&mut *self.tx),
+            )
+            .await?;
+        self.xid = self.xid.or(xid);
+        Ok(xid.is_some())
+    }
+
+    async fn grants_of_client(&mut self, client_id: &str) -> Result<Vec<Id>, StoreError> {
+        let grants: Vec<Vec<u8>> = self
+            .deadline
+            .bound(
+                sqlx::query_scalar(GRANTS_OF_CLIENT)
+                    .bind(client_id)
+                    .fetch_all(&mut *self.tx),
+            )
+            .await?;
+        grants.iter().map(|bytes| row::id(bytes)).collect()
+    }
+
+    async fn lock_grant(
+        &mut self,
+        grant_id: &Id,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let (revoked_at, xid): (Option<i64>, i64) = self
+            .deadline
+            .bound(
+                sqlx::query_as(LOCK_GRANT)
+                    .bind(grant_id.as_bytes().as_slice())
+                    .bind(time(expires_at))
+                    .fetch_one(&mut *self.tx),
+            )
+            .await?;
+        self.xid = Some(xid);
+        Ok(revoked_at.is_some())
+    }
+
+    async fn mark_grant_revoked(&mut self, grant_id: &Id, now: UnixTime) -> Result<(), StoreError> {
+        let (_, xid): (Option<i64>, i64) = self
+            .deadline
+            .bound(
+                sqlx::query_as(REVOKE_GRANT_ROW)
+                    .bind(grant_id.as_bytes().as_slice())
+                    .bind(time(now))
+                    .bind(time(now))
+                    .fetch_one(&mut *self.tx),
+            )
+            .await?;
+        self.xid = Some(xid);
+        Ok(())
+    }
+
+    async fn revoke_grant_tokens(
+        &mut self,
+        grant_id: &Id,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        let result = self
+            .deadline
+            .bound(
+                sqlx::query(REVOKE_GRANT)
+                    .bind(time(now))
+                    .bind(grant_id.as_bytes().as_slice())
+                    .execute(&mut *self.tx),
+            )
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn grant_of(&mut self, hash: &TokenHash) -> Result<Option<Id>, StoreError> {
+        let grant: Option<Vec<u8>> = self
+            .deadline
+            .bound(
+                sqlx::query_scalar(GRANT_OF_TOKEN)
+                    .bind(hash.as_bytes().as_slice())
+                    .fetch_optional(&mut *self.tx),
+            )
+            .await?;
+        grant.map(|bytes| row::id(&bytes)).transpose()
+    }
+
+    async fn mark_rotated(&mut self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
+        let result = self
+            .deadline
+            .bound(
+                sqlx::query(ROTATE)
+                    .bind(time(now))
+                    .bind(hash.as_bytes().as_slice())
+                    .execute(&mut *self.tx),
+            )
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn find_token(&mut self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
+        let row = self
+            .deadline
+            .bound(
+                sqlx::query(FIND_TOKEN)
+                    .bind(hash.as_bytes().as_slice())
+                    .fetch_optional(&mut *self.tx),
+            )
+            .await?;
+        row.as_ref().map(read_token).transpose()
+    }
+
+    async fn insert_token(&mut self, record: &TokenRecord) -> Result<(), StoreError> {
+        self.deadline
+            .bound(
+                bind_token(sqlx::query(INSERT_TOKEN), TokenRow::from_record(record))
+                    .execute(&mut *self.tx),
+            )
+            .await?;
+        Ok(())
+    }
 }
 
 impl ClientStore for PgStore {
     async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        self.bounded(async {
-            let row = sqlx::query(FIND_CLIENT)
-                .bind(client_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(error)?;
-            row.as_ref().map(read_client).transpose()
-        })
-        .await
+        let row = self
+            .bounded(
+                sqlx::query(FIND_CLIENT)
+                    .bind(client_id)
+                    .fetch_optional(&self.pool),
+            )
+            .await?;
+        row.as_ref().map(read_client).transpose()
     }
 
     async fn save_client(&self, client: &Client) -> Result<(), StoreError> {
-        self.bounded(async {
-            bind_client(sqlx::query(SAVE_CLIENT), ClientRow::from_client(client))
-                .execute(&self.pool)
-                .await
-                .map_err(error)?;
-            Ok(())
+        self.write(|mut tx| async move {
+            let saved = tx
+                .deadline
+                .bound(
+                    bind_client(sqlx::query(SAVE_CLIENT), ClientRow::from_client(client))
+                        .fetch_one(&mut *tx.tx),
+                )
+                .await;
+            let saved = saved.and_then(|row| row.try_get::<i64, _>(0).map_err(error));
+            tx.xid = saved.as_ref().ok().copied();
+            (tx, saved.map(|_| Finish::Commit(())))
         })
         .await
     }
 
     async fn delete_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
-        self.bounded(async {
-            // One transaction: the client and its tokens go together. A token request that
-            // authenticated before this commits may still store tokens for the client; the
-            // grant serialization below is what keeps such tokens out of revoked grants.
-            let mut tx = self.pool.begin().await.map_err(error)?;
-            let deleted = sqlx::query(DELETE_CLIENT)
-                .bind(client_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(error)?
-                .rows_affected();
-            sqlx::query(REVOKE_CLIENT_TOKENS)
-                .bind(time(now))
-                .bind(client_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(error)?;
-            tx.commit().await.map_err(error)?;
-            Ok(deleted > 0)
+        self.write(|mut tx| async move {
+            let outcome = sql::delete_client(&mut tx, client_id, now).await;
+            (tx, outcome)
         })
         .await
     }
@@ -377,12 +668,9 @@ impl ClientStore for PgStore {
 
 impl TokenStore for PgStore {
     async fn insert_tokens(&self, records: &[TokenRecord]) -> Result<(), StoreError> {
-        self.bounded(async {
-            let mut tx = self.pool.begin().await.map_err(error)?;
-            for record in records {
-                insert(&mut tx, record).await?;
-            }
-            tx.commit().await.map_err(error)
+        self.write(|mut tx| async move {
+            let outcome = sql::insert_tokens(&mut tx, records).await;
+            (tx, outcome)
         })
         .await
     }
@@ -392,37 +680,39 @@ impl TokenStore for PgStore {
         hash: &TokenHash,
         _hint: Option<TokenKind>,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        self.bounded(async {
-            let row = sqlx::query(FIND_TOKEN)
-                .bind(hash.as_bytes().as_slice())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(error)?;
-            row.as_ref().map(read_token).transpose()
-        })
-        .await
+        let row = self
+            .bounded(
+                sqlx::query(FIND_TOKEN)
+                    .bind(hash.as_bytes().as_slice())
+                    .fetch_optional(&self.pool),
+            )
+            .await?;
+        row.as_ref().map(read_token).transpose()
     }
 
     async fn revoke_token(&self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
-        self.bounded(async {
-            // One statement, committed when it returns.
-            let result = sqlx::query(REVOKE_TOKEN)
-                .bind(time(now))
-                .bind(hash.as_bytes().as_slice())
-                .execute(&self.pool)
-                .await
-                .map_err(error)?;
-            Ok(result.rows_affected() > 0)
+        // One statement, in a transaction of its own so that its commit is not cut by the
+        // timeout. It holds no lock while it waits for the token's row: it cannot deadlock.
+        self.write(|mut tx| async move {
+            let revoked: Result<Option<i64>, StoreError> = tx
+                .deadline
+                .bound(
+                    sqlx::query_scalar(REVOKE_TOKEN)
+                        .bind(time(now))
+                        .bind(hash.as_bytes().as_slice())
+                        .fetch_optional(&mut *tx.tx),
+                )
+                .await;
+            tx.xid = revoked.as_ref().ok().copied().flatten();
+            (tx, revoked.map(|xid| Finish::Commit(xid.is_some())))
         })
         .await
     }
 
     async fn revoke_grant(&self, grant_id: &Id, now: UnixTime) -> Result<u64, StoreError> {
-        self.bounded(async {
-            let mut tx = self.pool.begin().await.map_err(error)?;
-            let changed = revoke_grant(&mut tx, grant_id, now).await?;
-            tx.commit().await.map_err(error)?;
-            Ok(changed)
+        self.write(|mut tx| async move {
+            let outcome = sql::revoke_grant(&mut tx, grant_id, now).await;
+            (tx, outcome)
         })
         .await
     }
@@ -433,56 +723,47 @@ impl TokenStore for PgStore {
         now: UnixTime,
         replacements: &[TokenRecord],
     ) -> Result<Rotation, StoreError> {
-        self.bounded(async {
-            let mut tx = self.pool.begin().await.map_err(error)?;
-            // The conditional update comes first (READ COMMITTED): it takes the row lock, and
-            // a concurrent rotation of the same token waits for it, re-checks the condition on
-            // the committed row and matches nothing.
-            let won = sqlx::query(ROTATE)
-                .bind(time(now))
-                .bind(hash.as_bytes().as_slice())
-                .execute(&mut *tx)
-                .await
-                .map_err(error)?
-                .rows_affected()
-                == 1;
-            let row = sqlx::query(FIND_TOKEN)
-                .bind(hash.as_bytes().as_slice())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(error)?;
-            let record = row.as_ref().map(read_token).transpose()?;
-            let outcome = match RotationStep::decide(won, record) {
-                RotationStep::StoreReplacements(record) => {
-                    for replacement in replacements {
-                        insert(&mut tx, replacement).await?;
-                    }
-                    Rotation::Rotated(record)
-                }
-                RotationStep::RevokeGrant(record) => {
-                    revoke_grant(&mut tx, &record.grant_id, now).await?;
-                    Rotation::Reused(record)
-                }
-                // Nothing changed: dropping the transaction rolls it back.
-                RotationStep::Done(outcome) => return Ok(outcome),
-            };
-            tx.commit().await.map_err(error)?;
-            Ok(outcome)
+        self.write(|mut tx| async move {
+            let outcome = sql::rotate(&mut tx, hash, now, replacements).await;
+            (tx, outcome)
         })
         .await
     }
 
     async fn purge_expired(&self, before: UnixTime, limit: u64) -> Result<u64, StoreError> {
-        self.bounded(async {
-            let result = sqlx::query(PURGE)
-                .bind(time(before))
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                .execute(&self.pool)
-                .await
-                .map_err(error)?;
-            Ok(result.rows_affected())
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Two transactions: neither waits for a row another holds (`SKIP LOCKED`).
+        let purged = self
+            .write(|mut tx| async move {
+                let purged = tx
+                    .deadline
+                    .bound(
+                        sqlx::query(PURGE)
+                            .bind(time(before))
+                            .bind(limit)
+                            .execute(&mut *tx.tx),
+                    )
+                    .await;
+                (
+                    tx,
+                    purged.map(|result| Finish::Commit(result.rows_affected())),
+                )
+            })
+            .await?;
+        self.write(|mut tx| async move {
+            let purged = tx
+                .deadline
+                .bound(
+                    sqlx::query(PURGE_GRANTS)
+                        .bind(time(before))
+                        .bind(limit)
+                        .execute(&mut *tx.tx),
+                )
+                .await;
+            (tx, purged.map(|_| Finish::Commit(())))
         })
-        .await
+        .await?;
+        Ok(purged)
     }
 }
 

@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: clients and tokens in an embedded SQLite database (feature `sqlite`).
 
+use std::future::Future;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,18 +14,19 @@ use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
 use crate::store::sql::queries::{
-    DELETE_CLIENT, FIND_CLIENT, FIND_TOKEN, INSERT_TOKEN, REVOKE_CLIENT_TOKENS, REVOKE_GRANT,
-    REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
+    DELETE_CLIENT, FIND_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, INSERT_TOKEN,
+    LOCK_GRANT, REVOKE_GRANT, REVOKE_GRANT_ROW, REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
 };
 use crate::store::sql::row::{
-    ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
+    self, ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
 };
-use crate::store::sql::{RotationStep, error};
+use crate::store::sql::{self, Finish, WriteTx, error};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
 use crate::token::{TokenKind, TokenRecord};
 
 /// Schema migrations, applied in order on open; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE IF NOT EXISTS oauth_clients (
     client_id            TEXT PRIMARY KEY NOT NULL,
     secret_hash          BLOB,
@@ -51,13 +53,31 @@ CREATE TABLE IF NOT EXISTS oauth_tokens (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS oauth_tokens_grant ON oauth_tokens (grant_id);
 CREATE INDEX IF NOT EXISTS oauth_tokens_expires ON oauth_tokens (expires_at);
-"];
+",
+    r"
+-- 2: one row per grant with its revoked flag (see `sql/mod.rs`), backfilled from the tokens;
+-- a grant all of whose tokens are revoked is taken as revoked.
+CREATE TABLE oauth_grants (
+    grant_id   BLOB PRIMARY KEY NOT NULL,
+    revoked_at INTEGER,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO oauth_grants (grant_id, revoked_at, expires_at)
+    SELECT grant_id, CASE WHEN COUNT(*) = COUNT(revoked_at) THEN MAX(revoked_at) END,
+           MAX(expires_at)
+    FROM oauth_tokens GROUP BY grant_id;
+CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at);
+",
+];
 
 /// Clients and tokens in a SQLite file: the embedded default store. Tokens and revocations
 /// survive a restart.
 ///
 /// Opening creates the file if needed, applies migrations, and turns on WAL mode. Each state
-/// change is one transaction; token lookups use the primary key on the token hash.
+/// change is one transaction; token lookups use the primary key on the token hash. Writes
+/// that create or revoke tokens take the database's write lock from their first statement
+/// (`BEGIN IMMEDIATE`), so they run one at a time and keep the grant contract of
+/// [`TokenStore`]: nothing is stored into a revoked grant.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -129,26 +149,125 @@ impl SqliteStore {
     }
 }
 
-async fn insert(tx: &mut Transaction<'_, Sqlite>, record: &TokenRecord) -> Result<(), StoreError> {
-    bind_token(sqlx::query(INSERT_TOKEN), TokenRow::from_record(record))
-        .execute(&mut **tx)
-        .await
-        .map_err(error)?;
-    Ok(())
+impl SqliteStore {
+    /// Runs the write transaction `operation` builds, holding the write lock from the start
+    /// (`BEGIN IMMEDIATE`: a deferred transaction that reads before it writes could find its
+    /// snapshot stale when it comes to write, and fail at once instead of waiting).
+    async fn write<T, F, Fut>(&self, operation: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(SqliteTx) -> Fut,
+        Fut: Future<Output = (SqliteTx, Result<Finish<T>, StoreError>)>,
+    {
+        let tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(error)?;
+        let (tx, outcome) = operation(SqliteTx(tx)).await;
+        match outcome? {
+            Finish::Commit(value) => tx.0.commit().await.map(|()| value).map_err(error),
+            // Dropping the transaction rolls it back.
+            Finish::Rollback(value) => Ok(value),
+        }
+    }
 }
 
-async fn revoke_grant(
-    tx: &mut Transaction<'_, Sqlite>,
-    grant_id: &Id,
-    now: UnixTime,
-) -> Result<u64, StoreError> {
-    let result = sqlx::query(REVOKE_GRANT)
-        .bind(time(now))
-        .bind(grant_id.as_bytes().as_slice())
-        .execute(&mut **tx)
-        .await
-        .map_err(error)?;
-    Ok(result.rows_affected())
+/// A write transaction holding SQLite's write lock.
+struct SqliteTx(Transaction<'static, Sqlite>);
+
+impl WriteTx for SqliteTx {
+    async fn delete_client_row(&mut self, client_id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query(DELETE_CLIENT)
+            .bind(client_id)
+            .execute(&mut *self.0)
+            .await
+            .map_err(error)?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn grants_of_client(&mut self, client_id: &str) -> Result<Vec<Id>, StoreError> {
+        let grants: Vec<Vec<u8>> = sqlx::query_scalar(GRANTS_OF_CLIENT)
+            .bind(client_id)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(error)?;
+        grants.iter().map(|bytes| row::id(bytes)).collect()
+    }
+
+    async fn lock_grant(
+        &mut self,
+        grant_id: &Id,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let revoked_at: Option<i64> = sqlx::query_scalar(LOCK_GRANT)
+            .bind(grant_id.as_bytes().as_slice())
+            .bind(time(expires_at))
+            .fetch_one(&mut *self.0)
+            .await
+            .map_err(error)?;
+        Ok(revoked_at.is_some())
+    }
+
+    async fn mark_grant_revoked(&mut self, grant_id: &Id, now: UnixTime) -> Result<(), StoreError> {
+        sqlx::query(REVOKE_GRANT_ROW)
+            .bind(grant_id.as_bytes().as_slice())
+            .bind(time(now))
+            .bind(time(now))
+            .execute(&mut *self.0)
+            .await
+            .map_err(error)?;
+        Ok(())
+    }
+
+    async fn revoke_grant_tokens(
+        &mut self,
+        grant_id: &Id,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        let result = sqlx::query(REVOKE_GRANT)
+            .bind(time(now))
+            .bind(grant_id.as_bytes().as_slice())
+            .execute(&mut *self.0)
+            .await
+            .map_err(error)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn grant_of(&mut self, hash: &TokenHash) -> Result<Option<Id>, StoreError> {
+        let grant: Option<Vec<u8>> = sqlx::query_scalar(GRANT_OF_TOKEN)
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(error)?;
+        grant.map(|bytes| row::id(&bytes)).transpose()
+    }
+
+    async fn mark_rotated(&mut self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
+        let result = sqlx::query(ROTATE)
+            .bind(time(now))
+            .bind(hash.as_bytes().as_slice())
+            .execute(&mut *self.0)
+            .await
+            .map_err(error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn find_token(&mut self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query(FIND_TOKEN)
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(error)?;
+        row.as_ref().map(read_token).transpose()
+    }
+
+    async fn insert_token(&mut self, record: &TokenRecord) -> Result<(), StoreError> {
+        bind_token(sqlx::query(INSERT_TOKEN), TokenRow::from_record(record))
+            .execute(&mut *self.0)
+            .await
+            .map_err(error)?;
+        Ok(())
+    }
 }
 
 impl ClientStore for SqliteStore {
@@ -170,32 +289,21 @@ impl ClientStore for SqliteStore {
     }
 
     async fn delete_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
-        // One transaction, one writer: the client and its tokens go together.
-        let mut tx = self.pool.begin().await.map_err(error)?;
-        sqlx::query(REVOKE_CLIENT_TOKENS)
-            .bind(time(now))
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(error)?;
-        let deleted = sqlx::query(DELETE_CLIENT)
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(error)?
-            .rows_affected();
-        tx.commit().await.map_err(error)?;
-        Ok(deleted > 0)
+        self.write(|mut tx| async move {
+            let outcome = sql::delete_client(&mut tx, client_id, now).await;
+            (tx, outcome)
+        })
+        .await
     }
 }
 
 impl TokenStore for SqliteStore {
     async fn insert_tokens(&self, records: &[TokenRecord]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(error)?;
-        for record in records {
-            insert(&mut tx, record).await?;
-        }
-        tx.commit().await.map_err(error)
+        self.write(|mut tx| async move {
+            let outcome = sql::insert_tokens(&mut tx, records).await;
+            (tx, outcome)
+        })
+        .await
     }
 
     async fn find_token(
@@ -222,10 +330,11 @@ impl TokenStore for SqliteStore {
     }
 
     async fn revoke_grant(&self, grant_id: &Id, now: UnixTime) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(error)?;
-        let changed = revoke_grant(&mut tx, grant_id, now).await?;
-        tx.commit().await.map_err(error)?;
-        Ok(changed)
+        self.write(|mut tx| async move {
+            let outcome = sql::revoke_grant(&mut tx, grant_id, now).await;
+            (tx, outcome)
+        })
+        .await
     }
 
     async fn rotate_refresh_token(
@@ -234,48 +343,35 @@ impl TokenStore for SqliteStore {
         now: UnixTime,
         replacements: &[TokenRecord],
     ) -> Result<Rotation, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(error)?;
-        // The conditional update comes first: it takes the write lock, and of two concurrent
-        // rotations only one can match `rotated_at IS NULL`.
-        let won = sqlx::query(ROTATE)
-            .bind(time(now))
-            .bind(hash.as_bytes().as_slice())
-            .execute(&mut *tx)
-            .await
-            .map_err(error)?
-            .rows_affected()
-            == 1;
-        let row = sqlx::query(FIND_TOKEN)
-            .bind(hash.as_bytes().as_slice())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(error)?;
-        let record = row.as_ref().map(read_token).transpose()?;
-        let outcome = match RotationStep::decide(won, record) {
-            RotationStep::StoreReplacements(record) => {
-                for replacement in replacements {
-                    insert(&mut tx, replacement).await?;
-                }
-                Rotation::Rotated(record)
-            }
-            RotationStep::RevokeGrant(record) => {
-                revoke_grant(&mut tx, &record.grant_id, now).await?;
-                Rotation::Reused(record)
-            }
-            // Nothing changed: dropping the transaction rolls it back.
-            RotationStep::Done(outcome) => return Ok(outcome),
-        };
-        tx.commit().await.map_err(error)?;
-        Ok(outcome)
+        self.write(|mut tx| async move {
+            let outcome = sql::rotate(&mut tx, hash, now, replacements).await;
+            (tx, outcome)
+        })
+        .await
     }
 
     async fn purge_expired(&self, before: UnixTime, limit: u64) -> Result<u64, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let result = sqlx::query(
             "DELETE FROM oauth_tokens WHERE hash IN \
              (SELECT hash FROM oauth_tokens WHERE expires_at < $1 LIMIT $2)",
         )
         .bind(time(before))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(limit)
+        .execute(&self.pool)
+        .await
+        .map_err(error)?;
+        // Grants with no token left whose tokens all expired before `before` (a grant's
+        // `expires_at` is its newest token's): a revoked grant is remembered as long as it has
+        // a token.
+        sqlx::query(
+            "DELETE FROM oauth_grants WHERE grant_id IN \
+             (SELECT grant_id FROM oauth_grants WHERE expires_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM oauth_tokens WHERE oauth_tokens.grant_id = oauth_grants.grant_id) \
+             LIMIT $2)",
+        )
+        .bind(time(before))
+        .bind(limit)
         .execute(&self.pool)
         .await
         .map_err(error)?;

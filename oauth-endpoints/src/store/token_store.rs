@@ -9,25 +9,55 @@ use crate::secret::{Id, TokenHash};
 use crate::store::StoreError;
 use crate::token::{TokenKind, TokenRecord};
 
-/// The outcome of [`TokenStore::rotate_refresh_token`].
+/// The outcome of [`TokenStore::rotate_refresh_token`]. Each variant that carries a record
+/// carries the presented refresh token's record **as stored when the call returns**, i.e.
+/// after the operation: what [`TokenStore::find_token`] would answer next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
-    /// The refresh token was active; it is now rotated and the replacements are stored.
+    /// The refresh token was active; it is now rotated and the replacements are stored. The
+    /// record is the presented token's after the rotation: its `rotated_at` is the call's
+    /// `now`.
     Rotated(TokenRecord),
     /// The refresh token had already been rotated: it is being replayed. The whole grant was
-    /// revoked (RFC 9700 §4.14.2) and nothing was stored.
+    /// revoked (RFC 9700 §4.14.2) and nothing was stored. The record is the presented token's
+    /// after the grant's revocation: its `rotated_at` is the earlier rotation's time and its
+    /// `revoked_at` is set (the call's `now`, or an earlier revocation's time).
     Reused(TokenRecord),
-    /// The token is unknown, not a refresh token, expired or revoked. Nothing changed.
+    /// The token is unknown, not a refresh token, expired, revoked, not yet valid, or a
+    /// replacement belongs to a revoked grant. Nothing changed.
     Invalid,
 }
 
 /// Keeps token records. Every method that changes state is one atomic operation: stores must
-/// not split it into a read and a write that another instance could interleave.
+/// not split it into a read and a write that another instance could interleave. A call that
+/// returns an error changed nothing; a call whose change was made (committed) returns its
+/// outcome, not an error.
+///
+/// # Grants
+///
+/// Tokens belong to a grant (`TokenRecord::grant_id`): the tokens issued together and those
+/// that replaced them through refresh. Every operation that creates or revokes tokens of a
+/// grant ([`insert_tokens`](Self::insert_tokens),
+/// [`rotate_refresh_token`](Self::rotate_refresh_token), [`revoke_grant`](Self::revoke_grant))
+/// must serialize on the grant: as if they ran one at a time per grant, on every instance that
+/// shares the store. Once a grant is revoked ([`revoke_grant`](Self::revoke_grant), or reuse
+/// detection), it stays revoked (at least while it has a token, see
+/// [`purge_expired`](Self::purge_expired)): no token is inserted into it nor rotated within
+/// it, and when `revoke_grant` returns no token of the grant is active, including replacements
+/// stored by a rotation that ran at the same time. The SQL stores lock one row per grant, in one order,
+/// first; the memory store takes one lock. A store on a database must also not deadlock
+/// between these operations, and should retry internally a transaction the database rolled
+/// back for a conflict rather than fail: the caller did not cause it.
 ///
 /// Implement it on your database, or use [`MemoryStore`](crate::MemoryStore). Write the methods
-/// as plain `async fn`s.
+/// as plain `async fn`s. With the `test-kit` feature, `oauth_endpoints::test_kit` checks a
+/// store against this contract.
 pub trait TokenStore: Send + Sync + 'static {
-    /// Stores newly issued records (an access token and, perhaps, its refresh token) together.
+    /// Stores newly issued records (an access token and, perhaps, its refresh token) together:
+    /// all or none. A record with the hash of a stored one replaces it.
+    ///
+    /// Fails with [`StoreError::GrantRevoked`], storing nothing, if a record belongs to a
+    /// revoked grant (endpoints answer `invalid_grant`).
     fn insert_tokens(
         &self,
         records: &[TokenRecord],
@@ -41,26 +71,33 @@ pub trait TokenStore: Send + Sync + 'static {
         hint: Option<TokenKind>,
     ) -> impl Future<Output = Result<Option<TokenRecord>, StoreError>> + Send;
 
-    /// Marks one token revoked at `now` (if it was not already). Returns whether a record with
-    /// this hash exists.
+    /// Marks one token revoked at `now`, unless it already was (an earlier `revoked_at` is
+    /// kept). Returns whether a record with this hash exists, revoked before or not. Its grant
+    /// is not revoked.
     fn revoke_token(
         &self,
         hash: &TokenHash,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Marks every token of a grant revoked at `now`, in one atomic operation. Returns how many
-    /// records changed.
+    /// Revokes the grant and marks every token of it revoked at `now` (tokens already revoked
+    /// keep their time), in one atomic operation serialized with the grant's other writes (see
+    /// [Grants](Self#grants)); no token is stored into the grant afterwards, also when it has
+    /// no token yet. Returns how many records changed (0 for an unknown or already revoked
+    /// grant).
     fn revoke_grant(
         &self,
         grant_id: &Id,
         now: UnixTime,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Exchanges a refresh token, atomically: if it is an active refresh token, mark it rotated
-    /// at `now` and store `replacements`; if it was already rotated, revoke its whole grant
-    /// (reuse detection, RFC 9700 §4.14.2). Of two concurrent calls on one token, exactly one
-    /// sees it active.
+    /// Exchanges a refresh token, atomically and serialized with the grant's other writes:
+    /// if it is an active refresh token (and no replacement belongs to a revoked grant), mark
+    /// it rotated at `now` and store `replacements` ([`Rotation::Rotated`]); if it was already
+    /// rotated, revoke its whole grant as [`revoke_grant`](Self::revoke_grant) does and store
+    /// nothing (reuse detection, RFC 9700 §4.14.2, [`Rotation::Reused`]); otherwise change
+    /// nothing ([`Rotation::Invalid`]). Of concurrent calls on one token, exactly one sees it
+    /// active; the others see it rotated.
     fn rotate_refresh_token(
         &self,
         hash: &TokenHash,
@@ -68,7 +105,9 @@ pub trait TokenStore: Send + Sync + 'static {
         replacements: &[TokenRecord],
     ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
 
-    /// Deletes at most `limit` records that expired before `before`. Returns how many.
+    /// Deletes at most `limit` token records that expired before `before`. Returns how many.
+    /// It may also forget grants that have no token left: a revoked grant is remembered at
+    /// least as long as it has a token.
     fn purge_expired(
         &self,
         before: UnixTime,

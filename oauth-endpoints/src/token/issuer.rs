@@ -36,7 +36,9 @@ impl TokenIssuer {
         IssuedTokens::mint(request, self.clock.now(), self.access_ttl, self.refresh_ttl)
     }
 
-    /// Mints tokens and stores their records in one store call.
+    /// Mints tokens and stores their records in one store call. Fails with
+    /// [`StoreError::GrantRevoked`] if the request continues a revoked grant (endpoints answer
+    /// `invalid_grant`).
     pub async fn issue(&self, request: &TokenRequest) -> Result<IssuedTokens, StoreError> {
         let issued = self.mint(request);
         self.tokens.insert(&issued.records()).await?;

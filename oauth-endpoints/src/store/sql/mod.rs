@@ -4,6 +4,10 @@
 pub(crate) mod queries;
 pub(crate) mod row;
 
+use std::future::Future;
+
+use crate::clock::UnixTime;
+use crate::secret::{Id, TokenHash};
 use crate::store::{Rotation, StoreError};
 use crate::token::{TokenKind, TokenRecord};
 
@@ -30,6 +34,197 @@ pub(crate) fn error(error: sqlx::Error) -> StoreError {
     }
 }
 
+/// Whether `error` is PostgreSQL's answer to a conflict between transactions (SQLSTATE 40001
+/// `serialization_failure`, 40P01 `deadlock_detected`): the transaction was rolled back and
+/// running it again is safe.
+#[cfg(feature = "postgres")]
+pub(crate) fn is_conflict(error: &StoreError) -> bool {
+    let StoreError::Backend(source) = error else {
+        return false;
+    };
+    match source.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Database(database)) => database
+            .code()
+            .is_some_and(|code| matches!(&*code, "40001" | "40P01")),
+        _ => false,
+    }
+}
+
+/// How a write transaction ends.
+pub(crate) enum Finish<T> {
+    /// Commit, then answer `T`.
+    Commit(T),
+    /// Nothing to keep: roll back, then answer `T`.
+    Rollback(T),
+}
+
+/// The statements of a write transaction, one method each, as a store runs them in its
+/// dialect; the logic that strings them together (below) is written once.
+pub(crate) trait WriteTx: Send {
+    /// [`queries::DELETE_CLIENT`]: whether the client existed.
+    fn delete_client_row(
+        &mut self,
+        client_id: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// [`queries::GRANTS_OF_CLIENT`], in the one lock order.
+    fn grants_of_client(
+        &mut self,
+        client_id: &str,
+    ) -> impl Future<Output = Result<Vec<Id>, StoreError>> + Send;
+    /// [`queries::LOCK_GRANT`]: whether the grant is revoked.
+    fn lock_grant(
+        &mut self,
+        grant_id: &Id,
+        expires_at: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// [`queries::REVOKE_GRANT_ROW`].
+    fn mark_grant_revoked(
+        &mut self,
+        grant_id: &Id,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// [`queries::REVOKE_GRANT`]: how many tokens changed.
+    fn revoke_grant_tokens(
+        &mut self,
+        grant_id: &Id,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// [`queries::GRANT_OF_TOKEN`].
+    fn grant_of(
+        &mut self,
+        hash: &TokenHash,
+    ) -> impl Future<Output = Result<Option<Id>, StoreError>> + Send;
+    /// [`queries::ROTATE`]: whether the token was rotated.
+    fn mark_rotated(
+        &mut self,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// [`queries::FIND_TOKEN`].
+    fn find_token(
+        &mut self,
+        hash: &TokenHash,
+    ) -> impl Future<Output = Result<Option<TokenRecord>, StoreError>> + Send;
+    /// [`queries::INSERT_TOKEN`].
+    fn insert_token(
+        &mut self,
+        record: &TokenRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+// Grant serialization, the isolation argument (both SQL stores).
+//
+// Every transaction that creates tokens of a grant or revokes them (insert, rotation, grant
+// revocation, reuse detection) first locks the rows of the grants it touches in `oauth_grants`,
+// in ascending order of grant id, and only then reads or writes their tokens; it holds those
+// locks until it commits. A lone `revoke_token` or purge statement waits for at most one row
+// while holding nothing else. So every wait is for a lock ranked above all the waiter holds:
+// no cycle, no deadlock.
+//
+// A grant revocation locks the grant row, sets `revoked_at` on it, then revokes the grant's
+// tokens in a later statement. Under PostgreSQL's READ COMMITTED each statement sees what was
+// committed before it started; every transaction that inserted tokens of the grant held the
+// grant row until it committed, so it committed before the revocation got the row, and its
+// tokens are seen and revoked. Every later one gets the row after the revocation committed,
+// sees `revoked_at` and stores nothing. (SQLite: one writer at a time, each write transaction
+// holding the write lock from its first statement, `BEGIN IMMEDIATE`.) Hence a revocation
+// that returned leaves no active token in its grant, now or later.
+
+/// The grants of `records` (and `also`), each once, in the one lock order (ascending id),
+/// each with the latest expiry among its records.
+fn grants_in_lock_order(records: &[TokenRecord], also: Option<&Id>) -> Vec<(Id, UnixTime)> {
+    let mut grants: Vec<(Id, UnixTime)> = records
+        .iter()
+        .map(|record| (record.grant_id, record.expires_at))
+        .chain(also.map(|grant| (*grant, 0)))
+        .collect();
+    grants.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then(b.1.cmp(&a.1)));
+    grants.dedup_by(|later, first| later.0 == first.0);
+    grants
+}
+
+/// [`TokenStore::insert_tokens`](crate::TokenStore::insert_tokens): locks the records'
+/// grants, refuses a revoked one, inserts.
+pub(crate) async fn insert_tokens(
+    tx: &mut impl WriteTx,
+    records: &[TokenRecord],
+) -> Result<Finish<()>, StoreError> {
+    for (grant_id, expires_at) in grants_in_lock_order(records, None) {
+        if tx.lock_grant(&grant_id, expires_at).await? {
+            return Err(StoreError::GrantRevoked);
+        }
+    }
+    for record in records {
+        tx.insert_token(record).await?;
+    }
+    Ok(Finish::Commit(()))
+}
+
+/// [`TokenStore::revoke_grant`](crate::TokenStore::revoke_grant): marks the grant revoked
+/// (which locks it), then revokes its tokens.
+pub(crate) async fn revoke_grant(
+    tx: &mut impl WriteTx,
+    grant_id: &Id,
+    now: UnixTime,
+) -> Result<Finish<u64>, StoreError> {
+    tx.mark_grant_revoked(grant_id, now).await?;
+    Ok(Finish::Commit(tx.revoke_grant_tokens(grant_id, now).await?))
+}
+
+/// [`ClientStore::delete_client`](crate::ClientStore::delete_client): deletes the client, then
+/// revokes each grant holding a live token of it, in the one lock order, as
+/// [`revoke_grant`] does. A token request that authenticated before the client row was deleted
+/// and stores its tokens after this commits can still leave tokens of the deleted client:
+/// their grant was not yet known here.
+pub(crate) async fn delete_client(
+    tx: &mut impl WriteTx,
+    client_id: &str,
+    now: UnixTime,
+) -> Result<Finish<bool>, StoreError> {
+    let deleted = tx.delete_client_row(client_id).await?;
+    for grant_id in tx.grants_of_client(client_id).await? {
+        tx.mark_grant_revoked(&grant_id, now).await?;
+        tx.revoke_grant_tokens(&grant_id, now).await?;
+    }
+    Ok(Finish::Commit(deleted))
+}
+
+/// [`TokenStore::rotate_refresh_token`](crate::TokenStore::rotate_refresh_token): locks the
+/// token's grant (and the replacements'), then rotates, detects reuse, or refuses.
+pub(crate) async fn rotate(
+    tx: &mut impl WriteTx,
+    hash: &TokenHash,
+    now: UnixTime,
+    replacements: &[TokenRecord],
+) -> Result<Finish<Rotation>, StoreError> {
+    let Some(grant_id) = tx.grant_of(hash).await? else {
+        return Ok(Finish::Rollback(Rotation::Invalid));
+    };
+    let mut revoked = false;
+    for (grant, expires_at) in grants_in_lock_order(replacements, Some(&grant_id)) {
+        revoked |= tx.lock_grant(&grant, expires_at.max(now)).await?;
+    }
+    // Tokens are never stored into (or rotated within) a revoked grant; a rotated token
+    // presented again is still reuse.
+    let won = !revoked && tx.mark_rotated(hash, now).await?;
+    let record = tx.find_token(hash).await?;
+    Ok(match RotationStep::decide(won, record) {
+        RotationStep::StoreReplacements(record) => {
+            for replacement in replacements {
+                tx.insert_token(replacement).await?;
+            }
+            Finish::Commit(Rotation::Rotated(record))
+        }
+        RotationStep::RevokeGrant(mut record) => {
+            tx.mark_grant_revoked(&record.grant_id, now).await?;
+            tx.revoke_grant_tokens(&record.grant_id, now).await?;
+            record.revoked_at = record.revoked_at.or(Some(now));
+            Finish::Commit(Rotation::Reused(record))
+        }
+        RotationStep::Done(outcome) => Finish::Rollback(outcome),
+    })
+}
+
 /// What a rotation does once the conditional update ran (`won`: it changed the row) and the
 /// token's row was read back in the same transaction.
 pub(crate) enum RotationStep {
@@ -50,5 +245,71 @@ impl RotationStep {
             }
             _ => Self::Done(Rotation::Invalid),
         }
+    }
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::{error, is_conflict};
+
+    /// A database answer with a SQLSTATE code.
+    #[derive(Debug, thiserror::Error)]
+    #[error("database error {0}")]
+    struct Answer(&'static str);
+
+    impl sqlx::error::DatabaseError for Answer {
+        fn message(&self) -> &str {
+            self.0
+        }
+
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn answered(code: &'static str) -> crate::StoreError {
+        error(sqlx::Error::Database(Box::new(Answer(code))))
+    }
+
+    #[test]
+    fn deadlocks_and_serialization_failures_are_conflicts_to_run_again() {
+        assert!(is_conflict(&answered("40P01")));
+        assert!(is_conflict(&answered("40001")));
+        for code in ["23505", "57014", "08006", "25P02"] {
+            assert!(!is_conflict(&answered(code)), "{code}");
+        }
+        assert!(!is_conflict(&error(sqlx::Error::PoolTimedOut)));
+        assert!(!is_conflict(&crate::StoreError::GrantRevoked));
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_and_a_database_error_is_not() {
+        // `PgStore::commit` settles a commit that failed as `Unavailable` (its answer may be
+        // lost) and reports one the database refused.
+        let lost = error(sqlx::Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        assert!(matches!(lost, crate::StoreError::Unavailable(_)));
+        assert!(matches!(
+            answered("08006"),
+            crate::StoreError::Unavailable(_)
+        ));
+        assert!(matches!(answered("40001"), crate::StoreError::Backend(_)));
     }
 }

@@ -16,6 +16,8 @@ macro_rules! client_columns {
          allowed_cors_origins"
     };
 }
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
+pub(crate) use client_columns;
 
 /// Inserts one token row; thirteen parameters, see `bind_token`.
 pub(crate) const INSERT_TOKEN: &str = concat!(
@@ -31,18 +33,75 @@ pub(crate) const FIND_TOKEN: &str = concat!(
     " FROM oauth_tokens WHERE hash = $1"
 );
 
-/// Marks the token `$2` revoked at `$1` unless it already was.
-pub(crate) const REVOKE_TOKEN: &str =
-    "UPDATE oauth_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE hash = $2";
+// The statements PostgreSQL extends (it also returns the transaction's id, see `postgres.rs`)
+// are macros too, so that `concat!` can take them; without that store, they are used here only.
 
-/// Marks every unrevoked token of grant `$2` revoked at `$1`.
+/// The text of [`REVOKE_TOKEN`].
+macro_rules! revoke_token {
+    () => {
+        "UPDATE oauth_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE hash = $2"
+    };
+}
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
+pub(crate) use revoke_token;
+
+/// Marks the token `$2` revoked at `$1` unless it already was.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
+pub(crate) const REVOKE_TOKEN: &str = revoke_token!();
+
+/// Marks every unrevoked token of grant `$2` revoked at `$1`. Run only while holding the
+/// grant's row lock (see [`LOCK_GRANT`]).
 pub(crate) const REVOKE_GRANT: &str =
     "UPDATE oauth_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL";
 
-/// Marks the refresh token `$2` rotated at `$1` if it is active at `$1`. Run first in the
-/// rotation's transaction: of two concurrent rotations only one matches `rotated_at IS NULL`
-/// (SQLite: the first takes the write lock; PostgreSQL under READ COMMITTED: the second waits
-/// for the first's row lock, re-checks the condition on the committed row, and matches none).
+/// The grant of the token whose hash is `$1`. A token's grant never changes, so this is read
+/// before the grant is locked.
+pub(crate) const GRANT_OF_TOKEN: &str = "SELECT grant_id FROM oauth_tokens WHERE hash = $1";
+
+/// The text of [`LOCK_GRANT`].
+macro_rules! lock_grant {
+    () => {
+        "INSERT INTO oauth_grants (grant_id, expires_at) \
+         VALUES ($1, $2) ON CONFLICT (grant_id) DO UPDATE SET expires_at = CASE \
+         WHEN excluded.expires_at > oauth_grants.expires_at THEN excluded.expires_at \
+         ELSE oauth_grants.expires_at END \
+         RETURNING revoked_at"
+    };
+}
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
+pub(crate) use lock_grant;
+
+/// Locks the row of grant `$1` (creating it if missing), raises its `expires_at` to `$2`, and
+/// returns its `revoked_at`: the serialization point of every operation that creates or revokes
+/// tokens of the grant. PostgreSQL: `ON CONFLICT DO UPDATE` takes the row lock, waiting for a
+/// transaction that holds it, and then works on the latest committed version of the row (also
+/// under READ COMMITTED); SQLite: the caller holds the database's write lock already.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
+pub(crate) const LOCK_GRANT: &str = lock_grant!();
+
+/// The text of [`REVOKE_GRANT_ROW`].
+macro_rules! revoke_grant_row {
+    () => {
+        "INSERT INTO oauth_grants (grant_id, revoked_at, expires_at) \
+         VALUES ($1, $2, \
+         COALESCE((SELECT MAX(expires_at) FROM oauth_tokens WHERE grant_id = $1), $3)) \
+         ON CONFLICT (grant_id) DO UPDATE SET \
+         revoked_at = COALESCE(oauth_grants.revoked_at, excluded.revoked_at) \
+         RETURNING revoked_at"
+    };
+}
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
+pub(crate) use revoke_grant_row;
+
+/// Marks grant `$1` revoked at `$2` unless it already was, creating its row if missing (kept
+/// until `$3`, or until its newest token expires), and locks the row like [`LOCK_GRANT`].
+/// Returns the grant's `revoked_at`.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
+pub(crate) const REVOKE_GRANT_ROW: &str = revoke_grant_row!();
+
+/// Marks the refresh token `$2` rotated at `$1` if it is active at `$1`. Run while holding the
+/// token's grant (see [`LOCK_GRANT`]), so concurrent rotations of one token run one after the
+/// other and only the first matches `rotated_at IS NULL`.
 pub(crate) const ROTATE: &str = "UPDATE oauth_tokens SET rotated_at = $1 \
      WHERE hash = $2 AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL \
      AND expires_at > $1 AND (not_before IS NULL OR not_before <= $1)";
@@ -54,20 +113,40 @@ pub(crate) const FIND_CLIENT: &str = concat!(
     " FROM oauth_clients WHERE client_id = $1"
 );
 
+/// The text of [`SAVE_CLIENT`].
+macro_rules! save_client {
+    () => {
+        concat!(
+            "INSERT INTO oauth_clients (",
+            $crate::store::sql::queries::client_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, \
+             auth_method = excluded.auth_method, grant_types = excluded.grant_types, \
+             scope = excluded.scope, introspect_any_token = excluded.introspect_any_token, \
+             allowed_cors_origins = excluded.allowed_cors_origins"
+        )
+    };
+}
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
+pub(crate) use save_client;
+
 /// Inserts or replaces a client; seven parameters, see `bind_client`.
-pub(crate) const SAVE_CLIENT: &str = concat!(
-    "INSERT INTO oauth_clients (",
-    client_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7) \
-     ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, \
-     auth_method = excluded.auth_method, grant_types = excluded.grant_types, \
-     scope = excluded.scope, introspect_any_token = excluded.introspect_any_token, \
-     allowed_cors_origins = excluded.allowed_cors_origins"
-);
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
+pub(crate) const SAVE_CLIENT: &str = save_client!();
+
+/// The text of [`DELETE_CLIENT`].
+macro_rules! delete_client {
+    () => {
+        "DELETE FROM oauth_clients WHERE client_id = $1"
+    };
+}
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
+pub(crate) use delete_client;
 
 /// Deletes the client `$1`.
-pub(crate) const DELETE_CLIENT: &str = "DELETE FROM oauth_clients WHERE client_id = $1";
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
+pub(crate) const DELETE_CLIENT: &str = delete_client!();
 
-/// Marks every unrevoked token of client `$2` revoked at `$1`.
-pub(crate) const REVOKE_CLIENT_TOKENS: &str =
-    "UPDATE oauth_tokens SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL";
+/// The grants with an unrevoked token of client `$1`, in the one lock order (ascending id).
+pub(crate) const GRANTS_OF_CLIENT: &str = "SELECT DISTINCT grant_id FROM oauth_tokens \
+     WHERE client_id = $1 AND revoked_at IS NULL ORDER BY grant_id";

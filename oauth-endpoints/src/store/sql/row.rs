@@ -49,6 +49,11 @@ fn array<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], StoreError
     bytes.try_into().map_err(|_| corrupt(what))
 }
 
+/// A stored grant or token id.
+pub(crate) fn id(bytes: &[u8]) -> Result<Id, StoreError> {
+    Ok(Id::from_bytes(array(bytes, "id")?))
+}
+
 /// Times are stored as signed 64-bit seconds.
 pub(crate) fn time(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)

@@ -1,0 +1,804 @@
+//! The store contract as a test kit (feature `test-kit`): check your own [`ClientStore`] and
+//! [`TokenStore`] against what the endpoints rely on, as the built-in stores are checked.
+//!
+//! Each function runs a set of clauses and panics, naming the clause, at the first one the
+//! store breaks. Call them from your tests, on a store that starts empty:
+//!
+//! ```
+//! # #[tokio::main(flavor = "multi_thread")]
+//! # async fn main() {
+//! use oauth_endpoints::{MemoryStore, test_kit};
+//!
+//! // In a test of yours: `#[tokio::test(flavor = "multi_thread")]`, and your store.
+//! let store = MemoryStore::new();
+//! test_kit::store_contract(&store).await;
+//! // Two handles on one store: two clones, or two instances on one database.
+//! test_kit::token_store_races(&store, &store.clone(), 3).await;
+//! # }
+//! ```
+//!
+//! The race checks spawn Tokio tasks: run them in a multi-threaded Tokio runtime.
+
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // A panic is a failed clause.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::client_auth::ClientAuthMethod;
+use crate::clock::UnixTime;
+use crate::scope::Scope;
+use crate::secret::{Id, TokenHash, generate_secret};
+use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
+use crate::token::{TokenKind, TokenRecord};
+
+/// The time the contract's records are issued at (seconds since the Unix epoch); they expire
+/// an hour later.
+pub const NOW: UnixTime = 1_700_000_000;
+
+/// A record for a fresh random token value of `kind` in `grant`, issued to `client` at
+/// [`NOW`] for an hour: the value and its record.
+pub fn record(kind: TokenKind, grant: Id, client: &str) -> (String, TokenRecord) {
+    let value = generate_secret();
+    let record = TokenRecord {
+        id: Id::random(),
+        hash: TokenHash::of(&value),
+        kind,
+        client_id: Arc::from(client),
+        scope: "read write".parse::<Scope>().expect("a valid scope"),
+        subject: Some(Arc::from("alice")),
+        audience: Arc::from(vec!["rs-1".to_owned(), "rs-2".to_owned()]),
+        grant_id: grant,
+        issued_at: NOW,
+        expires_at: NOW + 3600,
+        not_before: None,
+        revoked_at: None,
+        rotated_at: None,
+    };
+    (value, record)
+}
+
+/// Every clause of [`client_store_contract`] and [`token_store_contract`], on a store that
+/// starts empty.
+pub async fn store_contract<S: ClientStore + TokenStore>(store: &S) {
+    client_store_contract(store).await;
+    delete_client(store).await;
+    token_store_contract(store).await;
+}
+
+/// [`ClientStore::delete_client`]: the client is gone, every token issued to it is revoked at
+/// `now` (and its grants with them), other clients' tokens are untouched; deleting again
+/// answers `false`.
+async fn delete_client<S: ClientStore + TokenStore>(store: &S) {
+    let client = Client::public("leaving-client")
+        .build()
+        .expect("a valid client");
+    ok(
+        store.save_client(&client).await,
+        "client store: save_client",
+    );
+    let grant = Id::random();
+    let (mine, record_of_mine) = record(TokenKind::Refresh, grant, "leaving-client");
+    let (theirs, record_of_theirs) = record(TokenKind::Access, Id::random(), "staying-client");
+    ok(
+        store
+            .insert_tokens(&[record_of_mine, record_of_theirs])
+            .await,
+        "token store: insert_tokens",
+    );
+    let existed = ok(
+        store.delete_client("leaving-client", NOW + 5).await,
+        "client store: delete_client",
+    );
+    assert!(
+        existed,
+        "client store: delete_client of a saved client must answer true"
+    );
+    let found = ok(
+        store.find_client("leaving-client").await,
+        "client store: find_client",
+    );
+    assert!(
+        found.is_none(),
+        "client store: a deleted client must not be found"
+    );
+    let revoked = find_some(store, &mine, "client store: delete_client").await;
+    assert_eq!(
+        revoked.revoked_at,
+        Some(NOW + 5),
+        "client store: delete_client must revoke the client's tokens at `now`"
+    );
+    let kept = find_some(store, &theirs, "client store: delete_client").await;
+    assert_eq!(
+        kept.revoked_at, None,
+        "client store: delete_client must leave other clients' tokens alone"
+    );
+    let (_, late) = record(TokenKind::Access, grant, "leaving-client");
+    assert!(
+        matches!(
+            store.insert_tokens(&[late]).await,
+            Err(StoreError::GrantRevoked)
+        ),
+        "client store: a deleted client's grants must take no more tokens"
+    );
+    let again = ok(
+        store.delete_client("leaving-client", NOW + 6).await,
+        "client store: delete_client",
+    );
+    assert!(
+        !again,
+        "client store: deleting an unknown client must answer false"
+    );
+}
+
+/// [`ClientStore`]: an unknown client is `None`; a saved client is found as saved, every
+/// field kept; saving a client with a known id replaces it.
+pub async fn client_store_contract<S: ClientStore>(store: &S) {
+    let found = store.find_client("nobody").await;
+    assert!(
+        matches!(found, Ok(None)),
+        "client store: an unknown client must be Ok(None), got {found:?}"
+    );
+    let client = Client::confidential("contract-client", &generate_secret())
+        .with_auth_method(ClientAuthMethod::ClientSecretPost)
+        .with_grant_types(["client_credentials", "refresh_token"])
+        .with_scope("a b".parse().expect("a valid scope"))
+        .with_introspect_any_token(true)
+        .with_allowed_cors_origins(["https://app.example"])
+        .build()
+        .expect("a valid client");
+    ok(
+        store.save_client(&client).await,
+        "client store: save_client",
+    );
+    let found = ok(
+        store.find_client("contract-client").await,
+        "client store: find_client",
+    );
+    assert_eq!(
+        found,
+        Some(client),
+        "client store: a saved client must be found with every field as saved"
+    );
+    let public = Client::public("contract-client")
+        .build()
+        .expect("a valid client");
+    ok(
+        store.save_client(&public).await,
+        "client store: save_client",
+    );
+    let found = ok(
+        store.find_client("contract-client").await,
+        "client store: find_client",
+    );
+    assert_eq!(
+        found,
+        Some(public),
+        "client store: saving a client with a known id must replace it"
+    );
+}
+
+/// [`TokenStore`], one call at a time: inserting and finding, revoking a token and a grant,
+/// rotation and reuse detection with the exact records they return, the grant rules (nothing
+/// stored into or rotated within a revoked grant), and purging.
+pub async fn token_store_contract<S: TokenStore>(store: &S) {
+    insert_and_find(store).await;
+    revoke_token(store).await;
+    revoke_grant(store).await;
+    rotation(store).await;
+    reuse(store).await;
+    rotation_refusals(store).await;
+    revoked_grants_take_no_tokens(store).await;
+    revocation_and_rotation_in_either_order(store).await;
+    purge(store).await;
+}
+
+#[track_caller]
+fn ok<T>(result: Result<T, StoreError>, what: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(error) => panic!("{what}: the store failed: {error}"),
+    }
+}
+
+async fn find<S: TokenStore>(store: &S, value: &str) -> Option<TokenRecord> {
+    ok(
+        store.find_token(&TokenHash::of(value), None).await,
+        "find_token",
+    )
+}
+
+async fn find_some<S: TokenStore>(store: &S, value: &str, clause: &str) -> TokenRecord {
+    find(store, value)
+        .await
+        .unwrap_or_else(|| panic!("{clause}: a stored token was not found"))
+}
+
+async fn insert_and_find<S: TokenStore>(store: &S) {
+    let clause = "insert_tokens then find_token";
+    let grant = Id::random();
+    let (access, access_record) = record(TokenKind::Access, grant, "c1");
+    let (refresh, refresh_record) = record(TokenKind::Refresh, grant, "c1");
+    ok(
+        store
+            .insert_tokens(&[access_record.clone(), refresh_record.clone()])
+            .await,
+        clause,
+    );
+    assert_eq!(
+        find(store, &access).await,
+        Some(access_record),
+        "{clause}: a stored record must be found with every field as stored"
+    );
+    let found = ok(
+        store
+            .find_token(&TokenHash::of(&refresh), Some(TokenKind::Access))
+            .await,
+        clause,
+    );
+    assert_eq!(
+        found,
+        Some(refresh_record),
+        "{clause}: the hint must never filter (RFC 7009 §2.1)"
+    );
+    assert_eq!(
+        find(store, "never-issued").await,
+        None,
+        "{clause}: an unknown token must be None"
+    );
+}
+
+async fn revoke_token<S: TokenStore>(store: &S) {
+    let clause = "revoke_token";
+    let grant = Id::random();
+    let (access, a) = record(TokenKind::Access, grant, "c1");
+    let (refresh, r) = record(TokenKind::Refresh, grant, "c1");
+    ok(store.insert_tokens(&[a, r]).await, clause);
+    let hash = TokenHash::of(&access);
+    assert!(
+        ok(store.revoke_token(&hash, NOW + 1).await, clause),
+        "{clause}: must return true for a stored token"
+    );
+    assert!(
+        ok(store.revoke_token(&hash, NOW + 9).await, clause),
+        "{clause}: must return true for a token revoked before"
+    );
+    assert_eq!(
+        find_some(store, &access, clause).await.revoked_at,
+        Some(NOW + 1),
+        "{clause}: revoking again must keep the first revocation time"
+    );
+    assert_eq!(
+        find_some(store, &refresh, clause).await.revoked_at,
+        None,
+        "{clause}: must not revoke other tokens of the grant"
+    );
+    assert!(
+        !ok(
+            store.revoke_token(&TokenHash::of("unknown"), NOW).await,
+            clause
+        ),
+        "{clause}: must return false for an unknown token"
+    );
+}
+
+async fn revoke_grant<S: TokenStore>(store: &S) {
+    let clause = "revoke_grant";
+    let grant = Id::random();
+    let (a1, r1) = record(TokenKind::Access, grant, "c1");
+    let (a2, r2) = record(TokenKind::Refresh, grant, "c1");
+    let (other, r3) = record(TokenKind::Access, Id::random(), "c1");
+    ok(store.insert_tokens(&[r1, r2, r3]).await, clause);
+    assert_eq!(
+        ok(store.revoke_grant(&grant, NOW + 5).await, clause),
+        2,
+        "{clause}: must return how many tokens it revoked"
+    );
+    assert_eq!(
+        ok(store.revoke_grant(&grant, NOW + 6).await, clause),
+        0,
+        "{clause}: revoking a revoked grant again must change nothing and return 0"
+    );
+    for value in [&a1, &a2] {
+        assert_eq!(
+            find_some(store, value, clause).await.revoked_at,
+            Some(NOW + 5),
+            "{clause}: every token of the grant must be revoked at the first revocation's time"
+        );
+    }
+    assert_eq!(
+        find_some(store, &other, clause).await.revoked_at,
+        None,
+        "{clause}: must not touch another grant"
+    );
+    assert_eq!(
+        ok(store.revoke_grant(&Id::random(), NOW).await, clause),
+        0,
+        "{clause}: an unknown grant has no token to revoke"
+    );
+}
+
+/// A grant with an access and a refresh token: the values.
+async fn new_grant<S: TokenStore>(store: &S, grant: Id, clause: &str) -> (String, String) {
+    let (access, a) = record(TokenKind::Access, grant, "c1");
+    let (refresh, r) = record(TokenKind::Refresh, grant, "c1");
+    ok(store.insert_tokens(&[a, r]).await, clause);
+    (access, refresh)
+}
+
+async fn rotation<S: TokenStore>(store: &S) {
+    let clause = "rotate_refresh_token of an active refresh token";
+    let grant = Id::random();
+    let (_, refresh) = new_grant(store, grant, clause).await;
+    let (new_access, na) = record(TokenKind::Access, grant, "c1");
+    let (new_refresh, nr) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        store
+            .rotate_refresh_token(
+                &TokenHash::of(&refresh),
+                NOW + 10,
+                &[na.clone(), nr.clone()],
+            )
+            .await,
+        clause,
+    );
+    let Rotation::Rotated(rotated) = outcome else {
+        panic!("{clause}: must answer Rotated, got {outcome:?}");
+    };
+    let stored = find_some(store, &refresh, clause).await;
+    assert_eq!(
+        stored.rotated_at,
+        Some(NOW + 10),
+        "{clause}: the token must be marked rotated at `now`"
+    );
+    assert_eq!(
+        rotated, stored,
+        "{clause}: Rotated must carry the token's record after the rotation (as find_token \
+         answers next), not before"
+    );
+    assert_eq!(
+        stored.revoked_at, None,
+        "{clause}: must not revoke the token"
+    );
+    assert_eq!(
+        find(store, &new_access).await,
+        Some(na),
+        "{clause}: the replacements must be stored as given"
+    );
+    assert_eq!(
+        find(store, &new_refresh).await,
+        Some(nr),
+        "{clause}: the replacements must be stored as given"
+    );
+}
+
+async fn reuse<S: TokenStore>(store: &S) {
+    let clause = "rotate_refresh_token of a rotated refresh token (reuse, RFC 9700 §4.14.2)";
+    let grant = Id::random();
+    let (access, refresh) = new_grant(store, grant, clause).await;
+    let (new_access, na) = record(TokenKind::Access, grant, "c1");
+    let (new_refresh, nr) = record(TokenKind::Refresh, grant, "c1");
+    let hash = TokenHash::of(&refresh);
+    let first = ok(
+        store.rotate_refresh_token(&hash, NOW + 10, &[na, nr]).await,
+        clause,
+    );
+    assert!(
+        matches!(first, Rotation::Rotated(_)),
+        "{clause}: the first exchange must answer Rotated, got {first:?}"
+    );
+    let (unused, spare) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        store.rotate_refresh_token(&hash, NOW + 20, &[spare]).await,
+        clause,
+    );
+    let Rotation::Reused(replayed) = outcome else {
+        panic!("{clause}: must answer Reused, got {outcome:?}");
+    };
+    let stored = find_some(store, &refresh, clause).await;
+    assert_eq!(
+        replayed, stored,
+        "{clause}: Reused must carry the token's record after the grant's revocation (as \
+         find_token answers next)"
+    );
+    assert_eq!(
+        (stored.rotated_at, stored.revoked_at),
+        (Some(NOW + 10), Some(NOW + 20)),
+        "{clause}: the token keeps its rotation time and is revoked at `now`"
+    );
+    assert_eq!(
+        find(store, &unused).await,
+        None,
+        "{clause}: the replacements must not be stored"
+    );
+    for value in [&access, &new_access, &new_refresh] {
+        assert!(
+            find_some(store, value, clause).await.revoked_at.is_some(),
+            "{clause}: every token of the grant must be revoked, the successors included"
+        );
+    }
+    let again = ok(
+        store.rotate_refresh_token(&hash, NOW + 30, &[]).await,
+        clause,
+    );
+    assert!(
+        matches!(again, Rotation::Reused(_)),
+        "{clause}: a rotated token presented again is still reuse, got {again:?}"
+    );
+    let (_, late) = record(TokenKind::Access, grant, "c1");
+    let refused = store.insert_tokens(&[late]).await;
+    assert!(
+        matches!(refused, Err(StoreError::GrantRevoked)),
+        "{clause}: the grant is revoked: inserting into it must fail with GrantRevoked, got \
+         {refused:?}"
+    );
+}
+
+async fn rotation_refusals<S: TokenStore>(store: &S) {
+    let clause = "rotate_refresh_token of a token that cannot rotate";
+    let (access, a) = record(TokenKind::Access, Id::random(), "c1");
+    let (expired, mut e) = record(TokenKind::Refresh, Id::random(), "c1");
+    e.expires_at = NOW;
+    let (early, mut n) = record(TokenKind::Refresh, Id::random(), "c1");
+    n.not_before = Some(NOW + 1000);
+    let (revoked, r) = record(TokenKind::Refresh, Id::random(), "c1");
+    ok(store.insert_tokens(&[a, e, n, r]).await, clause);
+    ok(
+        store.revoke_token(&TokenHash::of(&revoked), NOW).await,
+        clause,
+    );
+    for (what, value) in [
+        ("an access token", access.as_str()),
+        ("an expired refresh token", expired.as_str()),
+        ("a refresh token not yet valid", early.as_str()),
+        ("a revoked refresh token", revoked.as_str()),
+        ("an unknown token", "unknown"),
+    ] {
+        let (spare, s) = record(TokenKind::Refresh, Id::random(), "c1");
+        let outcome = ok(
+            store
+                .rotate_refresh_token(&TokenHash::of(value), NOW + 30, &[s])
+                .await,
+            clause,
+        );
+        assert_eq!(
+            outcome,
+            Rotation::Invalid,
+            "{clause}: {what} must be Invalid"
+        );
+        assert_eq!(
+            find(store, &spare).await,
+            None,
+            "{clause}: {what}: nothing may be stored"
+        );
+        if let Some(record) = find(store, value).await {
+            assert_eq!(
+                record.rotated_at, None,
+                "{clause}: {what}: the token must not be marked rotated"
+            );
+        }
+    }
+}
+
+async fn revoked_grants_take_no_tokens<S: TokenStore>(store: &S) {
+    let clause = "grant rules: nothing is stored into a revoked grant";
+    // A revoked grant with tokens.
+    let grant = Id::random();
+    let (_, refresh) = new_grant(store, grant, clause).await;
+    ok(store.revoke_grant(&grant, NOW + 1).await, clause);
+    let (fresh, f) = record(TokenKind::Access, Id::random(), "c1");
+    let (late, l) = record(TokenKind::Access, grant, "c1");
+    let refused = store.insert_tokens(&[f, l]).await;
+    assert!(
+        matches!(refused, Err(StoreError::GrantRevoked)),
+        "{clause}: insert_tokens into a revoked grant must fail with GrantRevoked, got \
+         {refused:?}"
+    );
+    assert_eq!(
+        (find(store, &late).await, find(store, &fresh).await),
+        (None, None),
+        "{clause}: a refused insert_tokens must store none of its records"
+    );
+    // A grant revoked before it had any token.
+    let empty = Id::random();
+    ok(store.revoke_grant(&empty, NOW + 1).await, clause);
+    let (_, first) = record(TokenKind::Access, empty, "c1");
+    let refused = store.insert_tokens(&[first]).await;
+    assert!(
+        matches!(refused, Err(StoreError::GrantRevoked)),
+        "{clause}: a grant revoked before it had tokens must take none, got {refused:?}"
+    );
+    // A rotation whose replacements belong to a revoked grant changes nothing.
+    let live = Id::random();
+    let (_, live_refresh) = new_grant(store, live, clause).await;
+    let (spare, s) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        store
+            .rotate_refresh_token(&TokenHash::of(&live_refresh), NOW + 2, &[s])
+            .await,
+        clause,
+    );
+    assert_eq!(
+        outcome,
+        Rotation::Invalid,
+        "{clause}: a rotation storing into a revoked grant must be Invalid"
+    );
+    assert_eq!(find(store, &spare).await, None, "{clause}: nothing stored");
+    assert_eq!(
+        find_some(store, &live_refresh, clause).await.rotated_at,
+        None,
+        "{clause}: a refused rotation must not mark the token rotated"
+    );
+    // The revoked grant's own refresh token does not rotate.
+    let (spare, s) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        store
+            .rotate_refresh_token(&TokenHash::of(&refresh), NOW + 2, &[s])
+            .await,
+        clause,
+    );
+    assert_eq!(
+        outcome,
+        Rotation::Invalid,
+        "{clause}: a refresh token of a revoked grant must not rotate"
+    );
+    assert_eq!(find(store, &spare).await, None, "{clause}: nothing stored");
+}
+
+async fn revocation_and_rotation_in_either_order<S: TokenStore>(store: &S) {
+    let clause = "grant rules: rotation, then revocation of the grant";
+    let grant = Id::random();
+    let (access, refresh) = new_grant(store, grant, clause).await;
+    let (new_access, na) = record(TokenKind::Access, grant, "c1");
+    let (new_refresh, nr) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        store
+            .rotate_refresh_token(&TokenHash::of(&refresh), NOW + 1, &[na, nr])
+            .await,
+        clause,
+    );
+    assert!(
+        matches!(outcome, Rotation::Rotated(_)),
+        "{clause}: {outcome:?}"
+    );
+    // Revoked through the first, rotated, refresh token's grant.
+    assert_eq!(
+        ok(store.revoke_grant(&grant, NOW + 2).await, clause),
+        4,
+        "{clause}: the revocation must revoke the grant's four tokens, the replacements included"
+    );
+    for value in [&access, &refresh, &new_access, &new_refresh] {
+        assert_eq!(
+            find_some(store, value, clause).await.revoked_at,
+            Some(NOW + 2),
+            "{clause}: every token of the grant must be revoked"
+        );
+    }
+
+    let clause = "grant rules: revocation of the grant, then rotation";
+    let grant = Id::random();
+    let (_, refresh) = new_grant(store, grant, clause).await;
+    ok(store.revoke_grant(&grant, NOW + 1).await, clause);
+    let (spare, s) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        store
+            .rotate_refresh_token(&TokenHash::of(&refresh), NOW + 2, &[s])
+            .await,
+        clause,
+    );
+    assert_eq!(outcome, Rotation::Invalid, "{clause}: must be Invalid");
+    assert_eq!(find(store, &spare).await, None, "{clause}: nothing stored");
+}
+
+async fn purge<S: TokenStore>(store: &S) {
+    let clause = "purge_expired";
+    let (old, mut o) = record(TokenKind::Access, Id::random(), "c9");
+    o.expires_at = 10;
+    let (young, y) = record(TokenKind::Access, Id::random(), "c9");
+    ok(store.insert_tokens(&[o, y]).await, clause);
+    let purged = ok(store.purge_expired(NOW, 1_000).await, clause);
+    assert!(
+        purged >= 1,
+        "{clause}: must return how many it deleted, got {purged}"
+    );
+    assert_eq!(
+        find(store, &old).await,
+        None,
+        "{clause}: an expired token must be deleted"
+    );
+    assert!(
+        find(store, &young).await.is_some(),
+        "{clause}: an unexpired token must be kept"
+    );
+    assert_eq!(
+        ok(store.purge_expired(NOW, 1_000).await, clause),
+        0,
+        "{clause}: nothing is left to purge"
+    );
+}
+
+/// [`TokenStore`] under concurrency, through two handles on one store (two clones, or two
+/// instances with connections of their own on one database), `rounds` times each:
+///
+/// - 8 concurrent exchanges of one refresh token, spread over both handles: no error, exactly
+///   one `Rotated`, seven `Reused`, and then no active token in the grant;
+/// - a grant revocation through `b` racing a refresh loop through `a`: once the revocation
+///   returned, no token of the grant is active and no exchange succeeds;
+/// - a replay of a rotated refresh token through `b` (reuse) racing a refresh loop through
+///   `a`: the same.
+pub async fn token_store_races<S: TokenStore + Clone>(a: &S, b: &S, rounds: usize) {
+    for round in 0..rounds {
+        concurrent_rotations(a, b, round).await;
+        revocation_against_refresh_loop(a, b, round, false).await;
+        revocation_against_refresh_loop(a, b, round, true).await;
+    }
+}
+
+async fn concurrent_rotations<S: TokenStore + Clone>(a: &S, b: &S, round: usize) {
+    let clause = format!("race, round {round}: 8 concurrent exchanges of one refresh token");
+    let grant = Id::random();
+    let (access, refresh) = new_grant(a, grant, &clause).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let barrier = barrier.clone();
+            let hash = TokenHash::of(&refresh);
+            let (access_value, access) = record(TokenKind::Access, grant, "c1");
+            let (refresh_value, next) = record(TokenKind::Refresh, grant, "c1");
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let outcome = store
+                    .rotate_refresh_token(&hash, NOW + 1, &[access, next])
+                    .await;
+                (outcome, [access_value, refresh_value])
+            })
+        })
+        .collect();
+    let (mut rotated, mut reused) = (0, 0);
+    let mut stored = vec![access, refresh];
+    let mut unstored = Vec::new();
+    for task in tasks {
+        let (outcome, values) = task.await.expect("a racing task panicked");
+        match outcome {
+            Ok(Rotation::Rotated(_)) => {
+                rotated += 1;
+                stored.extend(values);
+            }
+            Ok(Rotation::Reused(_)) => {
+                reused += 1;
+                unstored.extend(values);
+            }
+            Ok(Rotation::Invalid) => panic!("{clause}: an exchange answered Invalid"),
+            Err(error) => panic!(
+                "{clause}: an exchange failed ({error}); a conflict between exchanges is the \
+                 store's to resolve"
+            ),
+        }
+    }
+    assert_eq!(
+        (rotated, reused),
+        (1, 7),
+        "{clause}: exactly one exchange must win, the others are replays"
+    );
+    for value in &stored {
+        assert!(
+            find_some(a, value, &clause).await.revoked_at.is_some(),
+            "{clause}: the replays must revoke every token of the grant, the winner's included"
+        );
+    }
+    for value in &unstored {
+        assert_eq!(
+            find(a, value).await,
+            None,
+            "{clause}: a replay must store nothing"
+        );
+    }
+}
+
+/// Exchanges `refresh` through `store` again and again until one is refused, or until `stop`
+/// is set and three more were tried. Returns the values of every token stored.
+async fn refresh_loop<S: TokenStore>(
+    store: S,
+    grant: Id,
+    mut refresh: String,
+    stop: Arc<AtomicBool>,
+    clause: String,
+) -> Vec<String> {
+    let mut stored = Vec::new();
+    let mut after_stop = 0;
+    loop {
+        if stop.load(Ordering::Acquire) {
+            if after_stop == 3 {
+                return stored;
+            }
+            after_stop += 1;
+        }
+        let (access_value, access) = record(TokenKind::Access, grant, "c1");
+        let (next_value, next) = record(TokenKind::Refresh, grant, "c1");
+        let outcome = store
+            .rotate_refresh_token(&TokenHash::of(&refresh), NOW + 1, &[access, next])
+            .await;
+        match outcome {
+            Ok(Rotation::Rotated(_)) => {
+                stored.push(access_value);
+                stored.push(std::mem::replace(&mut refresh, next_value));
+            }
+            Ok(_) => return stored,
+            Err(error) => panic!("{clause}: an exchange in the refresh loop failed: {error}"),
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn revocation_against_refresh_loop<S: TokenStore + Clone>(
+    a: &S,
+    b: &S,
+    round: usize,
+    by_reuse: bool,
+) {
+    let clause = if by_reuse {
+        format!("race, round {round}: reuse detection against a refresh loop")
+    } else {
+        format!("race, round {round}: grant revocation against a refresh loop")
+    };
+    let grant = Id::random();
+    let (access, mut refresh) = new_grant(a, grant, &clause).await;
+    let mut stored = vec![access, refresh.clone()];
+    let stolen = refresh.clone();
+    if by_reuse {
+        let (access_value, na) = record(TokenKind::Access, grant, "c1");
+        let (next_value, nr) = record(TokenKind::Refresh, grant, "c1");
+        let first = ok(
+            a.rotate_refresh_token(&TokenHash::of(&refresh), NOW + 1, &[na, nr])
+                .await,
+            &clause,
+        );
+        assert!(matches!(first, Rotation::Rotated(_)), "{clause}: {first:?}");
+        stored.extend([access_value, next_value.clone()]);
+        refresh = next_value;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let refresher = tokio::spawn(refresh_loop(
+        a.clone(),
+        grant,
+        refresh,
+        stop.clone(),
+        clause.clone(),
+    ));
+    let pause = u64::try_from(round % 7).unwrap_or(0) * 300;
+    tokio::time::sleep(Duration::from_micros(pause)).await;
+    if by_reuse {
+        let (spare, s) = record(TokenKind::Refresh, grant, "c1");
+        let replay = ok(
+            b.rotate_refresh_token(&TokenHash::of(&stolen), NOW + 2, &[s])
+                .await,
+            &clause,
+        );
+        assert!(
+            matches!(replay, Rotation::Reused(_)),
+            "{clause}: the replay must answer Reused, got {replay:?}"
+        );
+        assert_eq!(
+            find(a, &spare).await,
+            None,
+            "{clause}: a replay stores nothing"
+        );
+    } else {
+        ok(b.revoke_grant(&grant, NOW + 2).await, &clause);
+    }
+    // The revocation returned: every token stored so far must be revoked, and no exchange may
+    // succeed any more.
+    stop.store(true, Ordering::Release);
+    let looped = refresher.await.expect("the refresh loop panicked");
+    let total = looped.len();
+    stored.extend(looped);
+    for value in &stored {
+        assert!(
+            find_some(a, value, &clause).await.revoked_at.is_some(),
+            "{clause}: a token of the grant is active after the revocation returned ({total} \
+             tokens stored by the loop)"
+        );
+    }
+}
