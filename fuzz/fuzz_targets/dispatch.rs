@@ -488,6 +488,18 @@ impl ClientStore for SyntaxCheckingStore {
     async fn delete_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
         self.0.delete_client(client_id, now).await
     }
+
+    async fn insert_client(&self, client: &Client) -> Result<bool, StoreError> {
+        self.0.insert_client(client).await
+    }
+
+    async fn list_clients(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Client>, StoreError> {
+        self.0.list_clients(after, limit).await
+    }
 }
 
 impl TokenStore for SyntaxCheckingStore {
@@ -522,6 +534,14 @@ impl TokenStore for SyntaxCheckingStore {
 
     async fn purge_expired(&self, before: UnixTime, limit: u64) -> Result<u64, StoreError> {
         self.0.purge_expired(before, limit).await
+    }
+
+    async fn revoke_client_tokens(&self, client_id: &str, now: UnixTime) -> Result<u64, StoreError> {
+        self.0.revoke_client_tokens(client_id, now).await
+    }
+
+    async fn revoke_subject_tokens(&self, subject: &str, now: UnixTime) -> Result<u64, StoreError> {
+        self.0.revoke_subject_tokens(subject, now).await
     }
 }
 

@@ -96,8 +96,8 @@ mod throttle;
 mod token;
 
 pub use client::{
-    CLIENT_CREDENTIALS, Client, ClientBuilder, ClientMetadata, InvalidClient, REFRESH_TOKEN,
-    SecretPolicy,
+    CLIENT_CREDENTIALS, Client, ClientBuilder, ClientMetadata, InvalidClient, PreviousSecret,
+    REFRESH_TOKEN, SecretPolicy,
 };
 pub use client_auth::{
     AuthenticatedClient, BasicCredentials, BasicError, ClientAuthMethod, UnknownAuthMethod,
@@ -136,7 +136,9 @@ pub use server::{
 pub use state::StateMap;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
-pub use store::{ClientStore, Clients, MemoryStore, Rotation, StoreError, TokenStore, Tokens};
+pub use store::{
+    ClientError, ClientStore, Clients, MemoryStore, Rotation, StoreError, TokenStore, Tokens,
+};
 #[cfg(feature = "postgres")]
 pub use store::{PgStore, PgStoreOptions};
 #[cfg(feature = "throttle")]

@@ -50,7 +50,12 @@ impl SecretHash {
 
     /// Whether `secret` hashes to this value, compared in constant time.
     pub fn verify(&self, secret: &str) -> bool {
-        sha256(secret.as_bytes()).ct_eq(&self.0).into()
+        self.matches(&Self::of(secret))
+    }
+
+    /// Whether two hashes are equal, compared in constant time.
+    pub fn matches(&self, other: &SecretHash) -> bool {
+        other.0.ct_eq(&self.0).into()
     }
 }
 

@@ -25,11 +25,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::client::Client;
+use crate::client::{Client, PreviousSecret};
 use crate::client_auth::ClientAuthMethod;
 use crate::clock::UnixTime;
 use crate::scope::Scope;
-use crate::secret::{Id, TokenHash, generate_secret};
+use crate::secret::{Id, SecretHash, TokenHash, generate_secret};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
 use crate::token::{TokenKind, TokenRecord};
 
@@ -174,8 +174,171 @@ pub async fn client_store_contract<S: ClientStore>(store: &S) {
     );
     assert_eq!(
         found,
-        Some(public),
+        Some(public.clone()),
         "client store: saving a client with a known id must replace it"
+    );
+
+    // insert_client creates, and never replaces.
+    let taken = Client::confidential("contract-client", &generate_secret())
+        .build()
+        .expect("a valid client");
+    let inserted = ok(
+        store.insert_client(&taken).await,
+        "client store: insert_client",
+    );
+    assert!(
+        !inserted,
+        "client store: insert_client of a taken id must answer false"
+    );
+    let found = ok(
+        store.find_client("contract-client").await,
+        "client store: find_client",
+    );
+    assert_eq!(
+        found,
+        Some(public),
+        "client store: insert_client of a taken id must change nothing"
+    );
+
+    // A rotated secret kept for an overlap survives the round trip.
+    let rotated = Client::confidential("contract-rotated", &generate_secret())
+        .with_previous_secret(Some(PreviousSecret {
+            hash: SecretHash::of("the old secret"),
+            until: NOW + 60,
+        }))
+        .build()
+        .expect("a valid client");
+    let inserted = ok(
+        store.insert_client(&rotated).await,
+        "client store: insert_client",
+    );
+    assert!(
+        inserted,
+        "client store: insert_client of a new id must answer true"
+    );
+    let found = ok(
+        store.find_client("contract-rotated").await,
+        "client store: find_client",
+    );
+    assert_eq!(
+        found,
+        Some(rotated),
+        "client store: a client's previous secret and its end must be kept"
+    );
+
+    // Pages, by client_id, after the last id of the previous page.
+    let first = ok(
+        store.list_clients(None, 1).await,
+        "client store: list_clients",
+    );
+    let ids: Vec<&str> = first.iter().map(Client::client_id).collect();
+    assert_eq!(
+        ids,
+        ["contract-client"],
+        "client store: list_clients pages by client_id"
+    );
+    let second = ok(
+        store.list_clients(Some("contract-client"), 10).await,
+        "client store: list_clients",
+    );
+    let ids: Vec<&str> = second.iter().map(Client::client_id).collect();
+    assert_eq!(
+        ids,
+        ["contract-rotated"],
+        "client store: list_clients must start after `after`"
+    );
+    let end = ok(
+        store.list_clients(Some("contract-rotated"), 10).await,
+        "client store: list_clients",
+    );
+    assert!(
+        end.is_empty(),
+        "client store: the page after the last client is empty"
+    );
+}
+
+/// [`TokenStore::revoke_client_tokens`] and [`TokenStore::revoke_subject_tokens`]: every grant
+/// holding a live token of the client (subject) is revoked, and takes no more tokens; other
+/// tokens are untouched.
+async fn revoke_by_holder<S: TokenStore>(store: &S) {
+    let grant = Id::random();
+    let (refresh, refresh_record) = record(TokenKind::Refresh, grant, "revoked-client");
+    let (access, mut access_record) = record(TokenKind::Access, grant, "revoked-client");
+    access_record.subject = None;
+    let (other, other_record) = record(TokenKind::Access, Id::random(), "kept-client");
+    ok(
+        store
+            .insert_tokens(&[refresh_record, access_record, other_record])
+            .await,
+        "insert_tokens",
+    );
+    let changed = ok(
+        store.revoke_client_tokens("revoked-client", NOW + 7).await,
+        "revoke_client_tokens",
+    );
+    assert_eq!(
+        changed, 2,
+        "revoke_client_tokens must answer how many tokens changed"
+    );
+    for (value, clause) in [
+        (&refresh, "the refresh token"),
+        (&access, "the access token"),
+    ] {
+        let found = find_some(store, value, "revoke_client_tokens").await;
+        assert_eq!(
+            found.revoked_at,
+            Some(NOW + 7),
+            "revoke_client_tokens must revoke {clause} of the client at `now`"
+        );
+    }
+    let kept = find_some(store, &other, "revoke_client_tokens").await;
+    assert_eq!(
+        kept.revoked_at, None,
+        "revoke_client_tokens must leave other clients alone"
+    );
+    let (_, late) = record(TokenKind::Access, grant, "revoked-client");
+    assert!(
+        matches!(
+            store.insert_tokens(&[late]).await,
+            Err(StoreError::GrantRevoked)
+        ),
+        "revoke_client_tokens must revoke the client's grants"
+    );
+
+    let signed_in = Id::random();
+    let (bobs, mut bobs_record) = record(TokenKind::Refresh, signed_in, "app-client");
+    bobs_record.subject = Some(Arc::from("bob"));
+    let (alices, alices_record) = record(TokenKind::Refresh, Id::random(), "app-client");
+    ok(
+        store.insert_tokens(&[bobs_record, alices_record]).await,
+        "insert_tokens",
+    );
+    let changed = ok(
+        store.revoke_subject_tokens("bob", NOW + 8).await,
+        "revoke_subject_tokens",
+    );
+    assert_eq!(
+        changed, 1,
+        "revoke_subject_tokens must answer how many tokens changed"
+    );
+    let found = find_some(store, &bobs, "revoke_subject_tokens").await;
+    assert_eq!(
+        found.revoked_at,
+        Some(NOW + 8),
+        "revoke_subject_tokens must revoke the subject's tokens at `now`"
+    );
+    let kept = find_some(store, &alices, "revoke_subject_tokens").await;
+    assert_eq!(
+        kept.revoked_at, None,
+        "revoke_subject_tokens must leave other subjects alone"
+    );
+    let nobody = ok(
+        store.revoke_subject_tokens("nobody", NOW + 9).await,
+        "revoke_subject_tokens",
+    );
+    assert_eq!(
+        nobody, 0,
+        "revoke_subject_tokens of an unknown subject changes nothing"
     );
 }
 
@@ -192,6 +355,7 @@ pub async fn token_store_contract<S: TokenStore>(store: &S) {
     revoked_grants_take_no_tokens(store).await;
     revocation_and_rotation_in_either_order(store).await;
     purge(store).await;
+    revoke_by_holder(store).await;
 }
 
 #[track_caller]

@@ -258,3 +258,74 @@ fn invalid_clients_cannot_be_built() {
         .build();
     assert!(stored.is_err());
 }
+
+/// A secret rotation with an overlap: both secrets authenticate until the overlap ends, then
+/// only the new one; without an overlap the old one stops at once.
+#[tokio::test]
+async fn a_rotated_secret_keeps_working_for_the_overlap_only() {
+    use std::time::Duration;
+    let (builder, old) = Client::confidential_generated("rotating");
+    let h = Harness::new(&[builder.build().unwrap()]).await;
+    let now = h.server.now();
+    let new = h
+        .server
+        .clients()
+        .rotate_secret("rotating", Duration::from_secs(600), now)
+        .await
+        .unwrap();
+    assert_ne!(old, new);
+    for secret in [&old, &new] {
+        let answer = h.client_credentials("rotating", secret, None).await;
+        assert_eq!(answer.status, 200, "{}", answer.json);
+    }
+    h.clock.advance(Duration::from_secs(600));
+    let answer = h.client_credentials("rotating", &old, None).await;
+    answer.assert_error(401, "invalid_client");
+    let answer = h.client_credentials("rotating", &new, None).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+
+    let newest = h
+        .server
+        .clients()
+        .rotate_secret("rotating", Duration::ZERO, h.server.now())
+        .await
+        .unwrap();
+    let answer = h.client_credentials("rotating", &new, None).await;
+    answer.assert_error(401, "invalid_client");
+    let answer = h.client_credentials("rotating", &newest, None).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+}
+
+/// Deleting a client ends everything it holds: its tokens introspect inactive, its refresh
+/// token is refused, and it can no longer authenticate.
+#[tokio::test]
+async fn a_deleted_client_keeps_nothing() {
+    let (builder, secret) = Client::confidential_generated("leaving");
+    let leaving = builder
+        .with_grant_types(["client_credentials", "refresh_token"])
+        .build()
+        .unwrap();
+    let (rs_builder, rs_secret) = Client::confidential_generated("rs");
+    let rs = rs_builder.with_introspect_any_token(true).build().unwrap();
+    let h = Harness::new(&[leaving, rs]).await;
+    let issued = h.client_credentials("leaving", &secret, None).await;
+    let access = issued.str("access_token").unwrap().to_owned();
+    assert!(
+        h.server
+            .clients()
+            .delete("leaving", h.server.now())
+            .await
+            .unwrap()
+    );
+    let answer = h
+        .send(post(
+            "/oauth/introspect",
+            Some(&basic("rs", &rs_secret)),
+            &form(&[("token", &access)]),
+        ))
+        .await;
+    assert_eq!(answer.json["active"], false, "{}", answer.json);
+    h.client_credentials("leaving", &secret, None)
+        .await
+        .assert_error(401, "invalid_client");
+}

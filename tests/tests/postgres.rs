@@ -532,7 +532,7 @@ async fn instances_opening_at_once_create_the_schema_and_migrate_once() {
             .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
          ORDER BY table_name",
@@ -910,7 +910,10 @@ async fn a_database_of_the_first_schema_migrates_and_keeps_its_revoked_grants() 
     // Back to the first schema: tokens only, no grants table.
     let mut connection = schema.connection().await;
     sqlx::raw_sql(
-        "DROP TABLE oauth_grants; DELETE FROM oauth_endpoints_migrations WHERE version > 1;",
+        "DROP TABLE oauth_grants; DROP INDEX oauth_tokens_subject; \
+         ALTER TABLE oauth_clients DROP COLUMN previous_secret_hash, \
+         DROP COLUMN previous_secret_until; \
+         DELETE FROM oauth_endpoints_migrations WHERE version > 1;",
     )
     .execute(&mut connection)
     .await

@@ -168,10 +168,15 @@ async fn a_sqlite_file_of_the_first_schema_migrates_and_keeps_its_revoked_grants
         .await
         .expect("revoke");
     // Back to the first schema: tokens only, no grants table.
-    sqlx::raw_sql("DROP TABLE oauth_grants; PRAGMA user_version = 1;")
-        .execute(store.pool())
-        .await
-        .expect("downgraded");
+    sqlx::raw_sql(
+        "DROP TABLE oauth_grants; DROP INDEX oauth_tokens_subject; \
+         ALTER TABLE oauth_clients DROP COLUMN previous_secret_hash; \
+         ALTER TABLE oauth_clients DROP COLUMN previous_secret_until; \
+         PRAGMA user_version = 1;",
+    )
+    .execute(store.pool())
+    .await
+    .expect("downgraded");
     store.pool().close().await;
 
     let store = SqliteStore::open(&path).await.expect("reopen");

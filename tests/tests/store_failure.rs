@@ -42,6 +42,18 @@ impl TokenStore for DownStore {
     async fn purge_expired(&self, _before: UnixTime, _limit: u64) -> Result<u64, StoreError> {
         Err(down())
     }
+
+    async fn revoke_client_tokens(&self, _client: &str, _now: UnixTime) -> Result<u64, StoreError> {
+        Err(down())
+    }
+
+    async fn revoke_subject_tokens(
+        &self,
+        _subject: &str,
+        _now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        Err(down())
+    }
 }
 
 fn assert_unavailable(answer: &Answer) {

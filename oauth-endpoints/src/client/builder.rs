@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::client::{CLIENT_CREDENTIALS, Client, ClientData, SecretPolicy};
+use crate::client::{CLIENT_CREDENTIALS, Client, ClientData, PreviousSecret, SecretPolicy};
 use crate::client_auth::ClientAuthMethod;
 use crate::config::DEFAULT_INTROSPECTION_SCOPE;
 use crate::scope::Scope;
@@ -48,6 +48,7 @@ impl ClientBuilder {
             ClientData {
                 client_id,
                 secret_hash: None,
+                previous_secret: None,
                 auth_method: ClientAuthMethod::ClientSecretBasic,
                 grant_types: vec![CLIENT_CREDENTIALS.to_owned()],
                 scope: Scope::empty(),
@@ -107,9 +108,20 @@ impl ClientBuilder {
         self
     }
 
-    /// Replaces the client's secret with `secret`, checked by the policy at `build`.
+    /// Replaces the client's secret with `secret`, checked by the policy at `build`. The old
+    /// secret stops working (see [`with_previous_secret`](Self::with_previous_secret) for an
+    /// overlap).
     pub fn with_secret(mut self, secret: &str) -> Self {
         self.credential = Credential::Plain(secret.into());
+        self.data.previous_secret = None;
+        self
+    }
+
+    /// Keeps accepting a replaced secret until a time (see
+    /// [`Clients::rotate_secret`](crate::Clients::rotate_secret)); `None` accepts only the
+    /// current secret. Stores set it when they read a client back.
+    pub fn with_previous_secret(mut self, previous: Option<PreviousSecret>) -> Self {
+        self.data.previous_secret = previous;
         self
     }
 
@@ -138,7 +150,12 @@ impl ClientBuilder {
             return invalid("client_id", "must be printable ASCII (RFC 6749 A.1)");
         }
         data.secret_hash = match (data.auth_method, self.credential) {
-            (ClientAuthMethod::None, Credential::None) => None,
+            (ClientAuthMethod::None, Credential::None) => {
+                if data.previous_secret.is_some() {
+                    return invalid("client_secret", "a public client (`none`) has no secret");
+                }
+                None
+            }
             (ClientAuthMethod::None, _) => {
                 return invalid("client_secret", "a public client (`none`) has no secret");
             }

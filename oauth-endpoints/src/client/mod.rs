@@ -14,6 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::client_auth::ClientAuthMethod;
+use crate::clock::UnixTime;
 use crate::scope::Scope;
 use crate::secret::SecretHash;
 
@@ -62,11 +63,33 @@ pub struct Client {
 pub(crate) struct ClientData {
     client_id: Arc<str>,
     secret_hash: Option<SecretHash>,
+    /// The secret replaced by a rotation, still accepted until the time it carries.
+    previous_secret: Option<PreviousSecret>,
     auth_method: ClientAuthMethod,
     grant_types: Vec<String>,
     scope: Scope,
     introspect_any_token: bool,
     allowed_cors_origins: Vec<String>,
+}
+
+/// A client secret replaced by [`Clients::rotate_secret`](crate::Clients::rotate_secret), still
+/// accepted until `until` so that every copy of the client's configuration can move to the new
+/// one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PreviousSecret {
+    /// The old secret's hash.
+    pub hash: SecretHash,
+    /// When it stops being accepted (exclusive), in seconds since the Unix epoch.
+    pub until: UnixTime,
+}
+
+impl fmt::Debug for PreviousSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreviousSecret")
+            .field("hash", &self.hash)
+            .field("until", &self.until)
+            .finish()
+    }
 }
 
 impl Client {
@@ -75,6 +98,14 @@ impl Client {
     /// [`SecretPolicy`] when the client is built.
     pub fn confidential(client_id: impl Into<Arc<str>>, secret: &str) -> ClientBuilder {
         ClientBuilder::new(client_id.into(), Credential::Plain(secret.into()))
+    }
+
+    /// A confidential client with a secret the server generates
+    /// ([`generate_secret`](crate::generate_secret), 256 random bits): the builder, and the
+    /// secret to hand to the client once (only its hash is kept).
+    pub fn confidential_generated(client_id: impl Into<Arc<str>>) -> (ClientBuilder, String) {
+        let secret = crate::secret::generate_secret();
+        (Self::confidential(client_id, &secret), secret)
     }
 
     /// A confidential client from a stored secret hash (the secret was checked when it was
@@ -155,13 +186,35 @@ impl Client {
         self.inner.auth_method == ClientAuthMethod::None || self.inner.secret_hash.is_none()
     }
 
-    /// Whether `secret` is the client's secret, compared in constant time. Always false for a
-    /// public client.
+    /// Whether `secret` is the client's current secret, compared in constant time. Always false
+    /// for a public client.
     pub fn verify_secret(&self, secret: &str) -> bool {
         self.inner
             .secret_hash
             .as_ref()
             .is_some_and(|hash| hash.verify(secret))
+    }
+
+    /// Whether `secret` is the client's current secret, or its previous one while that is still
+    /// accepted at `now` (after a rotation with an overlap). Both comparisons always run, in
+    /// constant time, so timing tells neither apart.
+    pub fn verify_secret_at(&self, secret: &str, now: UnixTime) -> bool {
+        let presented = SecretHash::of(secret);
+        let current = self
+            .inner
+            .secret_hash
+            .as_ref()
+            .is_some_and(|hash| hash.matches(&presented));
+        let previous = self
+            .inner
+            .previous_secret
+            .is_some_and(|previous| previous.hash.matches(&presented) & (now < previous.until));
+        current | previous
+    }
+
+    /// The secret replaced by the last rotation, if it is kept for an overlap.
+    pub fn previous_secret(&self) -> Option<&PreviousSecret> {
+        self.inner.previous_secret.as_ref()
     }
 }
 
@@ -170,6 +223,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("client_id", &self.inner.client_id)
             .field("secret_hash", &self.inner.secret_hash)
+            .field("previous_secret", &self.inner.previous_secret)
             .field("token_endpoint_auth_method", &self.inner.auth_method)
             .field("grant_types", &self.inner.grant_types)
             .field("scope", &self.inner.scope)

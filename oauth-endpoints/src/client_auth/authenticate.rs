@@ -58,7 +58,7 @@ pub async fn authenticate_client(
     }
     let client = cx.clients().find(&presented.client_id).await?;
     let secret_matches = match (&client, &presented.secret) {
-        (Some(client), Some(secret)) => client.verify_secret(secret),
+        (Some(client), Some(secret)) => client.verify_secret_at(secret, cx.now()),
         (None, Some(secret)) => {
             // Same work as for a known client, so timing does not reveal unknown ids.
             let _ = unknown_client_hash().verify(secret);

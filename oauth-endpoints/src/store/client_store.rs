@@ -3,9 +3,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::client::Client;
+use std::time::Duration;
+
+use crate::client::{Client, ClientBuilder, InvalidClient, PreviousSecret};
 use crate::clock::UnixTime;
 use crate::endpoint::BoxFuture;
+use crate::secret::generate_secret;
 use crate::store::StoreError;
 
 /// Loads and saves clients. Implement it on your database, or use
@@ -28,6 +31,21 @@ pub trait ClientStore: Send + Sync + 'static {
         client_id: &str,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Inserts a new client, unless its `client_id` is taken: then nothing changes and the
+    /// answer is `false`.
+    fn insert_client(
+        &self,
+        client: &Client,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// At most `limit` clients whose `client_id` sorts after `after` (byte order), in that
+    /// order: a page. Pass the last id of a page to get the next; an empty page is the end.
+    fn list_clients(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Client>, StoreError>> + Send;
 }
 
 /// The object-safe twin of [`ClientStore`].
@@ -42,6 +60,12 @@ pub(crate) trait DynClientStore: Send + Sync + 'static {
         client_id: &'a str,
         now: UnixTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn insert_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn list_clients<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Client>, StoreError>>;
 }
 
 impl<T: ClientStore> DynClientStore for T {
@@ -63,9 +87,81 @@ impl<T: ClientStore> DynClientStore for T {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(ClientStore::delete_client(self, client_id, now))
     }
+
+    fn insert_client<'a>(&'a self, client: &'a Client) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(ClientStore::insert_client(self, client))
+    }
+
+    fn list_clients<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Client>, StoreError>> {
+        Box::pin(ClientStore::list_clients(self, after, limit))
+    }
 }
 
-/// The server's client store, as endpoints and applications reach it.
+/// Why a client-management operation of [`Clients`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// [`Clients::create`]: the `client_id` is taken.
+    #[error("client `{0}` already exists")]
+    Exists(String),
+    /// No client has this `client_id`.
+    #[error("no client `{0}`")]
+    NotFound(String),
+    /// The change would break a client rule.
+    #[error(transparent)]
+    Invalid(#[from] InvalidClient),
+    /// [`Clients::rotate_secret`] on a public client, which has no secret.
+    #[error("client `{0}` is public: it has no secret")]
+    Public(String),
+    /// The store failed; nothing changed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The server's client store, as endpoints and applications reach it: lookups for client
+/// authentication, and the management operations a deployment needs (create, update, rotate a
+/// secret, delete, list).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use oauth_endpoints::{AuthorizationServer, Client};
+///
+/// let server = AuthorizationServer::builder().build()?;
+/// let clients = server.clients();
+///
+/// // A confidential client with a secret the server generates, shown once.
+/// let (builder, secret) = Client::confidential_generated("reporting");
+/// clients.create(&builder.with_scope("reports:read".parse()?).build()?).await?;
+///
+/// // Change a field; every other field is kept.
+/// let updated = clients
+///     .update("reporting", |client| client.with_grant_types(["client_credentials", "refresh_token"]))
+///     .await?;
+/// assert!(updated.allows_grant("refresh_token"));
+///
+/// // A new secret; the old one keeps working for an hour, while configurations move over.
+/// let now = server.now();
+/// let new_secret = clients.rotate_secret("reporting", Duration::from_secs(3600), now).await?;
+/// let client = clients.find("reporting").await?.expect("still there");
+/// assert!(client.verify_secret_at(&new_secret, now));
+/// assert!(client.verify_secret_at(&secret, now));
+/// assert!(!client.verify_secret_at(&secret, now + 3600));
+///
+/// // A page of clients, then the next after its last id.
+/// let page = clients.list(None, 100).await?;
+/// assert_eq!(page.len(), 1);
+///
+/// // Deleting revokes every token of the client.
+/// assert!(clients.delete("reporting", now).await?);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Clients(pub(crate) Arc<dyn DynClientStore>);
 
@@ -80,14 +176,84 @@ impl Clients {
         self.0.find_client(client_id).await
     }
 
-    /// Inserts or replaces a client.
+    /// Inserts or replaces a client (e.g. loading a clients file at start-up).
     pub async fn save(&self, client: &Client) -> Result<(), StoreError> {
         self.0.save_client(client).await
+    }
+
+    /// Registers a new client; [`ClientError::Exists`] if its `client_id` is taken (nothing
+    /// changes then).
+    pub async fn create(&self, client: &Client) -> Result<(), ClientError> {
+        if self.0.insert_client(client).await? {
+            Ok(())
+        } else {
+            Err(ClientError::Exists(client.client_id().to_owned()))
+        }
+    }
+
+    /// Changes a client through its builder ([`Client::to_builder`]), so every field not
+    /// changed is kept, and saves it if it still keeps every rule. Concurrent updates of one
+    /// client: the last one saved wins.
+    pub async fn update(
+        &self,
+        client_id: &str,
+        change: impl FnOnce(ClientBuilder) -> ClientBuilder,
+    ) -> Result<Client, ClientError> {
+        let client = self
+            .find(client_id)
+            .await?
+            .ok_or_else(|| ClientError::NotFound(client_id.to_owned()))?;
+        let updated = change(client.to_builder()).build()?;
+        if updated.client_id() != client_id {
+            return Err(ClientError::Invalid(InvalidClient {
+                field: "client_id",
+                problem: "an update cannot change the client_id",
+            }));
+        }
+        self.save(&updated).await?;
+        Ok(updated)
+    }
+
+    /// Gives a confidential client a new generated secret, returned once. With a non-zero
+    /// `overlap`, the old secret keeps working until `now + overlap`, so every copy of the
+    /// client's configuration can move over without an outage; with zero it stops at once.
+    /// Only the latest replaced secret is kept.
+    pub async fn rotate_secret(
+        &self,
+        client_id: &str,
+        overlap: Duration,
+        now: UnixTime,
+    ) -> Result<String, ClientError> {
+        let client = self
+            .find(client_id)
+            .await?
+            .ok_or_else(|| ClientError::NotFound(client_id.to_owned()))?;
+        let Some(old) = client.secret_hash().copied() else {
+            return Err(ClientError::Public(client_id.to_owned()));
+        };
+        let secret = generate_secret();
+        let previous = (!overlap.is_zero()).then(|| PreviousSecret {
+            hash: old,
+            until: now.saturating_add(overlap.as_secs().max(1)),
+        });
+        let rotated = client
+            .to_builder()
+            .with_secret(&secret)
+            .with_previous_secret(previous)
+            .build()?;
+        self.save(&rotated).await?;
+        Ok(secret)
     }
 
     /// Deletes a client and revokes its tokens (see [`ClientStore::delete_client`]).
     pub async fn delete(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
         self.0.delete_client(client_id, now).await
+    }
+
+    /// A page of at most `limit` clients after `after`, by `client_id` (see
+    /// [`ClientStore::list_clients`]).
+    pub async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<Client>, StoreError> {
+        self.0.list_clients(after, limit).await
     }
 }
 

@@ -442,19 +442,20 @@ impl Tokens {
     }
 
     /// Marks every token of `client_id` revoked: a scan of every slot, for a rare operation.
-    /// Revokes every grant holding a live token of `client_id`, as [`Self::revoke_grant`]
-    /// does: a scan of every slot, for a rare operation.
-    fn revoke_client(&mut self, client_id: &str, now: UnixTime) {
+    /// Revokes every grant holding a live token that `holds`, as [`Self::revoke_grant`] does:
+    /// a scan of every slot, for a rare operation. Returns how many tokens changed.
+    fn revoke_grants_where(&mut self, now: UnixTime, holds: impl Fn(&Slot) -> bool) -> u64 {
         let grants: foldhash::HashSet<Id> = self
             .slots
             .iter()
             .flatten()
-            .filter(|slot| &*slot.client_id == client_id && slot.revoked_at.is_none())
+            .filter(|slot| slot.revoked_at.is_none() && holds(slot))
             .map(|slot| slot.grant_id)
             .collect();
-        for grant_id in &grants {
-            self.revoke_grant(grant_id, now);
-        }
+        grants
+            .iter()
+            .map(|grant_id| self.revoke_grant(grant_id, now))
+            .sum()
     }
 
     fn len(&self) -> usize {
@@ -511,18 +512,60 @@ impl ClientStore for MemoryStore {
         Ok(())
     }
 
+    async fn insert_client(&self, client: &Client) -> Result<bool, StoreError> {
+        let mut clients = write(&self.inner.clients);
+        if clients.contains_key(client.client_id()) {
+            return Ok(false);
+        }
+        clients.insert(client.client_id_arc().clone(), client.clone());
+        Ok(true)
+    }
+
+    /// Sorts the ids after `after` on every call: a page costs O(n log n) in the number of
+    /// clients, which is fine for an administrator's listing.
+    async fn list_clients(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Client>, StoreError> {
+        let clients = read(&self.inner.clients);
+        let after = after.unwrap_or("");
+        let mut page: Vec<&Client> = clients
+            .values()
+            .filter(|client| client.client_id() > after)
+            .collect();
+        page.sort_unstable_by(|a, b| a.client_id().cmp(b.client_id()));
+        Ok(page.into_iter().take(limit).cloned().collect())
+    }
+
     async fn delete_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
         // The tokens' lock is taken while the clients' is held, so no token request sees the
         // client gone and its tokens still active.
         let mut clients = write(&self.inner.clients);
         let existed = clients.remove(client_id).is_some();
-        write(&self.inner.tokens).revoke_client(client_id, now);
+        write(&self.inner.tokens).revoke_grants_where(now, |slot| &*slot.client_id == client_id);
         drop(clients);
         Ok(existed)
     }
 }
 
 impl TokenStore for MemoryStore {
+    async fn revoke_client_tokens(
+        &self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        Ok(
+            write(&self.inner.tokens)
+                .revoke_grants_where(now, |slot| &*slot.client_id == client_id),
+        )
+    }
+
+    async fn revoke_subject_tokens(&self, subject: &str, now: UnixTime) -> Result<u64, StoreError> {
+        Ok(write(&self.inner.tokens)
+            .revoke_grants_where(now, |slot| slot.subject.as_deref() == Some(subject)))
+    }
+
     async fn insert_tokens(&self, records: &[TokenRecord]) -> Result<(), StoreError> {
         let mut tokens = write(&self.inner.tokens);
         if tokens.any_grant_revoked(records) {

@@ -12,7 +12,7 @@ mod sql;
 mod sqlite;
 mod token_store;
 
-pub use client_store::{ClientStore, Clients};
+pub use client_store::{ClientError, ClientStore, Clients};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]

@@ -13,13 +13,14 @@ use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
 use crate::store::sql::queries::{
-    FIND_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, INSERT_TOKEN, REVOKE_GRANT, ROTATE,
-    delete_client, lock_grant, revoke_grant_row, revoke_token, save_client,
+    FIND_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, GRANTS_OF_SUBJECT, INSERT_TOKEN,
+    LIST_CLIENTS, REVOKE_GRANT, ROTATE, delete_client, insert_client, lock_grant, revoke_grant_row,
+    revoke_token, save_client,
 };
 use crate::store::sql::row::{
     self, ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
 };
-use crate::store::sql::{self, Finish, WriteTx, error, is_conflict};
+use crate::store::sql::{self, Finish, Holder, WriteTx, error, is_conflict};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
 use crate::token::{TokenKind, TokenRecord};
 
@@ -69,8 +70,14 @@ INSERT INTO oauth_grants (grant_id, revoked_at, expires_at)
     FROM oauth_tokens GROUP BY grant_id;
 CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at);
 ",
+    r"
+-- 3: a rotated secret kept for an overlap; an index for revoking a subject's tokens (partial:
+-- tokens without a subject, such as client_credentials ones, cost nothing to index).
+ALTER TABLE oauth_clients ADD COLUMN previous_secret_hash BYTEA;
+ALTER TABLE oauth_clients ADD COLUMN previous_secret_until BIGINT;
+CREATE INDEX oauth_tokens_subject ON oauth_tokens (subject) WHERE subject IS NOT NULL;
+",
 ];
-
 // The first write of every transaction that commits something a client is answered about
 // also returns the transaction's id, to find out what became of the transaction when the
 // acknowledgement of its `COMMIT` is lost (see `PgStore::settle`).
@@ -86,6 +93,10 @@ const REVOKE_TOKEN: &str = concat!(revoke_token!(), " RETURNING txid_current()")
 
 /// [`DELETE_CLIENT`](crate::store::sql::queries::DELETE_CLIENT), and the transaction id.
 const DELETE_CLIENT: &str = concat!(delete_client!(), " RETURNING txid_current()");
+
+/// [`INSERT_CLIENT`](crate::store::sql::queries::INSERT_CLIENT), and the transaction id when a
+/// row was inserted.
+const INSERT_CLIENT: &str = concat!(insert_client!(), " RETURNING txid_current()");
 
 /// [`SAVE_CLIENT`](crate::store::sql::queries::SAVE_CLIENT), and the transaction id.
 const SAVE_CLIENT: &str = concat!(save_client!(), " RETURNING txid_current()");
@@ -519,14 +530,14 @@ impl WriteTx for PgTx {
         Ok(xid.is_some())
     }
 
-    async fn grants_of_client(&mut self, client_id: &str) -> Result<Vec<Id>, StoreError> {
+    async fn grants_of(&mut self, holder: Holder<'_>) -> Result<Vec<Id>, StoreError> {
+        let (query, key) = match holder {
+            Holder::Client(client_id) => (GRANTS_OF_CLIENT, client_id),
+            Holder::Subject(subject) => (GRANTS_OF_SUBJECT, subject),
+        };
         let grants: Vec<Vec<u8>> = self
             .deadline
-            .bound(
-                sqlx::query_scalar(GRANTS_OF_CLIENT)
-                    .bind(client_id)
-                    .fetch_all(&mut *self.tx),
-            )
+            .bound(sqlx::query_scalar(query).bind(key).fetch_all(&mut *self.tx))
             .await?;
         grants.iter().map(|bytes| row::id(bytes)).collect()
     }
@@ -664,9 +675,65 @@ impl ClientStore for PgStore {
         })
         .await
     }
+
+    async fn insert_client(&self, client: &Client) -> Result<bool, StoreError> {
+        self.write(|mut tx| async move {
+            let inserted = tx
+                .deadline
+                .bound(
+                    bind_client(sqlx::query(INSERT_CLIENT), ClientRow::from_client(client))
+                        .fetch_optional(&mut *tx.tx),
+                )
+                .await;
+            let inserted = inserted.and_then(|row| {
+                row.map(|row| row.try_get::<i64, _>(0))
+                    .transpose()
+                    .map_err(error)
+            });
+            tx.xid = inserted.as_ref().ok().copied().flatten();
+            (tx, inserted.map(|xid| Finish::Commit(xid.is_some())))
+        })
+        .await
+    }
+
+    async fn list_clients(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Client>, StoreError> {
+        let rows = self
+            .bounded(
+                sqlx::query(LIST_CLIENTS)
+                    .bind(after.unwrap_or(""))
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool),
+            )
+            .await?;
+        rows.iter().map(read_client).collect()
+    }
 }
 
 impl TokenStore for PgStore {
+    async fn revoke_client_tokens(
+        &self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        self.write(|mut tx| async move {
+            let outcome = sql::revoke_grants_of(&mut tx, Holder::Client(client_id), now).await;
+            (tx, outcome.map(Finish::Commit))
+        })
+        .await
+    }
+
+    async fn revoke_subject_tokens(&self, subject: &str, now: UnixTime) -> Result<u64, StoreError> {
+        self.write(|mut tx| async move {
+            let outcome = sql::revoke_grants_of(&mut tx, Holder::Subject(subject), now).await;
+            (tx, outcome.map(Finish::Commit))
+        })
+        .await
+    }
+
     async fn insert_tokens(&self, records: &[TokenRecord]) -> Result<(), StoreError> {
         self.write(|mut tx| async move {
             let outcome = sql::insert_tokens(&mut tx, records).await;

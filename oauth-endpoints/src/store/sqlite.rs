@@ -14,13 +14,14 @@ use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
 use crate::store::sql::queries::{
-    DELETE_CLIENT, FIND_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, INSERT_TOKEN,
-    LOCK_GRANT, REVOKE_GRANT, REVOKE_GRANT_ROW, REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
+    DELETE_CLIENT, FIND_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, GRANTS_OF_SUBJECT,
+    INSERT_CLIENT, INSERT_TOKEN, LIST_CLIENTS, LOCK_GRANT, REVOKE_GRANT, REVOKE_GRANT_ROW,
+    REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
 };
 use crate::store::sql::row::{
     self, ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
 };
-use crate::store::sql::{self, Finish, WriteTx, error};
+use crate::store::sql::{self, Finish, Holder, WriteTx, error};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
 use crate::token::{TokenKind, TokenRecord};
 
@@ -68,8 +69,14 @@ INSERT INTO oauth_grants (grant_id, revoked_at, expires_at)
     FROM oauth_tokens GROUP BY grant_id;
 CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at);
 ",
+    r"
+-- 3: a rotated secret kept for an overlap; an index for revoking a subject's tokens (partial:
+-- tokens without a subject, such as client_credentials ones, cost nothing to index).
+ALTER TABLE oauth_clients ADD COLUMN previous_secret_hash BLOB;
+ALTER TABLE oauth_clients ADD COLUMN previous_secret_until INTEGER;
+CREATE INDEX oauth_tokens_subject ON oauth_tokens (subject) WHERE subject IS NOT NULL;
+",
 ];
-
 /// Clients and tokens in a SQLite file: the embedded default store. Tokens and revocations
 /// survive a restart.
 ///
@@ -185,9 +192,13 @@ impl WriteTx for SqliteTx {
         Ok(result.rows_affected() > 0)
     }
 
-    async fn grants_of_client(&mut self, client_id: &str) -> Result<Vec<Id>, StoreError> {
-        let grants: Vec<Vec<u8>> = sqlx::query_scalar(GRANTS_OF_CLIENT)
-            .bind(client_id)
+    async fn grants_of(&mut self, holder: Holder<'_>) -> Result<Vec<Id>, StoreError> {
+        let (query, key) = match holder {
+            Holder::Client(client_id) => (GRANTS_OF_CLIENT, client_id),
+            Holder::Subject(subject) => (GRANTS_OF_SUBJECT, subject),
+        };
+        let grants: Vec<Vec<u8>> = sqlx::query_scalar(query)
+            .bind(key)
             .fetch_all(&mut *self.0)
             .await
             .map_err(error)?;
@@ -295,9 +306,51 @@ impl ClientStore for SqliteStore {
         })
         .await
     }
+
+    async fn insert_client(&self, client: &Client) -> Result<bool, StoreError> {
+        let result = bind_client(sqlx::query(INSERT_CLIENT), ClientRow::from_client(client))
+            .execute(&self.pool)
+            .await
+            .map_err(error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn list_clients(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Client>, StoreError> {
+        let rows = sqlx::query(LIST_CLIENTS)
+            .bind(after.unwrap_or(""))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error)?;
+        rows.iter().map(read_client).collect()
+    }
 }
 
 impl TokenStore for SqliteStore {
+    async fn revoke_client_tokens(
+        &self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        self.write(|mut tx| async move {
+            let outcome = sql::revoke_grants_of(&mut tx, Holder::Client(client_id), now).await;
+            (tx, outcome.map(Finish::Commit))
+        })
+        .await
+    }
+
+    async fn revoke_subject_tokens(&self, subject: &str, now: UnixTime) -> Result<u64, StoreError> {
+        self.write(|mut tx| async move {
+            let outcome = sql::revoke_grants_of(&mut tx, Holder::Subject(subject), now).await;
+            (tx, outcome.map(Finish::Commit))
+        })
+        .await
+    }
+
     async fn insert_tokens(&self, records: &[TokenRecord]) -> Result<(), StoreError> {
         self.write(|mut tx| async move {
             let outcome = sql::insert_tokens(&mut tx, records).await;

@@ -113,6 +113,25 @@ pub trait TokenStore: Send + Sync + 'static {
         before: UnixTime,
         limit: u64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Revokes, at `now`, every grant holding a live token issued to `client_id`, as
+    /// [`revoke_grant`](Self::revoke_grant) does for each (so none takes tokens afterwards).
+    /// Returns how many token records changed. For an administrator ("this client is
+    /// compromised"): stores may scan.
+    fn revoke_client_tokens(
+        &self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Revokes, at `now`, every grant holding a live token whose `subject` is `subject`, as
+    /// [`revoke_grant`](Self::revoke_grant) does for each ("sign this user out everywhere").
+    /// Returns how many token records changed.
+    fn revoke_subject_tokens(
+        &self,
+        subject: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// The object-safe twin of [`TokenStore`].
@@ -144,6 +163,16 @@ pub(crate) trait DynTokenStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Rotation, StoreError>>;
     fn purge_expired(&self, before: UnixTime, limit: u64)
     -> BoxFuture<'_, Result<u64, StoreError>>;
+    fn revoke_client_tokens<'a>(
+        &'a self,
+        client_id: &'a str,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
+    fn revoke_subject_tokens<'a>(
+        &'a self,
+        subject: &'a str,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
 }
 
 impl<T: TokenStore> DynTokenStore for T {
@@ -199,6 +228,22 @@ impl<T: TokenStore> DynTokenStore for T {
     ) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(TokenStore::purge_expired(self, before, limit))
     }
+
+    fn revoke_client_tokens<'a>(
+        &'a self,
+        client_id: &'a str,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(TokenStore::revoke_client_tokens(self, client_id, now))
+    }
+
+    fn revoke_subject_tokens<'a>(
+        &'a self,
+        subject: &'a str,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(TokenStore::revoke_subject_tokens(self, subject, now))
+    }
 }
 
 /// The server's token store, as endpoints, grants and applications reach it.
@@ -252,6 +297,25 @@ impl Tokens {
     /// See [`TokenStore::purge_expired`].
     pub async fn purge_expired(&self, before: UnixTime, limit: u64) -> Result<u64, StoreError> {
         self.0.purge_expired(before, limit).await
+    }
+
+    /// Revokes every token (and grant) of a client: see [`TokenStore::revoke_client_tokens`].
+    pub async fn revoke_client_tokens(
+        &self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        self.0.revoke_client_tokens(client_id, now).await
+    }
+
+    /// Revokes every token (and grant) of a subject, e.g. when a user signs out everywhere or
+    /// changes their password: see [`TokenStore::revoke_subject_tokens`].
+    pub async fn revoke_subject_tokens(
+        &self,
+        subject: &str,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        self.0.revoke_subject_tokens(subject, now).await
     }
 }
 

@@ -66,10 +66,10 @@ pub(crate) trait WriteTx: Send {
         &mut self,
         client_id: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// [`queries::GRANTS_OF_CLIENT`], in the one lock order.
-    fn grants_of_client(
+    /// [`queries::GRANTS_OF_CLIENT`] or [`queries::GRANTS_OF_SUBJECT`], in the one lock order.
+    fn grants_of(
         &mut self,
-        client_id: &str,
+        holder: Holder<'_>,
     ) -> impl Future<Output = Result<Vec<Id>, StoreError>> + Send;
     /// [`queries::LOCK_GRANT`]: whether the grant is revoked.
     fn lock_grant(
@@ -171,21 +171,41 @@ pub(crate) async fn revoke_grant(
     Ok(Finish::Commit(tx.revoke_grant_tokens(grant_id, now).await?))
 }
 
+/// Whose tokens [`WriteTx::grants_of`] looks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Holder<'a> {
+    /// Tokens issued to this client.
+    Client(&'a str),
+    /// Tokens of this subject.
+    Subject(&'a str),
+}
+
+/// Revokes each grant holding a live token of `holder`, in the one lock order, as
+/// [`revoke_grant`] does. Returns how many tokens changed. A token request that stores its
+/// tokens in a new grant after the grants were listed is not affected: its grant was not yet
+/// known here.
+pub(crate) async fn revoke_grants_of(
+    tx: &mut impl WriteTx,
+    holder: Holder<'_>,
+    now: UnixTime,
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    for grant_id in tx.grants_of(holder).await? {
+        tx.mark_grant_revoked(&grant_id, now).await?;
+        changed += tx.revoke_grant_tokens(&grant_id, now).await?;
+    }
+    Ok(changed)
+}
+
 /// [`ClientStore::delete_client`](crate::ClientStore::delete_client): deletes the client, then
-/// revokes each grant holding a live token of it, in the one lock order, as
-/// [`revoke_grant`] does. A token request that authenticated before the client row was deleted
-/// and stores its tokens after this commits can still leave tokens of the deleted client:
-/// their grant was not yet known here.
+/// revokes its grants ([`revoke_grants_of`]).
 pub(crate) async fn delete_client(
     tx: &mut impl WriteTx,
     client_id: &str,
     now: UnixTime,
 ) -> Result<Finish<bool>, StoreError> {
     let deleted = tx.delete_client_row(client_id).await?;
-    for grant_id in tx.grants_of_client(client_id).await? {
-        tx.mark_grant_revoked(&grant_id, now).await?;
-        tx.revoke_grant_tokens(&grant_id, now).await?;
-    }
+    revoke_grants_of(tx, Holder::Client(client_id), now).await?;
     Ok(Finish::Commit(deleted))
 }
 

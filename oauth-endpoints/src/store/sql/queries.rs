@@ -13,7 +13,7 @@ macro_rules! token_columns {
 macro_rules! client_columns {
     () => {
         "client_id, secret_hash, auth_method, grant_types, scope, introspect_any_token, \
-         allowed_cors_origins"
+         allowed_cors_origins, previous_secret_hash, previous_secret_until"
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
@@ -119,18 +119,20 @@ macro_rules! save_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, \
              auth_method = excluded.auth_method, grant_types = excluded.grant_types, \
              scope = excluded.scope, introspect_any_token = excluded.introspect_any_token, \
-             allowed_cors_origins = excluded.allowed_cors_origins"
+             allowed_cors_origins = excluded.allowed_cors_origins, \
+             previous_secret_hash = excluded.previous_secret_hash, \
+             previous_secret_until = excluded.previous_secret_until"
         )
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 pub(crate) use save_client;
 
-/// Inserts or replaces a client; seven parameters, see `bind_client`.
+/// Inserts or replaces a client; nine parameters, see `bind_client`.
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
 pub(crate) const SAVE_CLIENT: &str = save_client!();
 
@@ -150,3 +152,31 @@ pub(crate) const DELETE_CLIENT: &str = delete_client!();
 /// The grants with an unrevoked token of client `$1`, in the one lock order (ascending id).
 pub(crate) const GRANTS_OF_CLIENT: &str = "SELECT DISTINCT grant_id FROM oauth_tokens \
      WHERE client_id = $1 AND revoked_at IS NULL ORDER BY grant_id";
+
+/// The text of [`INSERT_CLIENT`].
+macro_rules! insert_client {
+    () => {
+        concat!(
+            "INSERT INTO oauth_clients (",
+            $crate::store::sql::queries::client_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (client_id) DO NOTHING"
+        )
+    };
+}
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
+pub(crate) use insert_client;
+
+/// Inserts a client unless its id is taken; nine parameters, see `bind_client`.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
+pub(crate) const INSERT_CLIENT: &str = insert_client!();
+
+/// At most `$2` clients whose id sorts after `$1`, in id order (keyset paging).
+pub(crate) const LIST_CLIENTS: &str = concat!(
+    "SELECT ",
+    client_columns!(),
+    " FROM oauth_clients WHERE client_id > $1 ORDER BY client_id LIMIT $2"
+);
+
+/// The grants with an unrevoked token of subject `$1`, in the one lock order (ascending id).
+pub(crate) const GRANTS_OF_SUBJECT: &str = "SELECT DISTINCT grant_id FROM oauth_tokens \
+     WHERE subject = $1 AND revoked_at IS NULL ORDER BY grant_id";

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
-use crate::client::Client;
+use crate::client::{Client, PreviousSecret};
 use crate::client_auth::ClientAuthMethod;
 use crate::scope::Scope;
 use crate::secret::{Id, SecretHash, TokenHash};
@@ -39,6 +39,8 @@ pub(crate) struct ClientRow {
     pub(crate) scope: String,
     pub(crate) introspect_any_token: bool,
     pub(crate) allowed_cors_origins: String,
+    pub(crate) previous_secret_hash: Option<Vec<u8>>,
+    pub(crate) previous_secret_until: Option<i64>,
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -126,6 +128,12 @@ impl ClientRow {
             introspect_any_token: client.introspect_any_token(),
             allowed_cors_origins: serde_json::to_string(client.allowed_cors_origins())
                 .unwrap_or_else(|_| "[]".into()),
+            previous_secret_hash: client
+                .previous_secret()
+                .map(|previous| previous.hash.as_bytes().to_vec()),
+            previous_secret_until: client
+                .previous_secret()
+                .map(|previous| time(previous.until)),
         }
     }
 
@@ -138,6 +146,13 @@ impl ClientRow {
             serde_json::from_str(&self.grant_types).map_err(|_| corrupt("grant types"))?;
         let origins: Vec<String> = serde_json::from_str(&self.allowed_cors_origins)
             .map_err(|_| corrupt("allowed origins"))?;
+        let previous = match (self.previous_secret_hash, self.previous_secret_until) {
+            (Some(hash), Some(until)) => Some(PreviousSecret {
+                hash: SecretHash::from_bytes(array(&hash, "previous secret hash")?),
+                until: unix(until),
+            }),
+            _ => None,
+        };
         let client = match self.secret_hash {
             Some(hash) => Client::with_secret_hash(
                 self.client_id,
@@ -153,6 +168,7 @@ impl ClientRow {
             .with_scope(self.scope.parse().map_err(|_| corrupt("scope"))?)
             .with_introspect_any_token(self.introspect_any_token)
             .with_allowed_cors_origins(origins)
+            .with_previous_secret(previous)
             .build()
             .map_err(|_| corrupt("client"))
     }
@@ -187,7 +203,7 @@ where
         .bind(row.rotated_at)
 }
 
-/// Binds a client row's seven columns in `client_columns!` order.
+/// Binds a client row's nine columns in `client_columns!` order.
 pub(crate) fn bind_client<'q, DB>(query: SqlQuery<'q, DB>, row: ClientRow) -> SqlQuery<'q, DB>
 where
     DB: Database,
@@ -195,6 +211,8 @@ where
     Option<Vec<u8>>: Encode<'q, DB>,
     String: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB>,
+    i64: Type<DB>,
 {
     query
         .bind(row.client_id)
@@ -204,6 +222,8 @@ where
         .bind(row.scope)
         .bind(row.introspect_any_token)
         .bind(row.allowed_cors_origins)
+        .bind(row.previous_secret_hash)
+        .bind(row.previous_secret_until)
 }
 
 /// Reads a token record from a row holding the `token_columns!`.
@@ -241,6 +261,7 @@ where
     Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     bool: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
 {
     ClientRow {
         client_id: row.try_get("client_id").map_err(error)?,
@@ -250,6 +271,8 @@ where
         scope: row.try_get("scope").map_err(error)?,
         introspect_any_token: row.try_get("introspect_any_token").map_err(error)?,
         allowed_cors_origins: row.try_get("allowed_cors_origins").map_err(error)?,
+        previous_secret_hash: row.try_get("previous_secret_hash").map_err(error)?,
+        previous_secret_until: row.try_get("previous_secret_until").map_err(error)?,
     }
     .into_client()
 }
