@@ -137,7 +137,8 @@ pub use state::StateMap;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    ClientError, ClientStore, Clients, MemoryStore, Rotation, StoreError, TokenStore, Tokens,
+    ClientCacheOptions, ClientError, ClientStore, ClientWatcher, Clients, MemoryStore, Rotation,
+    StoreError, TokenStore, Tokens,
 };
 #[cfg(feature = "postgres")]
 pub use store::{PgStore, PgStoreOptions};

@@ -1135,3 +1135,72 @@ async fn a_deadlock_the_store_did_not_cause_is_retried_not_reported() {
         "the exchange answered {outcome:?}"
     );
 }
+
+/// Whether `client:secret` gets a token from `server`.
+async fn authenticates(server: &AuthorizationServer, client: &str, secret: &str) -> bool {
+    let answer = send(
+        server,
+        post(
+            "/oauth/token",
+            Some(&basic(client, secret)),
+            &token_request(),
+        ),
+    )
+    .await;
+    answer.status == 200
+}
+
+/// How long `server` keeps answering as before, polled every 10 ms for at most 10 s.
+async fn until_refused(server: &AuthorizationServer, client: &str, secret: &str) -> Duration {
+    let start = Instant::now();
+    while authenticates(server, client, secret).await {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the change never reached the other instance"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    start.elapsed()
+}
+
+/// A client change made through one instance reaches the other's client cache through
+/// PostgreSQL `NOTIFY`, long before the cache's TTL, which is set out of reach here: a rotated
+/// secret and a deleted client are refused on the other instance.
+#[tokio::test]
+async fn a_client_change_on_one_instance_reaches_the_others_cache() {
+    let Some(schema) = TestSchema::create("client_feed").await else {
+        return;
+    };
+    let cache = oauth_endpoints::ClientCacheOptions {
+        ttl: Duration::from_secs(600),
+        ttl_with_feed: Duration::from_secs(600),
+        ..oauth_endpoints::ClientCacheOptions::default()
+    };
+    let a = AuthorizationServer::builder()
+        .store(schema.store().await)
+        .client_cache(Some(cache))
+        .build()
+        .unwrap();
+    let b = AuthorizationServer::builder()
+        .store(schema.store().await)
+        .client_cache(Some(cache))
+        .build()
+        .unwrap();
+    a.clients().save(&app()).await.unwrap();
+    // Let both feeds start listening, then have B cache the client.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(authenticates(&b, CLIENT, SECRET).await);
+
+    let new = a
+        .clients()
+        .rotate_secret(CLIENT, Duration::ZERO, a.now())
+        .await
+        .unwrap();
+    let seen_after = until_refused(&b, CLIENT, SECRET).await;
+    println!("a rotated secret was refused on the other instance after {seen_after:?}");
+    assert!(authenticates(&b, CLIENT, &new).await);
+
+    assert!(a.clients().delete(CLIENT, a.now()).await.unwrap());
+    let seen_after = until_refused(&b, CLIENT, &new).await;
+    println!("a deleted client was refused on the other instance after {seen_after:?}");
+}

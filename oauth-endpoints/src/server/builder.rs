@@ -25,7 +25,8 @@ use crate::server::spec::EndpointSpec;
 use crate::server::table::Table;
 use crate::server::{AuthorizationServer, BuildError, Inner};
 use crate::state::StateMap;
-use crate::store::{ClientStore, Clients, MemoryStore, TokenStore, Tokens};
+use crate::store::client_store::DynClientStore;
+use crate::store::{ClientCacheOptions, ClientStore, Clients, MemoryStore, TokenStore, Tokens};
 use crate::token::TokenIssuer;
 
 /// How a candidate endpoint is obtained.
@@ -56,7 +57,8 @@ pub struct AuthorizationServerBuilder {
     mounts: Vec<(String, String)>,
     state: StateMap,
     config: ServerConfig,
-    clients: Option<Clients>,
+    clients: Option<Arc<dyn DynClientStore>>,
+    client_cache: Option<ClientCacheOptions>,
     tokens: Option<Tokens>,
     clock: Arc<dyn Clock>,
     grants: Vec<GrantCandidate>,
@@ -76,6 +78,7 @@ impl AuthorizationServerBuilder {
             state: StateMap::default(),
             config: ServerConfig::default(),
             clients: None,
+            client_cache: Some(ClientCacheOptions::default()),
             tokens: None,
             clock: Arc::new(SystemClock),
             grants: Vec::new(),
@@ -153,7 +156,15 @@ impl AuthorizationServerBuilder {
 
     /// Uses `store` for clients.
     pub fn client_store(mut self, store: impl ClientStore) -> Self {
-        self.clients = Some(Clients::new(store));
+        self.clients = Some(Arc::new(store));
+        self
+    }
+
+    /// How clients are cached (default [`ClientCacheOptions::default`]: changes from other
+    /// instances seen within 5 s, at once through a store's change feed such as `PgStore`'s),
+    /// or `None` to ask the store on every request.
+    pub fn client_cache(mut self, options: Option<ClientCacheOptions>) -> Self {
+        self.client_cache = options;
         self
     }
 
@@ -297,6 +308,7 @@ impl AuthorizationServerBuilder {
             state,
             config,
             clients,
+            client_cache,
             tokens,
             clock,
             grants,
@@ -361,11 +373,12 @@ impl AuthorizationServerBuilder {
             (clients, tokens) => {
                 let memory = MemoryStore::new();
                 (
-                    clients.unwrap_or_else(|| Clients::new(memory.clone())),
+                    clients.unwrap_or_else(|| Arc::new(memory.clone())),
                     tokens.unwrap_or_else(|| Tokens::new(memory)),
                 )
             }
         };
+        let clients = Clients::from_dyn(clients, client_cache);
         let issuer = TokenIssuer::new(tokens.clone(), Arc::clone(&clock), &config);
         let shared = Arc::new(Shared {
             state,

@@ -10,6 +10,7 @@ use crate::clock::UnixTime;
 use crate::endpoint::BoxFuture;
 use crate::secret::generate_secret;
 use crate::store::StoreError;
+use crate::store::client_cache::{ClientCache, ClientCacheOptions, ClientWatcher};
 
 /// Loads and saves clients. Implement it on your database, or use
 /// [`MemoryStore`](crate::MemoryStore). Write the methods as plain `async fn`s.
@@ -46,6 +47,17 @@ pub trait ClientStore: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Client>, StoreError>> + Send;
+
+    /// Starts relaying changes to clients made outside this process (another instance, a
+    /// script on the database) to `watcher`, so the server's client cache drops them at once
+    /// instead of after its short TTL. Called once when the server is built. The default does
+    /// nothing: fine for a store only this process writes. `PgStore` relays PostgreSQL
+    /// `NOTIFY`. A feed reports [`ClientWatcher::up`] when it is listening, each change with
+    /// [`ClientWatcher::changed`], [`ClientWatcher::down`] when it lost its connection, and
+    /// stops once [`ClientWatcher::is_closed`].
+    fn watch_clients(&self, watcher: ClientWatcher) {
+        let _ = watcher;
+    }
 }
 
 /// The object-safe twin of [`ClientStore`].
@@ -66,6 +78,7 @@ pub(crate) trait DynClientStore: Send + Sync + 'static {
         after: Option<&'a str>,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<Client>, StoreError>>;
+    fn watch_clients(&self, watcher: ClientWatcher);
 }
 
 impl<T: ClientStore> DynClientStore for T {
@@ -98,6 +111,10 @@ impl<T: ClientStore> DynClientStore for T {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<Client>, StoreError>> {
         Box::pin(ClientStore::list_clients(self, after, limit))
+    }
+
+    fn watch_clients(&self, watcher: ClientWatcher) {
+        ClientStore::watch_clients(self, watcher);
     }
 }
 
@@ -162,29 +179,75 @@ pub enum ClientError {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// Lookups go through a cache (see [`ClientCacheOptions`] for its bounds): changes made
+/// through these methods take effect at once on this server, and on other instances through
+/// the store's change feed or within the cache's short TTL.
 #[derive(Clone)]
-pub struct Clients(pub(crate) Arc<dyn DynClientStore>);
+pub struct Clients {
+    store: Arc<dyn DynClientStore>,
+    cache: Option<Arc<ClientCache>>,
+}
 
 impl Clients {
-    /// Wraps any [`ClientStore`].
+    /// Wraps any [`ClientStore`], with a client cache of the default options fed by the
+    /// store's change feed ([`ClientStore::watch_clients`]).
     pub fn new(store: impl ClientStore) -> Self {
-        Self(Arc::new(store))
+        Self::with_cache(store, Some(ClientCacheOptions::default()))
     }
 
-    /// The client with this `client_id`, if any.
+    /// Wraps any [`ClientStore`], with a cache of `options` (or none: every lookup asks the
+    /// store).
+    pub fn with_cache(store: impl ClientStore, options: Option<ClientCacheOptions>) -> Self {
+        Self::from_dyn(Arc::new(store), options)
+    }
+
+    pub(crate) fn from_dyn(
+        store: Arc<dyn DynClientStore>,
+        options: Option<ClientCacheOptions>,
+    ) -> Self {
+        let cache = options.map(|options| Arc::new(ClientCache::new(options)));
+        if let Some(cache) = &cache {
+            store.watch_clients(cache.watcher());
+        }
+        Self { store, cache }
+    }
+
+    /// The client with this `client_id`, if any: from the cache when it holds the answer.
     pub async fn find(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        self.0.find_client(client_id).await
+        let Some(cache) = &self.cache else {
+            return self.store.find_client(client_id).await;
+        };
+        if let Some(answer) = cache.get(client_id) {
+            return Ok(answer);
+        }
+        let generation = cache.generation();
+        let client = self.store.find_client(client_id).await?;
+        cache.put(client_id, client.clone(), generation);
+        Ok(client)
+    }
+
+    /// Drops `client_id` from the cache, after a change (also when the change failed: the
+    /// store may hold either state).
+    fn changed(&self, client_id: &str) {
+        if let Some(cache) = &self.cache {
+            cache.drop_client(client_id);
+        }
     }
 
     /// Inserts or replaces a client (e.g. loading a clients file at start-up).
     pub async fn save(&self, client: &Client) -> Result<(), StoreError> {
-        self.0.save_client(client).await
+        let saved = self.store.save_client(client).await;
+        self.changed(client.client_id());
+        saved
     }
 
     /// Registers a new client; [`ClientError::Exists`] if its `client_id` is taken (nothing
     /// changes then).
     pub async fn create(&self, client: &Client) -> Result<(), ClientError> {
-        if self.0.insert_client(client).await? {
+        let inserted = self.store.insert_client(client).await;
+        self.changed(client.client_id());
+        if inserted? {
             Ok(())
         } else {
             Err(ClientError::Exists(client.client_id().to_owned()))
@@ -247,13 +310,15 @@ impl Clients {
 
     /// Deletes a client and revokes its tokens (see [`ClientStore::delete_client`]).
     pub async fn delete(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
-        self.0.delete_client(client_id, now).await
+        let deleted = self.store.delete_client(client_id, now).await;
+        self.changed(client_id);
+        deleted
     }
 
     /// A page of at most `limit` clients after `after`, by `client_id` (see
     /// [`ClientStore::list_clients`]).
     pub async fn list(&self, after: Option<&str>, limit: usize) -> Result<Vec<Client>, StoreError> {
-        self.0.list_clients(after, limit).await
+        self.store.list_clients(after, limit).await
     }
 }
 

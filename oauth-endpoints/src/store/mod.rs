@@ -1,7 +1,8 @@
 //! Stores: the traits users implement on their database, the in-memory default, and the SQL
 //! stores (SQLite and PostgreSQL, behind their features).
 
-mod client_store;
+mod client_cache;
+pub(crate) mod client_store;
 mod error;
 mod memory;
 #[cfg(feature = "postgres")]
@@ -12,6 +13,7 @@ mod sql;
 mod sqlite;
 mod token_store;
 
+pub use client_cache::{ClientCacheOptions, ClientWatcher};
 pub use client_store::{ClientError, ClientStore, Clients};
 pub use error::StoreError;
 pub use memory::MemoryStore;

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -21,7 +22,7 @@ use crate::store::sql::row::{
     self, ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
 };
 use crate::store::sql::{self, Finish, Holder, WriteTx, error, is_conflict};
-use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
+use crate::store::{ClientStore, ClientWatcher, Rotation, StoreError, TokenStore};
 use crate::token::{TokenKind, TokenRecord};
 
 /// Schema migrations, applied in order on open; `oauth_endpoints_migrations` records which ran.
@@ -278,6 +279,8 @@ impl PgStoreOptions {
 pub struct PgStore {
     pool: PgPool,
     operation_timeout: Duration,
+    /// The `NOTIFY` channel of this schema's client changes (see [`ClientStore::watch_clients`]).
+    channel: Arc<str>,
 }
 
 impl PgStore {
@@ -314,9 +317,10 @@ impl PgStore {
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
-        let store = Self {
+        let mut store = Self {
             pool,
             operation_timeout: options.operation_timeout,
+            channel: Arc::from(""),
         };
         let migrate = store.migrate(options.schema.as_deref());
         match tokio::time::timeout(options.acquire_timeout + options.operation_timeout, migrate)
@@ -325,6 +329,10 @@ impl PgStore {
             Ok(result) => result?,
             Err(_) => return Err(StoreError::unavailable(TimedOut(options.operation_timeout))),
         }
+        let schema: String = store
+            .bounded(sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&store.pool))
+            .await?;
+        store.channel = Arc::from(format!("oauth_clients:{schema}"));
         Ok(store)
     }
 
@@ -516,6 +524,59 @@ struct PgTx {
     xid: Option<i64>,
 }
 
+impl PgTx {
+    /// Announces, on commit, that client `client_id` changed (see
+    /// [`ClientStore::watch_clients`]).
+    async fn notify(&mut self, channel: &str, client_id: &str) -> Result<(), StoreError> {
+        self.deadline
+            .bound(
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(channel)
+                    .bind(client_id)
+                    .execute(&mut *self.tx),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// The task behind [`PgStore::watch_clients`]: listens on `channel`, tells `watcher` what
+/// changed, and reconnects when the connection is lost, until the server is gone.
+async fn relay_client_changes(pool: PgPool, channel: Arc<str>, watcher: ClientWatcher) {
+    let mut backoff = Duration::from_millis(100);
+    while !watcher.is_closed() {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(&channel).await {
+                Ok(()) => {
+                    watcher.up();
+                    backoff = Duration::from_millis(100);
+                    loop {
+                        // Wake up now and then to notice that the server is gone.
+                        match tokio::time::timeout(Duration::from_secs(1), listener.try_recv())
+                            .await
+                        {
+                            Err(_) if watcher.is_closed() => return,
+                            Err(_) => {}
+                            Ok(Ok(Some(notification))) => watcher.changed(notification.payload()),
+                            Ok(Ok(None) | Err(_)) => break,
+                        }
+                    }
+                    tracing::warn!("lost the client change feed; reconnecting");
+                }
+                Err(failure) => {
+                    tracing::warn!(error = %failure, "cannot listen for client changes")
+                }
+            },
+            Err(failure) => {
+                tracing::warn!(error = %failure, "cannot connect the client change feed")
+            }
+        }
+        watcher.down();
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
 impl WriteTx for PgTx {
     async fn delete_client_row(&mut self, client_id: &str) -> Result<bool, StoreError> {
         let xid: Option<i64> = self
@@ -663,17 +724,44 @@ impl ClientStore for PgStore {
                 .await;
             let saved = saved.and_then(|row| row.try_get::<i64, _>(0).map_err(error));
             tx.xid = saved.as_ref().ok().copied();
-            (tx, saved.map(|_| Finish::Commit(())))
+            let saved = match saved {
+                Ok(_) => tx.notify(&self.channel, client.client_id()).await,
+                Err(failure) => Err(failure),
+            };
+            (tx, saved.map(|()| Finish::Commit(())))
         })
         .await
     }
 
     async fn delete_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
         self.write(|mut tx| async move {
-            let outcome = sql::delete_client(&mut tx, client_id, now).await;
+            let outcome = match sql::delete_client(&mut tx, client_id, now).await {
+                Ok(finish) => tx.notify(&self.channel, client_id).await.map(|()| finish),
+                Err(failure) => Err(failure),
+            };
             (tx, outcome)
         })
         .await
+    }
+
+    /// Relays the `NOTIFY` that every client write of any instance sends on this schema's
+    /// channel (in its transaction, so only committed changes are announced) from a task on
+    /// the current Tokio runtime, over a connection of its own. When that connection is lost
+    /// the cache falls back to its short TTL until the task has reconnected (backing off up
+    /// to 5 s between attempts).
+    fn watch_clients(&self, watcher: ClientWatcher) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(
+                "no Tokio runtime when the server was built: client changes of other \
+                 instances are seen through the client cache's short TTL only"
+            );
+            return;
+        };
+        runtime.spawn(relay_client_changes(
+            self.pool.clone(),
+            Arc::clone(&self.channel),
+            watcher,
+        ));
     }
 
     async fn insert_client(&self, client: &Client) -> Result<bool, StoreError> {
@@ -691,7 +779,15 @@ impl ClientStore for PgStore {
                     .map_err(error)
             });
             tx.xid = inserted.as_ref().ok().copied().flatten();
-            (tx, inserted.map(|xid| Finish::Commit(xid.is_some())))
+            let inserted = match inserted {
+                Ok(Some(_)) => tx
+                    .notify(&self.channel, client.client_id())
+                    .await
+                    .map(|()| true),
+                Ok(None) => Ok(false),
+                Err(failure) => Err(failure),
+            };
+            (tx, inserted.map(Finish::Commit))
         })
         .await
     }
