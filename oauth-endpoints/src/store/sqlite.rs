@@ -15,7 +15,8 @@ use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
 use crate::store::sql::queries::{
     DELETE_CLIENT, FIND_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, INSERT_TOKEN,
-    LOCK_GRANT, REVOKE_GRANT, REVOKE_GRANT_ROW, REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
+    LOCK_GRANT, REVOKE_GRANT, REVOKE_GRANT_ROW, REVOKE_TOKEN, ROTATE, SAVE_CLIENT, SET_SUCCESSOR,
+    SUCCESSOR_OF, SUPERSEDE,
 };
 use crate::store::sql::row::{
     self, ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
@@ -67,6 +68,13 @@ INSERT INTO oauth_grants (grant_id, revoked_at, expires_at)
            MAX(expires_at)
     FROM oauth_tokens GROUP BY grant_id;
 CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at);
+",
+    r"
+-- 3: the refresh-token grace window (`store/rotation.rs`): each rotated refresh token records
+-- the hash of its successor, the refresh token that replaced it; a client may have a window
+-- of its own, in seconds (NULL: the server's).
+ALTER TABLE oauth_tokens ADD COLUMN successor BLOB;
+ALTER TABLE oauth_clients ADD COLUMN refresh_token_grace INTEGER;
 ",
 ];
 
@@ -242,14 +250,56 @@ impl WriteTx for SqliteTx {
         grant.map(|bytes| row::id(&bytes)).transpose()
     }
 
-    async fn mark_rotated(&mut self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
+    async fn mark_rotated(
+        &mut self,
+        hash: &TokenHash,
+        now: UnixTime,
+        successor: Option<&TokenHash>,
+    ) -> Result<bool, StoreError> {
         let result = sqlx::query(ROTATE)
+            .bind(time(now))
+            .bind(hash.as_bytes().as_slice())
+            .bind(successor.map(|successor| successor.as_bytes().as_slice()))
+            .execute(&mut *self.0)
+            .await
+            .map_err(error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn successor_of(&mut self, hash: &TokenHash) -> Result<Option<TokenHash>, StoreError> {
+        let successor: Option<Option<Vec<u8>>> = sqlx::query_scalar(SUCCESSOR_OF)
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(error)?;
+        successor
+            .flatten()
+            .map(|bytes| row::hash(&bytes))
+            .transpose()
+    }
+
+    async fn supersede(&mut self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
+        let result = sqlx::query(SUPERSEDE)
             .bind(time(now))
             .bind(hash.as_bytes().as_slice())
             .execute(&mut *self.0)
             .await
             .map_err(error)?;
         Ok(result.rows_affected() == 1)
+    }
+
+    async fn set_successor(
+        &mut self,
+        hash: &TokenHash,
+        successor: &TokenHash,
+    ) -> Result<(), StoreError> {
+        sqlx::query(SET_SUCCESSOR)
+            .bind(successor.as_bytes().as_slice())
+            .bind(hash.as_bytes().as_slice())
+            .execute(&mut *self.0)
+            .await
+            .map_err(error)?;
+        Ok(())
     }
 
     async fn find_token(&mut self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
@@ -342,9 +392,10 @@ impl TokenStore for SqliteStore {
         hash: &TokenHash,
         now: UnixTime,
         replacements: &[TokenRecord],
+        grace: Duration,
     ) -> Result<Rotation, StoreError> {
         self.write(|mut tx| async move {
-            let outcome = sql::rotate(&mut tx, hash, now, replacements).await;
+            let outcome = sql::rotate(&mut tx, hash, now, replacements, grace).await;
             (tx, outcome)
         })
         .await

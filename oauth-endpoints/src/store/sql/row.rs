@@ -1,6 +1,7 @@
 //! Converting between records and SQL column values, shared by the SQL stores.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
@@ -39,6 +40,8 @@ pub(crate) struct ClientRow {
     pub(crate) scope: String,
     pub(crate) introspect_any_token: bool,
     pub(crate) allowed_cors_origins: String,
+    /// Seconds; NULL: the server's window applies.
+    pub(crate) refresh_token_grace: Option<i64>,
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -52,6 +55,11 @@ fn array<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], StoreError
 /// A stored grant or token id.
 pub(crate) fn id(bytes: &[u8]) -> Result<Id, StoreError> {
     Ok(Id::from_bytes(array(bytes, "id")?))
+}
+
+/// A stored token hash.
+pub(crate) fn hash(bytes: &[u8]) -> Result<TokenHash, StoreError> {
+    Ok(TokenHash::from_bytes(array(bytes, "token hash")?))
 }
 
 /// Times are stored as signed 64-bit seconds.
@@ -126,6 +134,9 @@ impl ClientRow {
             introspect_any_token: client.introspect_any_token(),
             allowed_cors_origins: serde_json::to_string(client.allowed_cors_origins())
                 .unwrap_or_else(|_| "[]".into()),
+            refresh_token_grace: client
+                .refresh_token_grace()
+                .map(|grace| time(crate::store::rotation::grace_seconds(grace))),
         }
     }
 
@@ -138,12 +149,19 @@ impl ClientRow {
             serde_json::from_str(&self.grant_types).map_err(|_| corrupt("grant types"))?;
         let origins: Vec<String> = serde_json::from_str(&self.allowed_cors_origins)
             .map_err(|_| corrupt("allowed origins"))?;
+        let grace = self
+            .refresh_token_grace
+            .map(|seconds| Duration::from_secs(unix(seconds)));
         let client = match self.secret_hash {
             Some(hash) => Client::with_secret_hash(
                 self.client_id,
                 SecretHash::from_bytes(array(&hash, "secret hash")?),
             ),
             None => Client::public(self.client_id),
+        };
+        let client = match grace {
+            Some(grace) => client.with_refresh_token_grace(grace),
+            None => client,
         };
         // Through the builder, so a row that breaks a client rule (say a secret hash with
         // method `none`) is refused rather than let authenticate by its id alone.
@@ -187,7 +205,7 @@ where
         .bind(row.rotated_at)
 }
 
-/// Binds a client row's seven columns in `client_columns!` order.
+/// Binds a client row's eight columns in `client_columns!` order.
 pub(crate) fn bind_client<'q, DB>(query: SqlQuery<'q, DB>, row: ClientRow) -> SqlQuery<'q, DB>
 where
     DB: Database,
@@ -195,6 +213,8 @@ where
     Option<Vec<u8>>: Encode<'q, DB>,
     String: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB>,
+    i64: Type<DB>,
 {
     query
         .bind(row.client_id)
@@ -204,6 +224,7 @@ where
         .bind(row.scope)
         .bind(row.introspect_any_token)
         .bind(row.allowed_cors_origins)
+        .bind(row.refresh_token_grace)
 }
 
 /// Reads a token record from a row holding the `token_columns!`.
@@ -241,6 +262,7 @@ where
     Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     bool: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
 {
     ClientRow {
         client_id: row.try_get("client_id").map_err(error)?,
@@ -250,6 +272,7 @@ where
         scope: row.try_get("scope").map_err(error)?,
         introspect_any_token: row.try_get("introspect_any_token").map_err(error)?,
         allowed_cors_origins: row.try_get("allowed_cors_origins").map_err(error)?,
+        refresh_token_grace: row.try_get("refresh_token_grace").map_err(error)?,
     }
     .into_client()
 }
