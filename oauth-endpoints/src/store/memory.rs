@@ -576,8 +576,8 @@ impl TokenStore for MemoryStore {
         Ok(write(&self.inner.tokens).revoke_grant(grant_id, now))
     }
 
-    /// The steps of `sql::rotate`, under the one write lock: the same [`RotationStep`]
-    /// decisions on the same facts.
+    // The steps of `sql::rotate`, under the one write lock: the same `RotationStep` decisions
+    // on the same facts.
     async fn rotate_refresh_token(
         &self,
         hash: &TokenHash,
