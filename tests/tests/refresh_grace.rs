@@ -268,6 +268,27 @@ async fn a_clients_own_window_overrides_the_servers() {
     }
 }
 
+#[tokio::test]
+async fn the_example_server_takes_the_window_as_an_option() {
+    use clap::Parser as _;
+    use oauth_endpoints_examples::server::{Options, prepare};
+    for (args, grace) in [
+        (&["server", "--store", "memory"][..], Duration::ZERO),
+        (
+            &["server", "--store", "memory", "--refresh-token-grace", "10"][..],
+            GRACE,
+        ),
+    ] {
+        let options = Options::try_parse_from(args).unwrap();
+        let prepared = prepare(&options).await.unwrap();
+        assert_eq!(
+            prepared.server.config().refresh_token_grace,
+            grace,
+            "{args:?}"
+        );
+    }
+}
+
 #[test]
 fn a_clients_file_entry_sets_the_window_in_seconds() {
     let metadata: ClientMetadata = serde_json::from_str(
