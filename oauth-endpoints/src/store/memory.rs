@@ -19,6 +19,8 @@ use crate::token::{TokenKind, TokenRecord};
 /// Every state change takes one write lock, so each [`TokenStore`] operation is atomic and the
 /// writes of a grant are serialized. Revoked grants are remembered (a set of grant ids) until
 /// their last token is purged, so nothing is stored into them.
+/// A rotated refresh token also keeps the hash of its successor (for the grace window of
+/// [`TokenStore::rotate_refresh_token`]) until it is purged.
 ///
 /// Tokens are kept compactly: records sit side by side in one array, indexed by hash and by
 /// grant through open-addressing tables of 8-byte entries, and the client ids, scopes,

@@ -72,7 +72,8 @@ CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at);
     r"
 -- 3: the refresh-token grace window (`store/rotation.rs`): each rotated refresh token records
 -- the hash of its successor, the refresh token that replaced it; a client may have a window
--- of its own, in seconds (NULL: the server's).
+-- of its own, in seconds (NULL: the server's). Tokens rotated before it have no successor: a
+-- second presentation of one stays reuse.
 ALTER TABLE oauth_tokens ADD COLUMN successor BLOB;
 ALTER TABLE oauth_clients ADD COLUMN refresh_token_grace INTEGER;
 ",

@@ -149,6 +149,15 @@ pub(crate) trait WriteTx: Send {
 // sees `revoked_at` and stores nothing. (SQLite: one writer at a time, each write transaction
 // holding the write lock from its first statement, `BEGIN IMMEDIATE`.) Hence a revocation
 // that returned leaves no active token in its grant, now or later.
+//
+// A grace redemption (`store/rotation.rs`) reads the presented token, then its successor, after
+// locking their grant, and writes both before it commits. Every write that could change either
+// (the successor's own rotation, a grant revocation, reuse detection, another redemption)
+// locks the same grant row first, so what the redemption read stays true until it commits:
+// concurrent redemptions of one token run one after the other, each replacing the successor
+// the previous one stored, and the grant never has two live refresh tokens. A lone
+// `revoke_token` of the successor takes no grant lock; `SUPERSEDE` only revokes a successor
+// still active, and a redemption that finds it revoked is reuse.
 
 /// The grants of `records` (and `also`), each once, in the one lock order (ascending id),
 /// each with the latest expiry among its records.
