@@ -528,8 +528,11 @@ impl TokenStore for SyntaxCheckingStore {
         hash: &TokenHash,
         now: UnixTime,
         replacements: &[TokenRecord],
+        grace: std::time::Duration,
     ) -> Result<Rotation, StoreError> {
-        self.0.rotate_refresh_token(hash, now, replacements).await
+        self.0
+            .rotate_refresh_token(hash, now, replacements, grace)
+            .await
     }
 
     async fn purge_expired(&self, before: UnixTime, limit: u64) -> Result<u64, StoreError> {

@@ -19,6 +19,12 @@ pub struct ServerConfig {
     pub access_token_ttl: Duration,
     /// Refresh token lifetime, counted from the grant's first refresh token. Default 30 days.
     pub refresh_token_ttl: Duration,
+    /// The refresh-token grace window for clients that set none of their own
+    /// ([`Client::refresh_token_grace`](crate::Client::refresh_token_grace)). Default zero:
+    /// off, every second presentation of a rotated refresh token is reuse and revokes the grant
+    /// (RFC 9700 §4.14.2). See [`AuthorizationServerBuilder::refresh_token_grace`](
+    /// crate::AuthorizationServerBuilder::refresh_token_grace).
+    pub refresh_token_grace: Duration,
     /// Whether revoking an access token revokes its whole grant, refresh token included
     /// (RFC 7009 §2.1 MAY). Default false: the refresh token stays usable.
     pub revoke_grant_with_access_token: bool,
@@ -46,6 +52,7 @@ impl Default for ServerConfig {
             issuer: None,
             access_token_ttl: Duration::from_secs(3600),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_token_grace: Duration::ZERO,
             revoke_grant_with_access_token: false,
             introspection_scope: DEFAULT_INTROSPECTION_SCOPE.to_owned(),
             scopes_supported: None,

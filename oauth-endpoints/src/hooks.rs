@@ -1,8 +1,9 @@
 //! Policies and hooks users replace or add: who may introspect what, extra introspection
-//! claims, and events after revocation and introspection.
+//! claims, and events after revocation, introspection and refresh.
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -81,15 +82,54 @@ pub struct TokenIntrospected<'a> {
     pub active: bool,
 }
 
-/// Receives events after revocations and introspections, to audit, invalidate caches or publish
-/// messages (as Authlib's `after_revoke_token` signal). Runs on the request path: hand slow work
-/// to a task or a channel.
+/// A rotated refresh token was presented again within the grace window while its successor
+/// was unused, and was redeemed: most likely a lost answer or two requests racing, though a
+/// thief replaying a token just rotated looks the same (see
+/// [`AuthorizationServerBuilder::refresh_token_grace`](crate::AuthorizationServerBuilder::refresh_token_grace)).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RefreshGraceRedeemed<'a> {
+    /// The client that presented it.
+    pub client: &'a Client,
+    /// The presented refresh token's record (rotated, not revoked).
+    pub presented: &'a TokenRecord,
+    /// The successor it replaced, now revoked: the refresh token the first exchange answered.
+    pub superseded: &'a TokenRecord,
+    /// How long after the token's rotation it was presented again.
+    pub since_rotation: Duration,
+    /// The grace window in effect for the client.
+    pub grace: Duration,
+}
+
+/// A rotated refresh token was presented again outside the grace window (or with no window,
+/// or after its successor was used): reuse, and its whole grant was revoked (RFC 9700
+/// §4.14.2). A stolen token, or a client that kept an old one.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RefreshTokenReused<'a> {
+    /// The client that presented it.
+    pub client: &'a Client,
+    /// The presented refresh token's record, after the grant's revocation.
+    pub token: &'a TokenRecord,
+    /// The grace window in effect for the client (zero when off).
+    pub grace: Duration,
+}
+
+/// Receives events after revocations, introspections and refresh-token replays, to audit,
+/// invalidate caches, count or publish messages (as Authlib's `after_revoke_token` signal).
+/// Runs on the request path: hand slow work to a task or a channel.
 pub trait EventListener: Send + Sync + 'static {
     /// After a successful revocation.
     fn token_revoked(&self, _event: &TokenRevoked<'_>) {}
 
     /// After an introspection answer was decided.
     fn token_introspected(&self, _event: &TokenIntrospected<'_>) {}
+
+    /// After a grace redemption answered new tokens: a lost answer or racing requests.
+    fn refresh_grace_redeemed(&self, _event: &RefreshGraceRedeemed<'_>) {}
+
+    /// After reuse of a rotated refresh token revoked its grant: possible theft.
+    fn refresh_token_reused(&self, _event: &RefreshTokenReused<'_>) {}
 }
 
 impl<T: EventListener> EventListener for Arc<T> {
@@ -99,6 +139,14 @@ impl<T: EventListener> EventListener for Arc<T> {
 
     fn token_introspected(&self, event: &TokenIntrospected<'_>) {
         T::token_introspected(self, event);
+    }
+
+    fn refresh_grace_redeemed(&self, event: &RefreshGraceRedeemed<'_>) {
+        T::refresh_grace_redeemed(self, event);
+    }
+
+    fn refresh_token_reused(&self, event: &RefreshTokenReused<'_>) {
+        T::refresh_token_reused(self, event);
     }
 }
 
@@ -160,6 +208,20 @@ impl Hooks {
     pub fn token_introspected(&self, event: &TokenIntrospected<'_>) {
         for listener in &self.listeners {
             listener.token_introspected(event);
+        }
+    }
+
+    /// Tells every listener about a grace redemption.
+    pub fn refresh_grace_redeemed(&self, event: &RefreshGraceRedeemed<'_>) {
+        for listener in &self.listeners {
+            listener.refresh_grace_redeemed(event);
+        }
+    }
+
+    /// Tells every listener about a reuse that revoked a grant.
+    pub fn refresh_token_reused(&self, event: &RefreshTokenReused<'_>) {
+        for listener in &self.listeners {
+            listener.refresh_token_reused(event);
         }
     }
 }

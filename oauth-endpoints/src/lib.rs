@@ -121,7 +121,7 @@ pub use grant::{
 };
 pub use hooks::{
     DefaultIntrospectionPolicy, EventListener, Hooks, IntrospectionClaims, IntrospectionPolicy,
-    TokenIntrospected, TokenRevoked,
+    RefreshGraceRedeemed, RefreshTokenReused, TokenIntrospected, TokenRevoked,
 };
 #[cfg(feature = "tower")]
 pub use integration::OAuthService;

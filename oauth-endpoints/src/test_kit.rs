@@ -343,14 +343,19 @@ async fn revoke_by_holder<S: TokenStore>(store: &S) {
 }
 
 /// [`TokenStore`], one call at a time: inserting and finding, revoking a token and a grant,
-/// rotation and reuse detection with the exact records they return, the grant rules (nothing
-/// stored into or rotated within a revoked grant), and purging.
+/// rotation and reuse detection with the exact records they return, the grace window (a lost
+/// answer redeemed, the successor replaced, reuse once the window passed or the successor was
+/// used, the window ended by a grant revocation), the grant rules (nothing stored into or
+/// rotated within a revoked grant), and purging.
 pub async fn token_store_contract<S: TokenStore>(store: &S) {
     insert_and_find(store).await;
     revoke_token(store).await;
     revoke_grant(store).await;
     rotation(store).await;
     reuse(store).await;
+    grace_lost_response(store).await;
+    grace_successor_used(store).await;
+    grace_ended_by_revocation(store).await;
     rotation_refusals(store).await;
     revoked_grants_take_no_tokens(store).await;
     revocation_and_rotation_in_either_order(store).await;
@@ -503,6 +508,7 @@ async fn rotation<S: TokenStore>(store: &S) {
                 &TokenHash::of(&refresh),
                 NOW + 10,
                 &[na.clone(), nr.clone()],
+                Duration::ZERO,
             )
             .await,
         clause,
@@ -545,7 +551,9 @@ async fn reuse<S: TokenStore>(store: &S) {
     let (new_refresh, nr) = record(TokenKind::Refresh, grant, "c1");
     let hash = TokenHash::of(&refresh);
     let first = ok(
-        store.rotate_refresh_token(&hash, NOW + 10, &[na, nr]).await,
+        store
+            .rotate_refresh_token(&hash, NOW + 10, &[na, nr], Duration::ZERO)
+            .await,
         clause,
     );
     assert!(
@@ -554,7 +562,9 @@ async fn reuse<S: TokenStore>(store: &S) {
     );
     let (unused, spare) = record(TokenKind::Refresh, grant, "c1");
     let outcome = ok(
-        store.rotate_refresh_token(&hash, NOW + 20, &[spare]).await,
+        store
+            .rotate_refresh_token(&hash, NOW + 20, &[spare], Duration::ZERO)
+            .await,
         clause,
     );
     let Rotation::Reused(replayed) = outcome else {
@@ -583,7 +593,9 @@ async fn reuse<S: TokenStore>(store: &S) {
         );
     }
     let again = ok(
-        store.rotate_refresh_token(&hash, NOW + 30, &[]).await,
+        store
+            .rotate_refresh_token(&hash, NOW + 30, &[], Duration::ZERO)
+            .await,
         clause,
     );
     assert!(
@@ -596,6 +608,231 @@ async fn reuse<S: TokenStore>(store: &S) {
         matches!(refused, Err(StoreError::GrantRevoked)),
         "{clause}: the grant is revoked: inserting into it must fail with GrantRevoked, got \
          {refused:?}"
+    );
+}
+
+/// The grace window the grace clauses use.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// The refresh tokens among `values` that are active at `now`.
+async fn live_refresh_tokens<S: TokenStore>(
+    store: &S,
+    values: &[&String],
+    now: UnixTime,
+) -> Vec<String> {
+    let mut live = Vec::new();
+    for value in values {
+        if let Some(record) = find(store, value).await
+            && record.kind == TokenKind::Refresh
+            && record.is_active(now)
+        {
+            live.push((*value).clone());
+        }
+    }
+    live
+}
+
+async fn grace_lost_response<S: TokenStore>(store: &S) {
+    let clause = "grace window: a rotated token presented again while its successor is unused";
+    let grant = Id::random();
+    let (access, refresh) = new_grant(store, grant, clause).await;
+    let hash = TokenHash::of(&refresh);
+    let (lost_access, la) = record(TokenKind::Access, grant, "c1");
+    let (lost_refresh, lr) = record(TokenKind::Refresh, grant, "c1");
+    let first = ok(
+        store
+            .rotate_refresh_token(&hash, NOW + 10, &[la, lr], GRACE)
+            .await,
+        clause,
+    );
+    assert!(
+        matches!(first, Rotation::Rotated(_)),
+        "{clause}: the first exchange must answer Rotated, got {first:?}"
+    );
+    // The answer was lost: the client presents the same token again, within the window.
+    let (again_access, aa) = record(TokenKind::Access, grant, "c1");
+    let (again_refresh, ar) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        store
+            .rotate_refresh_token(&hash, NOW + 15, &[aa.clone(), ar.clone()], GRACE)
+            .await,
+        clause,
+    );
+    let Rotation::Reissued {
+        presented,
+        superseded,
+    } = outcome
+    else {
+        panic!("{clause}: must answer Reissued, got {outcome:?}");
+    };
+    assert_eq!(
+        presented,
+        find_some(store, &refresh, clause).await,
+        "{clause}: Reissued must carry the presented token's record as stored"
+    );
+    assert_eq!(
+        (presented.rotated_at, presented.revoked_at),
+        (Some(NOW + 10), None),
+        "{clause}: the presented token keeps its first rotation time (the window is not \
+         extended) and is not revoked"
+    );
+    assert_eq!(
+        superseded,
+        find_some(store, &lost_refresh, clause).await,
+        "{clause}: Reissued must carry the superseded successor's record as stored"
+    );
+    assert_eq!(
+        superseded.revoked_at,
+        Some(NOW + 15),
+        "{clause}: the unused successor must be revoked at `now`"
+    );
+    assert_eq!(
+        (
+            find(store, &again_access).await,
+            find(store, &again_refresh).await
+        ),
+        (Some(aa), Some(ar)),
+        "{clause}: the replacements must be stored as given"
+    );
+    for value in [&access, &lost_access] {
+        assert_eq!(
+            find_some(store, value, clause).await.revoked_at,
+            None,
+            "{clause}: access tokens of the grant stay active"
+        );
+    }
+    let all = [&refresh, &lost_refresh, &again_refresh];
+    assert_eq!(
+        live_refresh_tokens(store, &all, NOW + 15).await,
+        vec![again_refresh.clone()],
+        "{clause}: the grant must have exactly one live refresh token, the new one"
+    );
+    // A second redemption within the window replaces the successor the first one stored.
+    let (third_refresh, tr) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        store
+            .rotate_refresh_token(&hash, NOW + 19, &[tr], GRACE)
+            .await,
+        clause,
+    );
+    assert!(
+        matches!(&outcome, Rotation::Reissued { superseded, .. } if superseded.hash == TokenHash::of(&again_refresh)),
+        "{clause}: a second redemption must replace the latest successor, got {outcome:?}"
+    );
+    let all = [&refresh, &lost_refresh, &again_refresh, &third_refresh];
+    assert_eq!(
+        live_refresh_tokens(store, &all, NOW + 19).await,
+        vec![third_refresh.clone()],
+        "{clause}: still exactly one live refresh token"
+    );
+    // A superseded successor is merely revoked: presenting it changes nothing.
+    let (spare, s) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        store
+            .rotate_refresh_token(&TokenHash::of(&lost_refresh), NOW + 19, &[s], GRACE)
+            .await,
+        clause,
+    );
+    assert_eq!(
+        outcome,
+        Rotation::Invalid,
+        "{clause}: a superseded successor must be Invalid"
+    );
+    assert_eq!(find(store, &spare).await, None, "{clause}: nothing stored");
+
+    let clause = "grace window: the same token presented again after the window";
+    let (late, l) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        store
+            .rotate_refresh_token(&hash, NOW + 20, &[l], GRACE)
+            .await,
+        clause,
+    );
+    assert!(
+        matches!(outcome, Rotation::Reused(_)),
+        "{clause}: must be reuse (rotated at NOW + 10, window 10 s, now NOW + 20), got \
+         {outcome:?}"
+    );
+    assert_eq!(find(store, &late).await, None, "{clause}: nothing stored");
+    for value in [&access, &lost_access, &again_access, &third_refresh] {
+        assert!(
+            find_some(store, value, clause).await.revoked_at.is_some(),
+            "{clause}: every token of the grant must be revoked"
+        );
+    }
+}
+
+async fn grace_successor_used<S: TokenStore>(store: &S) {
+    let clause = "grace window: a rotated token presented again after its successor was used";
+    let grant = Id::random();
+    let (access, refresh) = new_grant(store, grant, clause).await;
+    let (next, n) = record(TokenKind::Refresh, grant, "c1");
+    let (last, l) = record(TokenKind::Refresh, grant, "c1");
+    for (value, replacement, at) in [(&refresh, n, NOW + 1), (&next, l, NOW + 2)] {
+        let outcome = ok(
+            store
+                .rotate_refresh_token(&TokenHash::of(value), at, &[replacement], GRACE)
+                .await,
+            clause,
+        );
+        assert!(
+            matches!(outcome, Rotation::Rotated(_)),
+            "{clause}: {outcome:?}"
+        );
+    }
+    let (spare, s) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        store
+            .rotate_refresh_token(&TokenHash::of(&refresh), NOW + 3, &[s], GRACE)
+            .await,
+        clause,
+    );
+    assert!(
+        matches!(outcome, Rotation::Reused(_)),
+        "{clause}: must be reuse even within the window, got {outcome:?}"
+    );
+    assert_eq!(find(store, &spare).await, None, "{clause}: nothing stored");
+    for value in [&access, &next, &last] {
+        assert!(
+            find_some(store, value, clause).await.revoked_at.is_some(),
+            "{clause}: every token of the grant must be revoked, the live one included"
+        );
+    }
+}
+
+async fn grace_ended_by_revocation<S: TokenStore>(store: &S) {
+    let clause = "grace window: the grant revoked during the window";
+    let grant = Id::random();
+    let (_, refresh) = new_grant(store, grant, clause).await;
+    let (next, n) = record(TokenKind::Refresh, grant, "c1");
+    let hash = TokenHash::of(&refresh);
+    let outcome = ok(
+        store
+            .rotate_refresh_token(&hash, NOW + 1, &[n], GRACE)
+            .await,
+        clause,
+    );
+    assert!(
+        matches!(outcome, Rotation::Rotated(_)),
+        "{clause}: {outcome:?}"
+    );
+    ok(store.revoke_grant(&grant, NOW + 2).await, clause);
+    let (spare, s) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        store
+            .rotate_refresh_token(&hash, NOW + 3, &[s], GRACE)
+            .await,
+        clause,
+    );
+    assert!(
+        matches!(outcome, Rotation::Reused(_) | Rotation::Invalid),
+        "{clause}: the window must be over (Reused, or Invalid), got {outcome:?}"
+    );
+    assert_eq!(find(store, &spare).await, None, "{clause}: nothing stored");
+    assert_eq!(
+        find_some(store, &next, clause).await.revoked_at,
+        Some(NOW + 2),
+        "{clause}: the successor stays revoked"
     );
 }
 
@@ -622,7 +859,7 @@ async fn rotation_refusals<S: TokenStore>(store: &S) {
         let (spare, s) = record(TokenKind::Refresh, Id::random(), "c1");
         let outcome = ok(
             store
-                .rotate_refresh_token(&TokenHash::of(value), NOW + 30, &[s])
+                .rotate_refresh_token(&TokenHash::of(value), NOW + 30, &[s], Duration::ZERO)
                 .await,
             clause,
         );
@@ -679,7 +916,7 @@ async fn revoked_grants_take_no_tokens<S: TokenStore>(store: &S) {
     let (spare, s) = record(TokenKind::Refresh, grant, "c1");
     let outcome = ok(
         store
-            .rotate_refresh_token(&TokenHash::of(&live_refresh), NOW + 2, &[s])
+            .rotate_refresh_token(&TokenHash::of(&live_refresh), NOW + 2, &[s], Duration::ZERO)
             .await,
         clause,
     );
@@ -698,7 +935,7 @@ async fn revoked_grants_take_no_tokens<S: TokenStore>(store: &S) {
     let (spare, s) = record(TokenKind::Refresh, grant, "c1");
     let outcome = ok(
         store
-            .rotate_refresh_token(&TokenHash::of(&refresh), NOW + 2, &[s])
+            .rotate_refresh_token(&TokenHash::of(&refresh), NOW + 2, &[s], Duration::ZERO)
             .await,
         clause,
     );
@@ -718,7 +955,7 @@ async fn revocation_and_rotation_in_either_order<S: TokenStore>(store: &S) {
     let (new_refresh, nr) = record(TokenKind::Refresh, grant, "c1");
     let outcome = ok(
         store
-            .rotate_refresh_token(&TokenHash::of(&refresh), NOW + 1, &[na, nr])
+            .rotate_refresh_token(&TokenHash::of(&refresh), NOW + 1, &[na, nr], Duration::ZERO)
             .await,
         clause,
     );
@@ -747,7 +984,7 @@ async fn revocation_and_rotation_in_either_order<S: TokenStore>(store: &S) {
     let (spare, s) = record(TokenKind::Refresh, grant, "c1");
     let outcome = ok(
         store
-            .rotate_refresh_token(&TokenHash::of(&refresh), NOW + 2, &[s])
+            .rotate_refresh_token(&TokenHash::of(&refresh), NOW + 2, &[s], Duration::ZERO)
             .await,
         clause,
     );
@@ -787,6 +1024,9 @@ async fn purge<S: TokenStore>(store: &S) {
 ///
 /// - 8 concurrent exchanges of one refresh token, spread over both handles: no error, exactly
 ///   one `Rotated`, seven `Reused`, and then no active token in the grant;
+/// - the same with a grace window (racing tabs): no error, one `Rotated` and seven
+///   `Reissued`, every racer's tokens stored, every access token active, exactly one live
+///   refresh token, and the grant still live (that token rotates);
 /// - a grant revocation through `b` racing a refresh loop through `a`: once the revocation
 ///   returned, no token of the grant is active and no exchange succeeds;
 /// - a replay of a rotated refresh token through `b` (reuse) racing a refresh loop through
@@ -794,6 +1034,7 @@ async fn purge<S: TokenStore>(store: &S) {
 pub async fn token_store_races<S: TokenStore + Clone>(a: &S, b: &S, rounds: usize) {
     for round in 0..rounds {
         concurrent_rotations(a, b, round).await;
+        concurrent_rotations_within_grace(a, b, round).await;
         revocation_against_refresh_loop(a, b, round, false).await;
         revocation_against_refresh_loop(a, b, round, true).await;
     }
@@ -814,7 +1055,7 @@ async fn concurrent_rotations<S: TokenStore + Clone>(a: &S, b: &S, round: usize)
             tokio::spawn(async move {
                 barrier.wait().await;
                 let outcome = store
-                    .rotate_refresh_token(&hash, NOW + 1, &[access, next])
+                    .rotate_refresh_token(&hash, NOW + 1, &[access, next], Duration::ZERO)
                     .await;
                 (outcome, [access_value, refresh_value])
             })
@@ -834,7 +1075,9 @@ async fn concurrent_rotations<S: TokenStore + Clone>(a: &S, b: &S, round: usize)
                 reused += 1;
                 unstored.extend(values);
             }
-            Ok(Rotation::Invalid) => panic!("{clause}: an exchange answered Invalid"),
+            Ok(other @ (Rotation::Invalid | Rotation::Reissued { .. })) => {
+                panic!("{clause}: without a grace window an exchange answered {other:?}")
+            }
             Err(error) => panic!(
                 "{clause}: an exchange failed ({error}); a conflict between exchanges is the \
                  store's to resolve"
@@ -861,6 +1104,78 @@ async fn concurrent_rotations<S: TokenStore + Clone>(a: &S, b: &S, round: usize)
     }
 }
 
+async fn concurrent_rotations_within_grace<S: TokenStore + Clone>(a: &S, b: &S, round: usize) {
+    let clause = format!(
+        "race, round {round}: 8 concurrent exchanges of one refresh token within a grace window"
+    );
+    let grant = Id::random();
+    let (access, refresh) = new_grant(a, grant, &clause).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let barrier = barrier.clone();
+            let hash = TokenHash::of(&refresh);
+            let (access_value, access) = record(TokenKind::Access, grant, "c1");
+            let (refresh_value, next) = record(TokenKind::Refresh, grant, "c1");
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let outcome = store
+                    .rotate_refresh_token(&hash, NOW + 1, &[access, next], GRACE)
+                    .await;
+                (outcome, access_value, refresh_value)
+            })
+        })
+        .collect();
+    let (mut rotated, mut reissued) = (0, 0);
+    let mut accesses = vec![access];
+    let mut refreshes = vec![refresh];
+    for task in tasks {
+        let (outcome, access_value, refresh_value) = task.await.expect("a racing task panicked");
+        match outcome {
+            Ok(Rotation::Rotated(_)) => rotated += 1,
+            Ok(Rotation::Reissued { .. }) => reissued += 1,
+            Ok(other) => panic!("{clause}: every racer must succeed, one answered {other:?}"),
+            Err(error) => panic!(
+                "{clause}: an exchange failed ({error}); a conflict between exchanges is the \
+                 store's to resolve"
+            ),
+        }
+        accesses.push(access_value);
+        refreshes.push(refresh_value);
+    }
+    assert_eq!(
+        (rotated, reissued),
+        (1, 7),
+        "{clause}: one exchange rotates, the others are redeemed within the window"
+    );
+    for value in &accesses {
+        assert_eq!(
+            find_some(a, value, &clause).await.revoked_at,
+            None,
+            "{clause}: every racer's access token must be stored and active"
+        );
+    }
+    let all: Vec<&String> = refreshes.iter().collect();
+    let live = live_refresh_tokens(a, &all, NOW + 1).await;
+    assert_eq!(
+        live.len(),
+        1,
+        "{clause}: the grant must have exactly one live refresh token, found {}",
+        live.len()
+    );
+    let (_, next) = record(TokenKind::Refresh, grant, "c1");
+    let outcome = ok(
+        b.rotate_refresh_token(&TokenHash::of(&live[0]), NOW + 2, &[next], GRACE)
+            .await,
+        &clause,
+    );
+    assert!(
+        matches!(outcome, Rotation::Rotated(_)),
+        "{clause}: the grant must still be live: its refresh token rotates, got {outcome:?}"
+    );
+}
+
 /// Exchanges `refresh` through `store` again and again until one is refused, or until `stop`
 /// is set and three more were tried. Returns the values of every token stored.
 async fn refresh_loop<S: TokenStore>(
@@ -882,7 +1197,12 @@ async fn refresh_loop<S: TokenStore>(
         let (access_value, access) = record(TokenKind::Access, grant, "c1");
         let (next_value, next) = record(TokenKind::Refresh, grant, "c1");
         let outcome = store
-            .rotate_refresh_token(&TokenHash::of(&refresh), NOW + 1, &[access, next])
+            .rotate_refresh_token(
+                &TokenHash::of(&refresh),
+                NOW + 1,
+                &[access, next],
+                Duration::ZERO,
+            )
             .await;
         match outcome {
             Ok(Rotation::Rotated(_)) => {
@@ -915,7 +1235,7 @@ async fn revocation_against_refresh_loop<S: TokenStore + Clone>(
         let (access_value, na) = record(TokenKind::Access, grant, "c1");
         let (next_value, nr) = record(TokenKind::Refresh, grant, "c1");
         let first = ok(
-            a.rotate_refresh_token(&TokenHash::of(&refresh), NOW + 1, &[na, nr])
+            a.rotate_refresh_token(&TokenHash::of(&refresh), NOW + 1, &[na, nr], Duration::ZERO)
                 .await,
             &clause,
         );
@@ -936,7 +1256,7 @@ async fn revocation_against_refresh_loop<S: TokenStore + Clone>(
     if by_reuse {
         let (spare, s) = record(TokenKind::Refresh, grant, "c1");
         let replay = ok(
-            b.rotate_refresh_token(&TokenHash::of(&stolen), NOW + 2, &[s])
+            b.rotate_refresh_token(&TokenHash::of(&stolen), NOW + 2, &[s], Duration::ZERO)
                 .await,
             &clause,
         );

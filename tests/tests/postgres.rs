@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser as _;
 use oauth_endpoints::{
-    AuthorizationServer, Client, Id, PgStore, PgStoreOptions, Rotation, StoreError, TokenHash,
-    TokenKind, TokenStore,
+    AuthorizationServer, Client, ClientStore, Id, PgStore, PgStoreOptions, Rotation, StoreError,
+    TokenHash, TokenKind, TokenStore,
 };
 use oauth_endpoints_examples::server::{Options, bind, prepare, serve};
 use oauth_endpoints_tests::pg::{TestSchema, with_search_path};
@@ -253,7 +253,7 @@ async fn many_concurrent_rotations_over_two_pools_have_exactly_one_winner() {
                 let (_, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
                 start.wait().await;
                 store
-                    .rotate_refresh_token(&hash, 1_700_000_001, &[next])
+                    .rotate_refresh_token(&hash, 1_700_000_001, &[next], Duration::ZERO)
                     .await
                     .unwrap()
             })
@@ -264,7 +264,7 @@ async fn many_concurrent_rotations_over_two_pools_have_exactly_one_winner() {
         match task.await.unwrap() {
             Rotation::Rotated(_) => rotated += 1,
             Rotation::Reused(_) => reused += 1,
-            Rotation::Invalid => panic!("an active refresh token was found invalid"),
+            other => panic!("without a grace window: {other:?}"),
         }
     }
     assert_eq!((rotated, reused), (1, 15));
@@ -532,7 +532,7 @@ async fn instances_opening_at_once_create_the_schema_and_migrate_once() {
             .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(versions, [1, 2, 3, 4]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
          ORDER BY table_name",
@@ -703,6 +703,7 @@ async fn refresh_loop(
                 &TokenHash::of(&refresh),
                 1_700_000_001,
                 &[access, next_record],
+                Duration::ZERO,
             )
             .await
             .unwrap_or_else(|error| panic!("exchange {rotated}: {error}"));
@@ -711,7 +712,7 @@ async fn refresh_loop(
                 rotated += 1;
                 refresh = next;
             }
-            Rotation::Reused(_) | Rotation::Invalid => return rotated,
+            Rotation::Reused(_) | Rotation::Reissued { .. } | Rotation::Invalid => return rotated,
         }
     }
 }
@@ -774,7 +775,7 @@ async fn eight_concurrent_rotations_across_two_instances_have_one_winner_and_no_
                     let (_, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
                     start.wait().await;
                     store
-                        .rotate_refresh_token(&hash, 1_700_000_001, &[access, next])
+                        .rotate_refresh_token(&hash, 1_700_000_001, &[access, next], Duration::ZERO)
                         .await
                 })
             })
@@ -784,7 +785,7 @@ async fn eight_concurrent_rotations_across_two_instances_have_one_winner_and_no_
             match task.await.unwrap() {
                 Ok(Rotation::Rotated(_)) => rotated += 1,
                 Ok(Rotation::Reused(_)) => reused += 1,
-                Ok(Rotation::Invalid) => panic!("round {round}: an active token found invalid"),
+                Ok(other) => panic!("round {round}: without a grace window: {other:?}"),
                 Err(error) => errors.push(error.to_string()),
             }
         }
@@ -812,7 +813,12 @@ async fn reuse_detection_holds_against_a_refresh_loop_on_another_instance() {
         let (_, access) = contract::record(TokenKind::Access, grant, CLIENT);
         let (refresh, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
         let first = a
-            .rotate_refresh_token(&TokenHash::of(&stolen), 1_700_000_001, &[access, next])
+            .rotate_refresh_token(
+                &TokenHash::of(&stolen),
+                1_700_000_001,
+                &[access, next],
+                Duration::ZERO,
+            )
             .await
             .unwrap();
         assert!(matches!(first, Rotation::Rotated(_)), "{first:?}");
@@ -822,7 +828,12 @@ async fn reuse_detection_holds_against_a_refresh_loop_on_another_instance() {
         // The thief replays the stolen token on instance B: reuse, the grant is revoked.
         let (_, spare) = contract::record(TokenKind::Refresh, grant, CLIENT);
         let replay = b
-            .rotate_refresh_token(&TokenHash::of(&stolen), 1_700_000_002, &[spare])
+            .rotate_refresh_token(
+                &TokenHash::of(&stolen),
+                1_700_000_002,
+                &[spare],
+                Duration::ZERO,
+            )
             .await
             .unwrap_or_else(|error| panic!("round {round}: the replay failed: {error}"));
         assert!(
@@ -875,7 +886,12 @@ async fn a_rotation_whose_commit_outlasts_the_operation_timeout_is_reported_as_d
     let (_, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
     let started = Instant::now();
     let outcome = store
-        .rotate_refresh_token(&TokenHash::of(&refresh), 1_700_000_001, &[next])
+        .rotate_refresh_token(
+            &TokenHash::of(&refresh),
+            1_700_000_001,
+            &[next],
+            Duration::ZERO,
+        )
         .await;
     eprintln!(
         "the exchange answered {outcome:?} after {:?}",
@@ -911,8 +927,9 @@ async fn a_database_of_the_first_schema_migrates_and_keeps_its_revoked_grants() 
     let mut connection = schema.connection().await;
     sqlx::raw_sql(
         "DROP TABLE oauth_grants; DROP INDEX oauth_tokens_subject; \
+         ALTER TABLE oauth_tokens DROP COLUMN successor; \
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_hash, \
-         DROP COLUMN previous_secret_until; \
+         DROP COLUMN previous_secret_until, DROP COLUMN refresh_token_grace; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 1;",
     )
     .execute(&mut connection)
@@ -936,10 +953,66 @@ async fn a_database_of_the_first_schema_migrates_and_keeps_its_revoked_grants() 
     );
     let (_, next) = contract::record(TokenKind::Refresh, live, CLIENT);
     let rotated = store
-        .rotate_refresh_token(&TokenHash::of(&refresh), 1_700_000_002, &[next])
+        .rotate_refresh_token(
+            &TokenHash::of(&refresh),
+            1_700_000_002,
+            &[next],
+            Duration::ZERO,
+        )
         .await
         .unwrap();
     assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
+}
+
+#[tokio::test]
+async fn a_database_of_the_second_schema_migrates_to_the_grace_window() {
+    let Some(schema) = TestSchema::create("migrate_grace").await else {
+        return;
+    };
+    let store = schema.store().await;
+    let grant = Id::random();
+    let refresh = new_grant(&store, grant).await;
+    // Back to the second schema: no successors, no per-client window.
+    let mut connection = schema.connection().await;
+    sqlx::raw_sql(
+        "ALTER TABLE oauth_tokens DROP COLUMN successor; DROP INDEX oauth_tokens_subject; \
+         ALTER TABLE oauth_clients DROP COLUMN refresh_token_grace, \
+         DROP COLUMN previous_secret_hash, DROP COLUMN previous_secret_until; \
+         DELETE FROM oauth_endpoints_migrations WHERE version > 2;",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    store.pool().close().await;
+
+    let store = schema.store().await;
+    let grace = Duration::from_secs(10);
+    let hash = TokenHash::of(&refresh);
+    let (_, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
+    let rotated = store
+        .rotate_refresh_token(&hash, 1_700_000_002, &[next], grace)
+        .await
+        .unwrap();
+    assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
+    let (_, again) = contract::record(TokenKind::Refresh, grant, CLIENT);
+    let redeemed = store
+        .rotate_refresh_token(&hash, 1_700_000_003, &[again], grace)
+        .await
+        .unwrap();
+    assert!(
+        matches!(redeemed, Rotation::Reissued { .. }),
+        "{redeemed:?}"
+    );
+    let own = Client::public("tab")
+        .with_refresh_token_grace(Duration::from_secs(7))
+        .build()
+        .unwrap();
+    store.save_client(&own).await.unwrap();
+    let found = store.find_client("tab").await.unwrap();
+    assert_eq!(
+        found.and_then(|c| c.refresh_token_grace()),
+        Some(Duration::from_secs(7))
+    );
 }
 
 /// Makes each transaction that inserted tokens take `seconds` more to commit (a deferred
@@ -981,7 +1054,7 @@ async fn rotate_while_committing(
         let store = store.clone();
         async move {
             store
-                .rotate_refresh_token(&hash, 1_700_000_001, &[next])
+                .rotate_refresh_token(&hash, 1_700_000_001, &[next], Duration::ZERO)
                 .await
         }
     });
@@ -1118,7 +1191,7 @@ async fn a_deadlock_the_store_did_not_cause_is_retried_not_reported() {
         let (_, next) = contract::record(TokenKind::Refresh, grant, CLIENT);
         async move {
             store
-                .rotate_refresh_token(&hash, 1_700_000_001, &[next])
+                .rotate_refresh_token(&hash, 1_700_000_001, &[next], Duration::ZERO)
                 .await
         }
     });

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use oauth_endpoints::{
     AuthorizationServer, Client, ClientAuthMethod, Form, Id, MemoryStore, Rotation, Scope,
@@ -353,7 +354,7 @@ impl<S: TokenStore> Subject<S> {
                 let records: Vec<TokenRecord> = fresh.iter().map(|(_, r)| r.clone()).collect();
                 let outcome = self
                     .store
-                    .rotate_refresh_token(&TokenHash::of(&value), now, &records)
+                    .rotate_refresh_token(&TokenHash::of(&value), now, &records, Duration::ZERO)
                     .await
                     .unwrap();
                 let mut kept = self.model.clone();

@@ -3,6 +3,7 @@
 use oauth_endpoints::{MemoryStore, SqliteStore};
 use oauth_endpoints_tests::contract;
 use oauth_endpoints_tests::pg::TestSchema;
+use std::time::Duration;
 
 #[tokio::test]
 async fn memory_store_keeps_the_contract() {
@@ -88,6 +89,7 @@ async fn sqlite_concurrent_rotations_have_exactly_one_winner() {
                     &oauth_endpoints::TokenHash::of(&refresh),
                     1_700_000_001,
                     &[next],
+                    Duration::ZERO,
                 )
                 .await
                 .expect("rotate")
@@ -170,9 +172,10 @@ async fn a_sqlite_file_of_the_first_schema_migrates_and_keeps_its_revoked_grants
     // Back to the first schema: tokens only, no grants table.
     sqlx::raw_sql(
         "DROP TABLE oauth_grants; DROP INDEX oauth_tokens_subject; \
+         ALTER TABLE oauth_tokens DROP COLUMN successor; \
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_hash; \
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_until; \
-         PRAGMA user_version = 1;",
+         ALTER TABLE oauth_clients DROP COLUMN refresh_token_grace; PRAGMA user_version = 1;",
     )
     .execute(store.pool())
     .await
@@ -193,8 +196,75 @@ async fn a_sqlite_file_of_the_first_schema_migrates_and_keeps_its_revoked_grants
     );
     let (_, next) = contract::record(TokenKind::Refresh, live, "c1");
     let rotated = store
-        .rotate_refresh_token(&TokenHash::of(&refresh), 1_700_000_002, &[next])
+        .rotate_refresh_token(
+            &TokenHash::of(&refresh),
+            1_700_000_002,
+            &[next],
+            Duration::ZERO,
+        )
         .await
         .expect("rotate");
     assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
+}
+
+#[tokio::test]
+async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
+    use oauth_endpoints::{Client, ClientStore, Id, Rotation, TokenHash, TokenKind, TokenStore};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("oauth.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    let client = Client::public("spa").build().expect("a valid client");
+    store.save_client(&client).await.expect("save");
+    let grant = Id::random();
+    let (refresh, record) = contract::record(TokenKind::Refresh, grant, "c1");
+    store.insert_tokens(&[record]).await.expect("insert");
+    // Back to the second schema: no successors, no per-client window.
+    sqlx::raw_sql(
+        "ALTER TABLE oauth_tokens DROP COLUMN successor; DROP INDEX oauth_tokens_subject; \
+         ALTER TABLE oauth_clients DROP COLUMN refresh_token_grace; \
+         ALTER TABLE oauth_clients DROP COLUMN previous_secret_hash; \
+         ALTER TABLE oauth_clients DROP COLUMN previous_secret_until; PRAGMA user_version = 2;",
+    )
+    .execute(store.pool())
+    .await
+    .expect("downgraded");
+    store.pool().close().await;
+
+    let store = SqliteStore::open(&path).await.expect("reopen");
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(store.pool())
+        .await
+        .expect("version");
+    assert_eq!(version, 4);
+    let found = store.find_client("spa").await.expect("find");
+    assert_eq!(found.map(|c| c.refresh_token_grace()), Some(None));
+    let grace = Duration::from_secs(10);
+    let hash = TokenHash::of(&refresh);
+    let (_, next) = contract::record(TokenKind::Refresh, grant, "c1");
+    let rotated = store
+        .rotate_refresh_token(&hash, 1_700_000_002, &[next], grace)
+        .await
+        .expect("rotate");
+    assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
+    let (_, again) = contract::record(TokenKind::Refresh, grant, "c1");
+    let redeemed = store
+        .rotate_refresh_token(&hash, 1_700_000_003, &[again], grace)
+        .await
+        .expect("rotate");
+    assert!(
+        matches!(redeemed, Rotation::Reissued { .. }),
+        "{redeemed:?}"
+    );
+    // A client's own window survives the store.
+    let own = Client::public("tab")
+        .with_refresh_token_grace(Duration::from_millis(2_500))
+        .build()
+        .expect("a valid client");
+    store.save_client(&own).await.expect("save");
+    let found = store.find_client("tab").await.expect("find");
+    assert_eq!(
+        found.and_then(|c| c.refresh_token_grace()),
+        Some(Duration::from_secs(3)),
+        "stored in whole seconds, rounded up"
+    );
 }

@@ -36,6 +36,7 @@ impl TokenStore for DownStore {
         _hash: &TokenHash,
         _now: UnixTime,
         _replacements: &[TokenRecord],
+        _grace: std::time::Duration,
     ) -> Result<Rotation, StoreError> {
         Err(down())
     }

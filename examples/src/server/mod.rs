@@ -127,7 +127,8 @@ where
         .transpose()?;
     let mut builder = AuthorizationServer::builder()
         .access_token_ttl(Duration::from_secs(options.access_token_ttl))
-        .refresh_token_ttl(Duration::from_secs(options.refresh_token_ttl));
+        .refresh_token_ttl(Duration::from_secs(options.refresh_token_ttl))
+        .refresh_token_grace(Duration::from_secs(options.refresh_token_grace));
     // Without --issuer, a server on loopback calls itself by its address (RFC 8414 accepts
     // http only there); elsewhere the metadata document needs an explicit issuer.
     let issuer = options.issuer.clone().or_else(|| {

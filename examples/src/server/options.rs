@@ -44,6 +44,11 @@ pub struct Options {
     /// Refresh token lifetime in seconds.
     #[arg(long, env = "OAUTH_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
     pub refresh_token_ttl: u64,
+
+    /// Refresh-token grace window in seconds for clients without their own (0: off, RFC 9700
+    /// §4.14.2 reuse detection on every second presentation).
+    #[arg(long, env = "OAUTH_REFRESH_TOKEN_GRACE", default_value_t = 0)]
+    pub refresh_token_grace: u64,
 }
 
 impl std::fmt::Debug for Options {
@@ -58,6 +63,7 @@ impl std::fmt::Debug for Options {
             .field("issuer", &self.issuer)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("refresh_token_grace", &self.refresh_token_grace)
             .finish()
     }
 }

@@ -54,6 +54,7 @@ impl ClientBuilder {
                 scope: Scope::empty(),
                 introspect_any_token: false,
                 allowed_cors_origins: Vec::new(),
+                refresh_token_grace: None,
             },
             credential,
         )
@@ -105,6 +106,15 @@ impl ClientBuilder {
         S: Into<String>,
     {
         self.data.allowed_cors_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Gives the client a refresh-token grace window of its own, in place of the server's
+    /// ([`AuthorizationServerBuilder::refresh_token_grace`](
+    /// crate::AuthorizationServerBuilder::refresh_token_grace), where the trade-off is
+    /// described); `Duration::ZERO` turns it off for this client. Counted in whole seconds.
+    pub fn with_refresh_token_grace(mut self, grace: std::time::Duration) -> Self {
+        self.data.refresh_token_grace = Some(grace);
         self
     }
 

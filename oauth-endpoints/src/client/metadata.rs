@@ -1,5 +1,7 @@
 //! [`ClientMetadata`]: a client as configuration files and registration requests describe it.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::client::{CLIENT_CREDENTIALS, Client, InvalidClient, SecretPolicy};
@@ -45,6 +47,11 @@ pub struct ClientMetadata {
     /// Browser origins allowed to call the revocation endpoint for this client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_cors_origins: Vec<String>,
+    /// The client's refresh-token grace window in seconds (0: off for this client); absent,
+    /// the server's applies (off by default). See
+    /// [`ClientBuilder::with_refresh_token_grace`](crate::ClientBuilder::with_refresh_token_grace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_grace: Option<u64>,
 }
 
 fn default_method() -> ClientAuthMethod {
@@ -67,6 +74,10 @@ impl ClientMetadata {
         let builder = match self.client_secret {
             Some(secret) => Client::confidential(self.client_id, &secret),
             None => Client::public(self.client_id),
+        };
+        let builder = match self.refresh_token_grace {
+            Some(seconds) => builder.with_refresh_token_grace(Duration::from_secs(seconds)),
+            None => builder,
         };
         builder
             .with_auth_method(self.token_endpoint_auth_method)
@@ -94,6 +105,7 @@ impl std::fmt::Debug for ClientMetadata {
             .field("grant_types", &self.grant_types)
             .field("scope", &self.scope)
             .field("introspect_any_token", &self.introspect_any_token)
+            .field("refresh_token_grace", &self.refresh_token_grace)
             .finish_non_exhaustive()
     }
 }

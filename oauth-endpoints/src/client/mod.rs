@@ -12,6 +12,7 @@ use builder::Credential;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::client_auth::ClientAuthMethod;
 use crate::clock::UnixTime;
@@ -70,6 +71,7 @@ pub(crate) struct ClientData {
     scope: Scope,
     introspect_any_token: bool,
     allowed_cors_origins: Vec<String>,
+    refresh_token_grace: Option<Duration>,
 }
 
 /// A client secret replaced by [`Clients::rotate_secret`](crate::Clients::rotate_secret), still
@@ -181,6 +183,13 @@ impl Client {
         &self.inner.allowed_cors_origins
     }
 
+    /// The client's own refresh-token grace window, if it has one; otherwise the server's
+    /// ([`ServerConfig::refresh_token_grace`](crate::ServerConfig::refresh_token_grace), off by
+    /// default) applies. `Some(Duration::ZERO)` turns the window off for this client.
+    pub fn refresh_token_grace(&self) -> Option<Duration> {
+        self.inner.refresh_token_grace
+    }
+
     /// Whether the client is public (`none`, no secret; the builder keeps the two together).
     pub fn is_public(&self) -> bool {
         self.inner.auth_method == ClientAuthMethod::None || self.inner.secret_hash.is_none()
@@ -228,6 +237,7 @@ impl fmt::Debug for Client {
             .field("grant_types", &self.inner.grant_types)
             .field("scope", &self.inner.scope)
             .field("introspect_any_token", &self.inner.introspect_any_token)
+            .field("refresh_token_grace", &self.inner.refresh_token_grace)
             .finish_non_exhaustive()
     }
 }

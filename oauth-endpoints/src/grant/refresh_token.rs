@@ -1,4 +1,7 @@
-//! The refresh token grant (RFC 6749 §6), with rotation and reuse detection (RFC 9700 §4.14.2).
+//! The refresh token grant (RFC 6749 §6), with rotation and reuse detection (RFC 9700 §4.14.2),
+//! and the opt-in grace window.
+
+use std::time::Duration;
 
 use crate::client::Client;
 use crate::context::Context;
@@ -6,6 +9,7 @@ use crate::endpoint::EndpointResult;
 use crate::error::OAuthError;
 use crate::form::Form;
 use crate::grant::Grant;
+use crate::hooks::{RefreshGraceRedeemed, RefreshTokenReused};
 use crate::oauth_grant;
 use crate::secret::TokenHash;
 use crate::store::Rotation;
@@ -21,6 +25,12 @@ use crate::token::{TokenKind, TokenRequest};
 /// - The refresh token rotates: the old one stops working. Presenting a rotated refresh token
 ///   again revokes every token of its grant (RFC 9700 §4.14.2) and answers `invalid_grant`.
 ///   Rotation is one atomic store operation, so of two concurrent exchanges exactly one wins.
+/// - With a grace window (off by default: [`ServerConfig::refresh_token_grace`](
+///   crate::ServerConfig::refresh_token_grace), or the client's own
+///   [`Client::refresh_token_grace`]), a rotated refresh token presented again within the
+///   window while its successor is unused answers new tokens of the same grant and revokes
+///   that successor ([`Rotation::Reissued`]): one live refresh token per grant, a lost answer
+///   or a racing request recovered. Listeners hear of each redemption and each reuse.
 #[derive(Debug, Default)]
 #[oauth_grant(grant_type = "refresh_token")]
 pub struct RefreshTokenGrant;
@@ -58,18 +68,47 @@ impl Grant for RefreshTokenGrant {
         let issuer = cx.issuer();
         let issued = issuer.mint(&request);
         let now = cx.now();
+        let grace = client
+            .refresh_token_grace()
+            .unwrap_or(cx.config().refresh_token_grace);
         match cx
             .tokens()
-            .rotate_refresh_token(&TokenHash::of(value), now, &issued.records())
+            .rotate_refresh_token(&TokenHash::of(value), now, &issued.records(), grace)
             .await?
         {
             Rotation::Rotated(_) => Ok(issued.into_response(requested.as_ref())),
+            Rotation::Reissued {
+                presented,
+                superseded,
+            } => {
+                let since = now.saturating_sub(presented.rotated_at.unwrap_or(now));
+                tracing::info!(
+                    client_id = client.client_id(),
+                    grant = %presented.grant_id,
+                    superseded = %superseded.id,
+                    since_rotation = since,
+                    "rotated refresh token presented again within the grace window; reissued"
+                );
+                cx.hooks().refresh_grace_redeemed(&RefreshGraceRedeemed {
+                    client,
+                    presented: &presented,
+                    superseded: &superseded,
+                    since_rotation: Duration::from_secs(since),
+                    grace,
+                });
+                Ok(issued.into_response(requested.as_ref()))
+            }
             Rotation::Reused(replayed) => {
                 tracing::warn!(
                     client_id = client.client_id(),
                     grant = %replayed.grant_id,
                     "rotated refresh token presented again; grant revoked"
                 );
+                cx.hooks().refresh_token_reused(&RefreshTokenReused {
+                    client,
+                    token: &replayed,
+                    grace,
+                });
                 Err(invalid())
             }
             Rotation::Invalid => Err(invalid()),

@@ -199,6 +199,39 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// Turns on the refresh-token grace window for every client that sets none of its own
+    /// ([`ClientBuilder::with_refresh_token_grace`](crate::ClientBuilder::with_refresh_token_grace)).
+    /// Default zero: off, as RFC 9700 §4.14.2 has it.
+    ///
+    /// Within `grace` (whole seconds, counted from a refresh token's rotation) a rotated refresh
+    /// token presented again by its client, while the refresh token that replaced it is still
+    /// unused, is taken for a lost answer or a concurrent request: the answer is a new access
+    /// token and a new refresh token of the same grant, and the unused successor is revoked, so
+    /// the grant keeps exactly one live refresh token. Once the successor has been used, or the
+    /// window has passed, a second presentation is reuse and revokes the grant as without a
+    /// window. Listeners hear of both ([`EventListener::refresh_grace_redeemed`],
+    /// [`EventListener::refresh_token_reused`]).
+    ///
+    /// The trade-off: within the window, someone who stole a refresh token the client has
+    /// just rotated can take the grant over (the legitimate client's next refresh then fails,
+    /// or, if it used its token first, the thief's replay revokes the grant). Keep it short:
+    /// seconds, enough for a retry or a racing tab.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use oauth_endpoints::AuthorizationServer;
+    ///
+    /// let server = AuthorizationServer::builder()
+    ///     .refresh_token_grace(Duration::from_secs(10))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(server.config().refresh_token_grace, Duration::from_secs(10));
+    /// ```
+    pub fn refresh_token_grace(mut self, grace: std::time::Duration) -> Self {
+        self.config.refresh_token_grace = grace;
+        self
+    }
+
     /// Whether revoking an access token revokes its whole grant (RFC 7009 §2.1 MAY; default
     /// false).
     pub fn revoke_grant_with_access_token(mut self, revoke: bool) -> Self {
@@ -248,7 +281,7 @@ impl AuthorizationServerBuilder {
         self
     }
 
-    /// Adds a listener for revocation and introspection events.
+    /// Adds a listener for revocation, introspection and refresh events.
     pub fn on_event(mut self, listener: impl EventListener) -> Self {
         self.hooks.listeners.push(Arc::new(listener));
         self

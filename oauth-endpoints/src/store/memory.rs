@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::scope::Scope;
 use crate::secret::{Id, TokenHash};
+use crate::store::rotation::{RotationStep, successor_among, successor_unused};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
 use crate::token::{TokenKind, TokenRecord};
 
@@ -17,6 +19,8 @@ use crate::token::{TokenKind, TokenRecord};
 /// Every state change takes one write lock, so each [`TokenStore`] operation is atomic and the
 /// writes of a grant are serialized. Revoked grants are remembered (a set of grant ids) until
 /// their last token is purged, so nothing is stored into them.
+/// A rotated refresh token also keeps the hash of its successor (for the grace window of
+/// [`TokenStore::rotate_refresh_token`]) until it is purged.
 ///
 /// Tokens are kept compactly: records sit side by side in one array, indexed by hash and by
 /// grant through open-addressing tables of 8-byte entries, and the client ids, scopes,
@@ -279,6 +283,9 @@ struct Tokens {
     /// Revoked grants that still have tokens (or were revoked before they had any): no token
     /// is stored into them. A grant leaves the set when its last token is purged.
     revoked_grants: foldhash::HashSet<Id>,
+    /// The successor of each rotated refresh token (the refresh token that replaced it), for
+    /// the grace window (`store/rotation.rs`). An entry leaves with its token's record.
+    successors: foldhash::HashMap<TokenHash, TokenHash>,
 }
 
 impl Tokens {
@@ -383,6 +390,9 @@ impl Tokens {
             return;
         };
         self.unlink(index, &slot);
+        if slot.rotated_at.is_some() {
+            self.successors.remove(&slot.hash);
+        }
         if !self.revoked_grants.is_empty() && self.grant_head(&slot.grant_id).is_none() {
             self.revoked_grants.remove(&slot.grant_id);
         }
@@ -441,7 +451,13 @@ impl Tokens {
         changed
     }
 
-    /// Marks every token of `client_id` revoked: a scan of every slot, for a rare operation.
+    /// Reuse detection (RFC 9700 §4.14.2): revokes the grant of the replayed `record`.
+    fn revoke_for_reuse(&mut self, mut record: TokenRecord, now: UnixTime) -> Rotation {
+        self.revoke_grant(&record.grant_id, now);
+        record.revoked_at = record.revoked_at.or(Some(now));
+        Rotation::Reused(record)
+    }
+
     /// Revokes every grant holding a live token that `holds`, as [`Self::revoke_grant`] does:
     /// a scan of every slot, for a rare operation. Returns how many tokens changed.
     fn revoke_grants_where(&mut self, now: UnixTime, holds: impl Fn(&Slot) -> bool) -> u64 {
@@ -605,41 +621,78 @@ impl TokenStore for MemoryStore {
         Ok(write(&self.inner.tokens).revoke_grant(grant_id, now))
     }
 
+    // The steps of `sql::rotate`, under the one write lock: the same `RotationStep` decisions
+    // on the same facts.
     async fn rotate_refresh_token(
         &self,
         hash: &TokenHash,
         now: UnixTime,
         replacements: &[TokenRecord],
+        grace: Duration,
     ) -> Result<Rotation, StoreError> {
         let mut tokens = write(&self.inner.tokens);
-        let Some(slot) = tokens.get_mut(hash) else {
+        let Some(slot) = tokens.get(hash) else {
             return Ok(Rotation::Invalid);
         };
-        if slot.kind != TokenKind::Refresh {
-            return Ok(Rotation::Invalid);
-        }
-        if slot.rotated_at.is_some() {
-            let grant_id = slot.grant_id;
-            tokens.revoke_grant(&grant_id, now);
-            let replayed = tokens.get(hash).map(Slot::record);
-            return Ok(replayed.map_or(Rotation::Invalid, Rotation::Reused));
-        }
-        if !slot.is_active(now) || tokens.any_grant_revoked(replacements) {
-            return Ok(Rotation::Invalid);
-        }
+        // The grants the SQL stores lock: the token's and the replacements'.
+        let revoked = tokens.revoked_grants.contains(&slot.grant_id)
+            || tokens.any_grant_revoked(replacements);
+        let active = slot.kind == TokenKind::Refresh && slot.is_active(now);
+        // Nothing changes unless everything fits.
         let needed = replacements.len().saturating_sub(tokens.free.len());
         if tokens.slots.len().saturating_add(needed) >= NONE as usize {
             return Err(StoreError::backend("the memory store is full"));
         }
-        let Some(slot) = tokens.get_mut(hash) else {
-            return Ok(Rotation::Invalid);
-        };
-        slot.rotated_at = Some(now);
-        let rotated = slot.record();
-        for replacement in replacements {
-            tokens.insert(replacement)?;
+        let successor = successor_among(replacements);
+        // The conditional update of `ROTATE`.
+        let won = !revoked && active;
+        if won {
+            if let Some(slot) = tokens.get_mut(hash) {
+                slot.rotated_at = Some(now);
+            }
+            if let Some(successor) = successor {
+                tokens.successors.insert(*hash, *successor);
+            }
         }
-        Ok(Rotation::Rotated(rotated))
+        let record = tokens.get(hash).map(Slot::record);
+        Ok(
+            match RotationStep::decide(won, revoked, record, now, grace, successor) {
+                RotationStep::StoreReplacements(record) => {
+                    for replacement in replacements {
+                        tokens.insert(replacement)?;
+                    }
+                    Rotation::Rotated(record)
+                }
+                RotationStep::ReplaceSuccessor(presented) => {
+                    let current = tokens
+                        .successors
+                        .get(hash)
+                        .and_then(|current| tokens.get(current))
+                        .map(Slot::record);
+                    match (current, successor) {
+                        (Some(mut current), Some(successor))
+                            if successor_unused(&presented, Some(&current), now) =>
+                        {
+                            if let Some(slot) = tokens.get_mut(&current.hash) {
+                                slot.revoked_at = Some(now);
+                            }
+                            tokens.successors.insert(*hash, *successor);
+                            for replacement in replacements {
+                                tokens.insert(replacement)?;
+                            }
+                            current.revoked_at = Some(now);
+                            Rotation::Reissued {
+                                presented,
+                                superseded: current,
+                            }
+                        }
+                        _ => tokens.revoke_for_reuse(presented, now),
+                    }
+                }
+                RotationStep::RevokeGrant(record) => tokens.revoke_for_reuse(record, now),
+                RotationStep::Done(outcome) => outcome,
+            },
+        )
     }
 
     async fn purge_expired(&self, before: UnixTime, limit: u64) -> Result<u64, StoreError> {

@@ -7,6 +7,7 @@ mod error;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod rotation;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]

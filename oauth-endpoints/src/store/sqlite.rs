@@ -16,7 +16,7 @@ use crate::secret::{Id, TokenHash};
 use crate::store::sql::queries::{
     DELETE_CLIENT, FIND_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, GRANTS_OF_SUBJECT,
     INSERT_CLIENT, INSERT_TOKEN, LIST_CLIENTS, LOCK_GRANT, REVOKE_GRANT, REVOKE_GRANT_ROW,
-    REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
+    REVOKE_TOKEN, ROTATE, SAVE_CLIENT, SET_SUCCESSOR, SUCCESSOR_OF, SUPERSEDE,
 };
 use crate::store::sql::row::{
     self, ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
@@ -70,13 +70,22 @@ INSERT INTO oauth_grants (grant_id, revoked_at, expires_at)
 CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at);
 ",
     r"
--- 3: a rotated secret kept for an overlap; an index for revoking a subject's tokens (partial:
+-- 3: the refresh-token grace window (`store/rotation.rs`): each rotated refresh token records
+-- the hash of its successor, the refresh token that replaced it; a client may have a window
+-- of its own, in seconds (NULL: the server's). Tokens rotated before it have no successor: a
+-- second presentation of one stays reuse.
+ALTER TABLE oauth_tokens ADD COLUMN successor BLOB;
+ALTER TABLE oauth_clients ADD COLUMN refresh_token_grace INTEGER;
+",
+    r"
+-- 4: a rotated secret kept for an overlap; an index for revoking a subject's tokens (partial:
 -- tokens without a subject, such as client_credentials ones, cost nothing to index).
 ALTER TABLE oauth_clients ADD COLUMN previous_secret_hash BLOB;
 ALTER TABLE oauth_clients ADD COLUMN previous_secret_until INTEGER;
 CREATE INDEX oauth_tokens_subject ON oauth_tokens (subject) WHERE subject IS NOT NULL;
 ",
 ];
+
 /// Clients and tokens in a SQLite file: the embedded default store. Tokens and revocations
 /// survive a restart.
 ///
@@ -253,14 +262,56 @@ impl WriteTx for SqliteTx {
         grant.map(|bytes| row::id(&bytes)).transpose()
     }
 
-    async fn mark_rotated(&mut self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
+    async fn mark_rotated(
+        &mut self,
+        hash: &TokenHash,
+        now: UnixTime,
+        successor: Option<&TokenHash>,
+    ) -> Result<bool, StoreError> {
         let result = sqlx::query(ROTATE)
+            .bind(time(now))
+            .bind(hash.as_bytes().as_slice())
+            .bind(successor.map(|successor| successor.as_bytes().as_slice()))
+            .execute(&mut *self.0)
+            .await
+            .map_err(error)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn successor_of(&mut self, hash: &TokenHash) -> Result<Option<TokenHash>, StoreError> {
+        let successor: Option<Option<Vec<u8>>> = sqlx::query_scalar(SUCCESSOR_OF)
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(error)?;
+        successor
+            .flatten()
+            .map(|bytes| row::hash(&bytes))
+            .transpose()
+    }
+
+    async fn supersede(&mut self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
+        let result = sqlx::query(SUPERSEDE)
             .bind(time(now))
             .bind(hash.as_bytes().as_slice())
             .execute(&mut *self.0)
             .await
             .map_err(error)?;
         Ok(result.rows_affected() == 1)
+    }
+
+    async fn set_successor(
+        &mut self,
+        hash: &TokenHash,
+        successor: &TokenHash,
+    ) -> Result<(), StoreError> {
+        sqlx::query(SET_SUCCESSOR)
+            .bind(successor.as_bytes().as_slice())
+            .bind(hash.as_bytes().as_slice())
+            .execute(&mut *self.0)
+            .await
+            .map_err(error)?;
+        Ok(())
     }
 
     async fn find_token(&mut self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
@@ -395,9 +446,10 @@ impl TokenStore for SqliteStore {
         hash: &TokenHash,
         now: UnixTime,
         replacements: &[TokenRecord],
+        grace: Duration,
     ) -> Result<Rotation, StoreError> {
         self.write(|mut tx| async move {
-            let outcome = sql::rotate(&mut tx, hash, now, replacements).await;
+            let outcome = sql::rotate(&mut tx, hash, now, replacements, grace).await;
             (tx, outcome)
         })
         .await

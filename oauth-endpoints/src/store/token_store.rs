@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::clock::UnixTime;
 use crate::endpoint::BoxFuture;
@@ -23,6 +24,19 @@ pub enum Rotation {
     /// after the grant's revocation: its `rotated_at` is the earlier rotation's time and its
     /// `revoked_at` is set (the call's `now`, or an earlier revocation's time).
     Reused(TokenRecord),
+    /// The refresh token had been rotated less than the grace window ago and its successor
+    /// (the refresh token that replaced it) was still unused: the presentation is taken for a
+    /// lost answer or a concurrent request, not a replay. The successor was revoked at `now`
+    /// and the replacements stored in its place, so the grant still has exactly one live
+    /// refresh token (see [`TokenStore::rotate_refresh_token`]). Only with a grace window;
+    /// RFC 9700 §4.14.2 is the default.
+    Reissued {
+        /// The presented token's record, unchanged: still rotated at its first rotation's
+        /// time (the window is not extended), not revoked.
+        presented: TokenRecord,
+        /// The successor's record after the operation: revoked at `now`.
+        superseded: TokenRecord,
+    },
     /// The token is unknown, not a refresh token, expired, revoked, not yet valid, or a
     /// replacement belongs to a revoked grant. Nothing changed.
     Invalid,
@@ -93,16 +107,30 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// Exchanges a refresh token, atomically and serialized with the grant's other writes:
     /// if it is an active refresh token (and no replacement belongs to a revoked grant), mark
-    /// it rotated at `now` and store `replacements` ([`Rotation::Rotated`]); if it was already
-    /// rotated, revoke its whole grant as [`revoke_grant`](Self::revoke_grant) does and store
-    /// nothing (reuse detection, RFC 9700 §4.14.2, [`Rotation::Reused`]); otherwise change
-    /// nothing ([`Rotation::Invalid`]). Of concurrent calls on one token, exactly one sees it
-    /// active; the others see it rotated.
+    /// it rotated at `now`, record the refresh token among `replacements` as its *successor*,
+    /// and store `replacements` ([`Rotation::Rotated`]); if it was already rotated, revoke its
+    /// whole grant as [`revoke_grant`](Self::revoke_grant) does and store nothing (reuse
+    /// detection, RFC 9700 §4.14.2, [`Rotation::Reused`]); otherwise change nothing
+    /// ([`Rotation::Invalid`]). Of concurrent calls on one token, exactly one sees it active;
+    /// the others see it rotated.
+    ///
+    /// `grace` (zero: off, the default of the server) is the refresh-token grace window,
+    /// counted in whole seconds from the token's rotation. A rotated token presented again
+    /// with `now < rotated_at + grace` is not reuse if, at that moment, it is not revoked nor
+    /// expired, no locked grant is revoked, `replacements` hold a refresh token, and its
+    /// successor is still unused (a refresh token of the grant, active: neither rotated nor
+    /// revoked nor expired). Then the store revokes the successor at `now`, records the new
+    /// refresh token as the presented token's successor, stores `replacements`, and answers
+    /// [`Rotation::Reissued`]; the presented token keeps its `rotated_at`. So a grant never
+    /// has more than one live refresh token, and once the successor is used (or the window
+    /// has passed) the presented token is reuse again. Concurrent presentations within the
+    /// window run one after the other: each replaces the successor the previous one stored.
     fn rotate_refresh_token(
         &self,
         hash: &TokenHash,
         now: UnixTime,
         replacements: &[TokenRecord],
+        grace: Duration,
     ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
 
     /// Deletes at most `limit` token records that expired before `before`. Returns how many.
@@ -160,6 +188,7 @@ pub(crate) trait DynTokenStore: Send + Sync + 'static {
         hash: &'a TokenHash,
         now: UnixTime,
         replacements: &'a [TokenRecord],
+        grace: Duration,
     ) -> BoxFuture<'a, Result<Rotation, StoreError>>;
     fn purge_expired(&self, before: UnixTime, limit: u64)
     -> BoxFuture<'_, Result<u64, StoreError>>;
@@ -212,12 +241,14 @@ impl<T: TokenStore> DynTokenStore for T {
         hash: &'a TokenHash,
         now: UnixTime,
         replacements: &'a [TokenRecord],
+        grace: Duration,
     ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
         Box::pin(TokenStore::rotate_refresh_token(
             self,
             hash,
             now,
             replacements,
+            grace,
         ))
     }
 
@@ -290,8 +321,11 @@ impl Tokens {
         hash: &TokenHash,
         now: UnixTime,
         replacements: &[TokenRecord],
+        grace: Duration,
     ) -> Result<Rotation, StoreError> {
-        self.0.rotate_refresh_token(hash, now, replacements).await
+        self.0
+            .rotate_refresh_token(hash, now, replacements, grace)
+            .await
     }
 
     /// See [`TokenStore::purge_expired`].

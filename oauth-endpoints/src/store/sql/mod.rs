@@ -5,11 +5,13 @@ pub(crate) mod queries;
 pub(crate) mod row;
 
 use std::future::Future;
+use std::time::Duration;
 
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
+use crate::store::rotation::{RotationStep, successor_among, successor_unused};
 use crate::store::{Rotation, StoreError};
-use crate::token::{TokenKind, TokenRecord};
+use crate::token::TokenRecord;
 
 /// Connection and pool failures (and PostgreSQL's "connection exception" and "server shutting
 /// down" answers) are `Unavailable`; anything else is `Backend`.
@@ -99,7 +101,25 @@ pub(crate) trait WriteTx: Send {
         &mut self,
         hash: &TokenHash,
         now: UnixTime,
+        successor: Option<&TokenHash>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// [`queries::SUCCESSOR_OF`].
+    fn successor_of(
+        &mut self,
+        hash: &TokenHash,
+    ) -> impl Future<Output = Result<Option<TokenHash>, StoreError>> + Send;
+    /// [`queries::SUPERSEDE`]: whether the successor was still active and is now revoked.
+    fn supersede(
+        &mut self,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// [`queries::SET_SUCCESSOR`].
+    fn set_successor(
+        &mut self,
+        hash: &TokenHash,
+        successor: &TokenHash,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// [`queries::FIND_TOKEN`].
     fn find_token(
         &mut self,
@@ -129,6 +149,15 @@ pub(crate) trait WriteTx: Send {
 // sees `revoked_at` and stores nothing. (SQLite: one writer at a time, each write transaction
 // holding the write lock from its first statement, `BEGIN IMMEDIATE`.) Hence a revocation
 // that returned leaves no active token in its grant, now or later.
+//
+// A grace redemption (`store/rotation.rs`) reads the presented token, then its successor, after
+// locking their grant, and writes both before it commits. Every write that could change either
+// (the successor's own rotation, a grant revocation, reuse detection, another redemption)
+// locks the same grant row first, so what the redemption read stays true until it commits:
+// concurrent redemptions of one token run one after the other, each replacing the successor
+// the previous one stored, and the grant never has two live refresh tokens. A lone
+// `revoke_token` of the successor takes no grant lock; `SUPERSEDE` only revokes a successor
+// still active, and a redemption that finds it revoked is reuse.
 
 /// The grants of `records` (and `also`), each once, in the one lock order (ascending id),
 /// each with the latest expiry among its records.
@@ -210,12 +239,16 @@ pub(crate) async fn delete_client(
 }
 
 /// [`TokenStore::rotate_refresh_token`](crate::TokenStore::rotate_refresh_token): locks the
-/// token's grant (and the replacements'), then rotates, detects reuse, or refuses.
+/// token's grant (and the replacements'), then rotates, redeems within the grace window,
+/// detects reuse, or refuses, as [`RotationStep`] decides (the memory store takes the same
+/// decisions). Every read below happens while holding the grant's lock, so the token and its
+/// successor cannot change between the decision and the writes that carry it out.
 pub(crate) async fn rotate(
     tx: &mut impl WriteTx,
     hash: &TokenHash,
     now: UnixTime,
     replacements: &[TokenRecord],
+    grace: Duration,
 ) -> Result<Finish<Rotation>, StoreError> {
     let Some(grant_id) = tx.grant_of(hash).await? else {
         return Ok(Finish::Rollback(Rotation::Invalid));
@@ -224,48 +257,61 @@ pub(crate) async fn rotate(
     for (grant, expires_at) in grants_in_lock_order(replacements, Some(&grant_id)) {
         revoked |= tx.lock_grant(&grant, expires_at.max(now)).await?;
     }
+    let successor = successor_among(replacements);
     // Tokens are never stored into (or rotated within) a revoked grant; a rotated token
     // presented again is still reuse.
-    let won = !revoked && tx.mark_rotated(hash, now).await?;
+    let won = !revoked && tx.mark_rotated(hash, now, successor).await?;
     let record = tx.find_token(hash).await?;
-    Ok(match RotationStep::decide(won, record) {
-        RotationStep::StoreReplacements(record) => {
-            for replacement in replacements {
-                tx.insert_token(replacement).await?;
+    Ok(
+        match RotationStep::decide(won, revoked, record, now, grace, successor) {
+            RotationStep::StoreReplacements(record) => {
+                insert_all(tx, replacements).await?;
+                Finish::Commit(Rotation::Rotated(record))
             }
-            Finish::Commit(Rotation::Rotated(record))
-        }
-        RotationStep::RevokeGrant(mut record) => {
-            tx.mark_grant_revoked(&record.grant_id, now).await?;
-            tx.revoke_grant_tokens(&record.grant_id, now).await?;
-            record.revoked_at = record.revoked_at.or(Some(now));
-            Finish::Commit(Rotation::Reused(record))
-        }
-        RotationStep::Done(outcome) => Finish::Rollback(outcome),
-    })
+            RotationStep::ReplaceSuccessor(presented) => {
+                let current = match tx.successor_of(hash).await? {
+                    Some(current) => tx.find_token(&current).await?,
+                    None => None,
+                };
+                match (current, successor) {
+                    (Some(mut current), Some(successor))
+                        if successor_unused(&presented, Some(&current), now)
+                            && tx.supersede(&current.hash, now).await? =>
+                    {
+                        tx.set_successor(hash, successor).await?;
+                        insert_all(tx, replacements).await?;
+                        current.revoked_at = Some(now);
+                        Finish::Commit(Rotation::Reissued {
+                            presented,
+                            superseded: current,
+                        })
+                    }
+                    _ => revoke_for_reuse(tx, presented, now).await?,
+                }
+            }
+            RotationStep::RevokeGrant(record) => revoke_for_reuse(tx, record, now).await?,
+            RotationStep::Done(outcome) => Finish::Rollback(outcome),
+        },
+    )
 }
 
-/// What a rotation does once the conditional update ran (`won`: it changed the row) and the
-/// token's row was read back in the same transaction.
-pub(crate) enum RotationStep {
-    /// The update won: store the replacements, then answer `Rotated`.
-    StoreReplacements(TokenRecord),
-    /// The token was already rotated: revoke its grant, then answer `Reused`.
-    RevokeGrant(TokenRecord),
-    /// Nothing to do (unknown, not a refresh token, expired, revoked).
-    Done(Rotation),
-}
-
-impl RotationStep {
-    pub(crate) fn decide(won: bool, record: Option<TokenRecord>) -> Self {
-        match record {
-            Some(record) if won => Self::StoreReplacements(record),
-            Some(record) if record.kind == TokenKind::Refresh && record.rotated_at.is_some() => {
-                Self::RevokeGrant(record)
-            }
-            _ => Self::Done(Rotation::Invalid),
-        }
+async fn insert_all(tx: &mut impl WriteTx, records: &[TokenRecord]) -> Result<(), StoreError> {
+    for record in records {
+        tx.insert_token(record).await?;
     }
+    Ok(())
+}
+
+/// Reuse detection (RFC 9700 §4.14.2): revokes the grant of the replayed `record`.
+async fn revoke_for_reuse(
+    tx: &mut impl WriteTx,
+    mut record: TokenRecord,
+    now: UnixTime,
+) -> Result<Finish<Rotation>, StoreError> {
+    tx.mark_grant_revoked(&record.grant_id, now).await?;
+    tx.revoke_grant_tokens(&record.grant_id, now).await?;
+    record.revoked_at = record.revoked_at.or(Some(now));
+    Ok(Finish::Commit(Rotation::Reused(record)))
 }
 
 #[cfg(all(test, feature = "postgres"))]

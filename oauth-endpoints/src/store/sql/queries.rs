@@ -13,7 +13,8 @@ macro_rules! token_columns {
 macro_rules! client_columns {
     () => {
         "client_id, secret_hash, auth_method, grant_types, scope, introspect_any_token, \
-         allowed_cors_origins, previous_secret_hash, previous_secret_until"
+         allowed_cors_origins, previous_secret_hash, previous_secret_until, \
+         refresh_token_grace"
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
@@ -99,12 +100,26 @@ pub(crate) use revoke_grant_row;
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
 pub(crate) const REVOKE_GRANT_ROW: &str = revoke_grant_row!();
 
-/// Marks the refresh token `$2` rotated at `$1` if it is active at `$1`. Run while holding the
+/// Marks the refresh token `$2` rotated at `$1` if it is active at `$1`, recording `$3` (the
+/// hash of the refresh token that replaces it, or NULL) as its successor. Run while holding the
 /// token's grant (see [`LOCK_GRANT`]), so concurrent rotations of one token run one after the
 /// other and only the first matches `rotated_at IS NULL`.
-pub(crate) const ROTATE: &str = "UPDATE oauth_tokens SET rotated_at = $1 \
+pub(crate) const ROTATE: &str = "UPDATE oauth_tokens SET rotated_at = $1, successor = $3 \
      WHERE hash = $2 AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL \
      AND expires_at > $1 AND (not_before IS NULL OR not_before <= $1)";
+
+/// The successor recorded for the rotated token `$1` (see [`ROTATE`]).
+pub(crate) const SUCCESSOR_OF: &str = "SELECT successor FROM oauth_tokens WHERE hash = $1";
+
+/// Revokes the unused refresh token `$2` at `$1` (a grace redemption replaces it): only if it
+/// is still active, so a successor used or revoked meanwhile is not superseded. Run while
+/// holding the token's grant.
+pub(crate) const SUPERSEDE: &str = "UPDATE oauth_tokens SET revoked_at = $1 \
+     WHERE hash = $2 AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL \
+     AND expires_at > $1";
+
+/// Records `$1` as the successor of the rotated token `$2`.
+pub(crate) const SET_SUCCESSOR: &str = "UPDATE oauth_tokens SET successor = $1 WHERE hash = $2";
 
 /// The client whose id is `$1`.
 pub(crate) const FIND_CLIENT: &str = concat!(
@@ -119,20 +134,21 @@ macro_rules! save_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, \
              auth_method = excluded.auth_method, grant_types = excluded.grant_types, \
              scope = excluded.scope, introspect_any_token = excluded.introspect_any_token, \
              allowed_cors_origins = excluded.allowed_cors_origins, \
              previous_secret_hash = excluded.previous_secret_hash, \
-             previous_secret_until = excluded.previous_secret_until"
+             previous_secret_until = excluded.previous_secret_until, \
+             refresh_token_grace = excluded.refresh_token_grace"
         )
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 pub(crate) use save_client;
 
-/// Inserts or replaces a client; nine parameters, see `bind_client`.
+/// Inserts or replaces a client; ten parameters, see `bind_client`.
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
 pub(crate) const SAVE_CLIENT: &str = save_client!();
 
@@ -159,14 +175,14 @@ macro_rules! insert_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (client_id) DO NOTHING"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (client_id) DO NOTHING"
         )
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 pub(crate) use insert_client;
 
-/// Inserts a client unless its id is taken; nine parameters, see `bind_client`.
+/// Inserts a client unless its id is taken; ten parameters, see `bind_client`.
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
 pub(crate) const INSERT_CLIENT: &str = insert_client!();
 

@@ -1,6 +1,7 @@
 //! Converting between records and SQL column values, shared by the SQL stores.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
@@ -41,6 +42,8 @@ pub(crate) struct ClientRow {
     pub(crate) allowed_cors_origins: String,
     pub(crate) previous_secret_hash: Option<Vec<u8>>,
     pub(crate) previous_secret_until: Option<i64>,
+    /// Seconds; NULL: the server's window applies.
+    pub(crate) refresh_token_grace: Option<i64>,
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -54,6 +57,11 @@ fn array<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], StoreError
 /// A stored grant or token id.
 pub(crate) fn id(bytes: &[u8]) -> Result<Id, StoreError> {
     Ok(Id::from_bytes(array(bytes, "id")?))
+}
+
+/// A stored token hash.
+pub(crate) fn hash(bytes: &[u8]) -> Result<TokenHash, StoreError> {
+    Ok(TokenHash::from_bytes(array(bytes, "token hash")?))
 }
 
 /// Times are stored as signed 64-bit seconds.
@@ -134,6 +142,9 @@ impl ClientRow {
             previous_secret_until: client
                 .previous_secret()
                 .map(|previous| time(previous.until)),
+            refresh_token_grace: client
+                .refresh_token_grace()
+                .map(|grace| time(crate::store::rotation::grace_seconds(grace))),
         }
     }
 
@@ -153,12 +164,19 @@ impl ClientRow {
             }),
             _ => None,
         };
+        let grace = self
+            .refresh_token_grace
+            .map(|seconds| Duration::from_secs(unix(seconds)));
         let client = match self.secret_hash {
             Some(hash) => Client::with_secret_hash(
                 self.client_id,
                 SecretHash::from_bytes(array(&hash, "secret hash")?),
             ),
             None => Client::public(self.client_id),
+        };
+        let client = match grace {
+            Some(grace) => client.with_refresh_token_grace(grace),
+            None => client,
         };
         // Through the builder, so a row that breaks a client rule (say a secret hash with
         // method `none`) is refused rather than let authenticate by its id alone.
@@ -203,7 +221,7 @@ where
         .bind(row.rotated_at)
 }
 
-/// Binds a client row's nine columns in `client_columns!` order.
+/// Binds a client row's ten columns in `client_columns!` order.
 pub(crate) fn bind_client<'q, DB>(query: SqlQuery<'q, DB>, row: ClientRow) -> SqlQuery<'q, DB>
 where
     DB: Database,
@@ -224,6 +242,7 @@ where
         .bind(row.allowed_cors_origins)
         .bind(row.previous_secret_hash)
         .bind(row.previous_secret_until)
+        .bind(row.refresh_token_grace)
 }
 
 /// Reads a token record from a row holding the `token_columns!`.
@@ -273,6 +292,7 @@ where
         allowed_cors_origins: row.try_get("allowed_cors_origins").map_err(error)?,
         previous_secret_hash: row.try_get("previous_secret_hash").map_err(error)?,
         previous_secret_until: row.try_get("previous_secret_until").map_err(error)?,
+        refresh_token_grace: row.try_get("refresh_token_grace").map_err(error)?,
     }
     .into_client()
 }
