@@ -1,5 +1,9 @@
 //! Structured request logs: method, path, endpoint name, status, latency. Never bodies or
 //! headers, so no token or secret value can reach the log.
+//!
+//! Lines are formatted on the request path and written to stderr by a thread of their own
+//! (`tracing-appender`'s non-blocking writer): a request never waits for the terminal or the
+//! pipe behind stderr, only for a place in the writer's queue.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,6 +13,33 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use oauth_endpoints::AuthorizationServer;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::EnvFilter;
+
+/// The lines the writer's queue holds before a request waits for room.
+const QUEUED_LINES: usize = 128_000;
+
+/// Installs the program's logger: `RUST_LOG` (default `info`) to stderr through a non-blocking
+/// writer. Keep the guard until the program ends: dropping it flushes the queued lines, so the
+/// last lines (a start-up error, "stopped") are not lost.
+///
+/// Not lossy: when stderr cannot keep up and the queue is full, a request waits for room
+/// rather than its line being dropped.
+pub fn init() -> WorkerGuard {
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(QUEUED_LINES)
+        .thread_name("oauth-log-writer")
+        .finish(std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(writer)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    guard
+}
 
 /// Wraps `router` with a request log naming the endpoint each path belongs to.
 pub(crate) fn layer(server: AuthorizationServer, router: axum::Router) -> axum::Router {
