@@ -1,6 +1,7 @@
 //! The runnable server: options, start-up, the HTTP router with request logs, and the banner.
 
 mod clients_file;
+mod log_writer;
 mod logging;
 mod options;
 
@@ -15,6 +16,7 @@ use oauth_endpoints::{
 use tokio::net::TcpListener;
 
 pub use clients_file::{load as load_clients, parse as parse_clients};
+pub use log_writer::{BatchWriter, FlushGuard, batch_writer};
 pub use logging::init as init_logging;
 pub use options::{Options, StoreChoice};
 
