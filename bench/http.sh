@@ -65,8 +65,17 @@ fi
 for tool in curl wrk; do
     command -v "$tool" >/dev/null || { log "$tool is required"; exit 1; }
 done
-PGBENCH="$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -n1 || true)"
-PSQL="$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | tail -n1 || true)"
+# postgres_tool NAME: NAME on PATH, else the newest /usr/lib/postgresql/*/bin/NAME, else nothing.
+postgres_tool() {
+    command -v "$1" && return
+    local found=""
+    for candidate in /usr/lib/postgresql/*/bin/"$1"; do
+        [ -x "$candidate" ] && found="$candidate"
+    done
+    echo "$found"
+}
+PGBENCH="$(postgres_tool pgbench)"
+PSQL="$(postgres_tool psql)"
 
 log "building the release examples"
 cargo build --release --quiet -p oauth-endpoints-examples --examples --all-features
