@@ -8,7 +8,7 @@
 
 use axum::extract::State;
 use axum::routing::get;
-use oauth_endpoints::{AuthorizationServer, Client, MemoryStore};
+use oauth_endpoints::{AuthorizationServer, Client, MemoryStore, PurgeOptions};
 
 #[derive(Clone)]
 struct AppState {
@@ -27,6 +27,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .clients()
         .save(&Client::confidential("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF").build()?)
         .await?;
+
+    // Expired tokens purged in bounded passes for as long as `_purger` lives.
+    let _purger = oauth.spawn_purger(PurgeOptions::default());
 
     // The application's own router, with its own state…
     let app = axum::Router::new()

@@ -20,7 +20,8 @@ use device_flow::{
 };
 use oauth_endpoints::{Client, Clock, SystemClock};
 use oauth_endpoints_examples::server::{
-    OpenedStore, Options, Prepared, banner, bind, prepare_with, serve, shutdown_signal,
+    OpenedStore, Options, Prepared, banner, bind, init_logging, prepare_with, serve,
+    shutdown_signal,
 };
 
 /// The public client made for the tour when no clients file is given.
@@ -30,13 +31,8 @@ const DEMO_USER: &str = "demo-user";
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Flushes the log when `main` returns, after the last line.
+    let _log = init_logging();
     let command = Options::command().name("device_flow").about(
         "Serve the OAuth endpoints linked into this program, with the device flow (RFC 8628).",
     );

@@ -9,7 +9,7 @@
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use oauth_endpoints::{AuthorizationServer, Client, OAuthService};
+use oauth_endpoints::{AuthorizationServer, Client, OAuthService, PurgeOptions};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,6 +21,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .clients()
         .save(&Client::confidential("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF").build()?)
         .await?;
+    // Expired tokens purged in bounded passes for as long as `_purger` lives.
+    let _purger = server.spawn_purger(PurgeOptions::default());
     let service = OAuthService::new(server);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8082").await?;

@@ -5,18 +5,14 @@
 //! ```
 
 use clap::Parser;
-use oauth_endpoints_examples::server::{Options, banner, bind, prepare, serve, shutdown_signal};
+use oauth_endpoints_examples::server::{
+    Options, banner, bind, init_logging, prepare, serve, shutdown_signal,
+};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    // Flushes the log when `main` returns, after the last line.
+    let _log = init_logging();
     let options = Options::parse();
     match run(options).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -9,8 +9,9 @@
 //!
 //! The crate is runtime- and framework-agnostic: endpoints take and return [`http`] types with
 //! [`bytes::Bytes`] bodies. Integrations are cargo features: `axum` (`server.into_router()`),
-//! `tower` (`OAuthService`, a service that bounds bodies while reading them), and `sqlite` (an
-//! embedded store).
+//! `tower` (`OAuthService`, a service that bounds bodies while reading them), `tokio` (a
+//! background purge of expired tokens; `axum`, `sqlite` and `postgres` enable it), `sqlite` (an
+//! embedded store) and `postgres` (a store shared by several instances).
 //!
 //! # Issue, introspect, revoke
 //!
@@ -60,6 +61,39 @@
 //! assert_eq!(response.body().as_ref(), oauth_endpoints::INACTIVE);
 //! # }
 //! ```
+//!
+//! # Purging expired tokens
+//!
+//! Stores keep expired tokens until they are purged; the server purges them, in bounded
+//! batches, when told to. With feature `tokio` (enabled by `axum`, `sqlite` and `postgres`),
+//! one line beside the router does it for the server's whole life:
+//!
+//! ```
+//! # #[cfg(feature = "axum")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use oauth_endpoints::{AuthorizationServer, PurgeOptions};
+//!
+//! let server = AuthorizationServer::builder().build().unwrap();
+//! // A pass now and every minute: up to 100 batches of 1,000 records expired over an hour ago.
+//! // Dropping `purger` stops it.
+//! let purger = server.spawn_purger(PurgeOptions::default());
+//! let app: axum::Router = server.into_router();
+//! // axum::serve(listener, app).await ...
+//! # drop(app);
+//! purger.stop().await;
+//! # }
+//! # #[cfg(not(feature = "axum"))]
+//! # fn main() {}
+//! ```
+//!
+//! Without Tokio, call [`AuthorizationServer::purge_expired`] (one bounded pass) from your own
+//! scheduler. The grace period ([`PurgeOptions::with_grace`], an hour by default) keeps a token
+//! for a while after it expires, so every instance still finds it and answers for it
+//! consistently (`{"active":false}`); a token that has not expired, or expired within the
+//! grace, is never purged. A pass repeats batches while they come back full, up to
+//! [`PurgeOptions::with_max_batches`], so the work of one pass is bounded however far behind
+//! the store is.
 
 // The built-in endpoints use the same attribute as users' endpoints.
 #[allow(unused_extern_crates)]
@@ -80,6 +114,7 @@ mod grant;
 mod hooks;
 mod integration;
 mod metadata;
+mod purge;
 mod registration;
 mod response;
 mod route;
@@ -125,7 +160,10 @@ pub use hooks::{
 };
 #[cfg(feature = "tower")]
 pub use integration::OAuthService;
+#[cfg(feature = "tokio")]
+pub use integration::Purger;
 pub use metadata::WELL_KNOWN_PATH;
+pub use purge::{PurgeOptions, PurgeReport};
 pub use response::{json_bytes_response, json_response};
 pub use route::Route;
 pub use scope::{InvalidScope, Scope};

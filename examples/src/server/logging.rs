@@ -1,5 +1,9 @@
 //! Structured request logs: method, path, endpoint name, status, latency. Never bodies or
 //! headers, so no token or secret value can reach the log.
+//!
+//! Lines are formatted on the request path and written to stderr in batches by a thread of
+//! their own ([`log_writer`](super::log_writer)): a request never waits for the terminal or
+//! the pipe behind stderr, nor wakes a thread per line.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,6 +13,36 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use oauth_endpoints::AuthorizationServer;
+use tracing_subscriber::EnvFilter;
+
+use super::log_writer::{FlushGuard, batch_writer};
+
+/// The most bytes of log lines waiting for stderr (about 20,000 request lines); past that a
+/// request waits for room rather than its line being dropped.
+const BUFFERED_BYTES: usize = 4 << 20;
+
+/// Installs the program's logger: `RUST_LOG` (default `info`) to stderr, written in batches
+/// by a thread of its own. Keep the guard until the program ends: dropping it writes the lines
+/// still buffered, so the last ones (a start-up error, "stopped") are not lost. If the thread
+/// cannot be started, lines are written to stderr directly.
+pub fn init() -> Option<FlushGuard> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
+    match batch_writer(std::io::stderr(), BUFFERED_BYTES) {
+        Ok((writer, guard)) => {
+            builder.with_writer(writer).init();
+            Some(guard)
+        }
+        Err(error) => {
+            builder.with_writer(std::io::stderr).init();
+            tracing::warn!(%error, "cannot start the log writer thread; logging synchronously");
+            None
+        }
+    }
+}
 
 /// Wraps `router` with a request log naming the endpoint each path belongs to.
 pub(crate) fn layer(server: AuthorizationServer, router: axum::Router) -> axum::Router {

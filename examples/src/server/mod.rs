@@ -1,6 +1,7 @@
 //! The runnable server: options, start-up, the HTTP router with request logs, and the banner.
 
 mod clients_file;
+mod log_writer;
 mod logging;
 mod options;
 
@@ -10,11 +11,13 @@ use std::time::Duration;
 
 use oauth_endpoints::{
     AuthorizationServer, AuthorizationServerBuilder, BuildError, Client, MemoryStore, PgStore,
-    SecretPolicy, SqliteStore, StoreError, generate_secret,
+    PurgeOptions, SecretPolicy, SqliteStore, StoreError, generate_secret,
 };
 use tokio::net::TcpListener;
 
 pub use clients_file::{load as load_clients, parse as parse_clients};
+pub use log_writer::{BatchWriter, FlushGuard, batch_writer};
+pub use logging::init as init_logging;
 pub use options::{Options, StoreChoice};
 
 /// Why the server could not start.
@@ -184,36 +187,19 @@ pub fn router(server: AuthorizationServer) -> axum::Router {
 }
 
 /// Serves `server` on `listener` until `shutdown` completes, then finishes in-flight requests.
-/// Expired tokens are purged every minute meanwhile.
+/// Expired tokens are purged meanwhile, in bounded passes ([`PurgeOptions::default`]: a pass a
+/// minute of up to 100 batches of 1,000 tokens that expired over an hour ago).
 pub async fn serve(
     listener: TcpListener,
     server: AuthorizationServer,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let purger = tokio::spawn(purge_periodically(server.clone()));
+    let purger = server.spawn_purger(PurgeOptions::default());
     let result = axum::serve(listener, router(server))
         .with_graceful_shutdown(shutdown)
         .await;
-    purger.abort();
+    purger.stop().await;
     result
-}
-
-async fn purge_periodically(server: AuthorizationServer) {
-    let mut interval = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        interval.tick().await;
-        let now = oauth_endpoints::Clock::now(&oauth_endpoints::SystemClock);
-        // A grace period keeps expired tokens long enough to answer "inactive" consistently.
-        match server
-            .tokens()
-            .purge_expired(now.saturating_sub(3600), 10_000)
-            .await
-        {
-            Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "purged expired tokens"),
-            Err(error) => tracing::warn!(%error, "could not purge expired tokens"),
-        }
-    }
 }
 
 /// What the server prints at start: the address, the routes, and how to try it.
