@@ -1,26 +1,26 @@
 //! [`SqliteStore`]: clients and tokens in an embedded SQLite database (feature `sqlite`).
 
-use std::future::Future;
-use std::path::Path;
+mod readers;
+mod rows;
+mod writer;
+
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Executor, Sqlite, Transaction};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use self::readers::Readers;
+use self::rows::{bind_client, error};
+use self::writer::{Writer, at_once};
 use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
-use crate::store::sql::queries::{
-    DELETE_CLIENT, FIND_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, INSERT_TOKEN,
-    LOCK_GRANT, REVOKE_GRANT, REVOKE_GRANT_ROW, REVOKE_TOKEN, ROTATE, SAVE_CLIENT,
-};
-use crate::store::sql::row::{
-    self, ClientRow, TokenRow, bind_client, bind_token, read_client, read_token, time,
-};
-use crate::store::sql::{self, Finish, WriteTx, error};
+use crate::store::sql::queries::{FIND_CLIENT, FIND_TOKEN, REVOKE_TOKEN, SAVE_CLIENT};
+use crate::store::sql::row::{ClientRow, time};
+use crate::store::sql::{self, Finish};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
 use crate::token::{TokenKind, TokenRecord};
 
@@ -70,240 +70,264 @@ CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at);
 ",
 ];
 
-/// Clients and tokens in a SQLite file: the embedded default store. Tokens and revocations
-/// survive a restart.
+/// How long a write waits for SQLite's write lock while another process (or another store, or
+/// [`SqliteStore::pool`]) holds it.
+const WRITE_BUSY: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection: every statement the store runs (about twenty on
+/// the write connection) stays prepared.
+const STATEMENT_CACHE: usize = 64;
+
+/// Failures of the store's own machinery (SQLite's answers are `rusqlite` errors).
+#[derive(Debug, thiserror::Error)]
+enum SqliteError {
+    /// The writer thread is gone (it panicked, or could not start).
+    #[error("the SQLite writer thread stopped")]
+    WriterGone,
+    /// A write step did not complete at once (a bug: every step is synchronous).
+    #[error("a SQLite write step did not complete at once")]
+    Suspended,
+    /// The batch holding the operation could not be committed: nothing of it was stored.
+    #[error("the write batch was not committed: {0}")]
+    Batch(String),
+}
+
+/// Which database the connections open.
+#[derive(Clone, Debug)]
+enum Target {
+    /// A file, in WAL mode.
+    File(PathBuf),
+    /// A named in-memory database in shared-cache mode (`file:NAME?mode=memory&cache=shared`),
+    /// so that [`SqliteStore::pool`] reaches the same tables; it lives while the writer's
+    /// connection is open.
+    Memory(String),
+}
+
+impl Target {
+    /// A new connection: busy timeout for writes, a statement cache for every statement we run.
+    fn open(&self, existing: bool) -> Result<Connection, StoreError> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if !existing {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let connection = match self {
+            Self::File(path) => Connection::open_with_flags(path, flags),
+            Self::Memory(name) => Connection::open_with_flags(
+                format!("file:{name}"),
+                flags
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_MEMORY
+                    | OpenFlags::SQLITE_OPEN_SHARED_CACHE,
+            ),
+        }
+        .map_err(error)?;
+        connection.busy_timeout(WRITE_BUSY).map_err(error)?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(connection)
+    }
+}
+
+/// The write connection's set-up, on the writer thread: WAL mode, `synchronous=FULL`, then the
+/// migrations in one `BEGIN IMMEDIATE` transaction (two processes opening one file at once
+/// migrate it once).
+fn prepare(connection: &mut Connection) -> Result<(), StoreError> {
+    // Answers the mode in force: `memory` for an in-memory database, `wal` otherwise.
+    let _mode: String = connection
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(error)?;
+    connection
+        .execute_batch("PRAGMA synchronous = FULL")
+        .map_err(error)?;
+    let tx = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(error)?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(error)?;
+    let applied = usize::try_from(version).unwrap_or(0);
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(migration).map_err(error)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
+            .map_err(error)?;
+    }
+    tx.commit().map_err(error)
+}
+
+/// survive a restart, and an operating-system crash or power loss after the store answered.
 ///
-/// Opening creates the file if needed, applies migrations, and turns on WAL mode. Each state
-/// change is one transaction; token lookups use the primary key on the token hash. Writes
-/// that create or revoke tokens take the database's write lock from their first statement
-/// (`BEGIN IMMEDIATE`), so they run one at a time and keep the grant contract of
-/// [`TokenStore`]: nothing is stored into a revoked grant.
+/// # Design (the measurements are in BENCHMARKS.md, "The SQLite store")
+///
+/// - **One writer.** Every change goes through a queue to one thread that owns the only write
+///   connection of the store and commits the queued changes in batches (group commit): each
+///   change runs inside a savepoint of the batch's transaction, so one that fails or rolls back
+///   leaves the others; each caller is answered once the batch holding its change is durable.
+///   Writes no longer contend for SQLite's write lock, nor sleep in its busy handler. The write
+///   logic (grant locking, insertion, grant revocation, rotation and reuse detection, client
+///   deletion) is the one `store/sql/mod.rs` shares with [`PgStore`](crate::PgStore).
+/// - **Readers on the calling thread.** Lookups run at once on a read connection of their own
+///   with cached prepared statements: a primary-key lookup costs a few microseconds, less than
+///   handing it to another thread (see `readers.rs`).
+/// - **Durable.** WAL mode with `synchronous=FULL`: a commit returns after the WAL is synced
+///   to disk, so an acknowledged revocation survives a crash of the process or of the machine
+///   (the test suite kills a process right after its acknowledgement and checks). The price is
+///   one `fsync` per batch, shared by every change of the batch.
+/// - **Driver.** `rusqlite`, chosen over sqlx's SQLite driver by measurement; sqlx still serves
+///   [`pool`](Self::pool), for tables of your own beside ours.
+///
+/// Several stores (or processes) may open one file: each has its writer, and SQLite's write
+/// lock, taken by each batch from its first statement (`BEGIN IMMEDIATE`), serializes them.
+/// An in-memory database ([`in_memory`](Self::in_memory)) has no separate readers: its
+/// lookups go through the writer too.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
+    writer: Writer,
+    /// `None` for an in-memory database.
+    readers: Option<Readers>,
     pool: SqlitePool,
 }
 
 impl SqliteStore {
     /// Opens (or creates) the database file at `path`.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true);
-        Self::with_options(options, 8).await
+        Self::start(Target::File(path.as_ref().to_path_buf())).await
     }
 
-    /// Opens a database from a URL such as `sqlite:oauth.db` or `sqlite::memory:`.
+    /// Opens a database from a URL such as `sqlite:oauth.db` or `sqlite::memory:` (a private
+    /// in-memory database).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::backend)?
-            .create_if_missing(true);
-        // Every connection to `:memory:` is a database of its own: keep one.
-        let connections = if url.contains(":memory:") { 1 } else { 8 };
-        Self::with_options(options, connections).await
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Self::in_memory().await;
+        }
+        let options = SqliteConnectOptions::from_str(url).map_err(StoreError::backend)?;
+        Self::start(Target::File(options.get_filename().to_path_buf())).await
     }
 
     /// A private in-memory database (for tests).
     pub async fn in_memory() -> Result<Self, StoreError> {
-        Self::connect("sqlite::memory:").await
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "oauth-endpoints-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Self::start(Target::Memory(name)).await
     }
 
-    async fn with_options(
-        options: SqliteConnectOptions,
-        connections: u32,
-    ) -> Result<Self, StoreError> {
-        let options = options
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
+    async fn start(target: Target) -> Result<Self, StoreError> {
+        let (pool_options, readers) = match &target {
+            Target::File(path) => (
+                SqliteConnectOptions::new()
+                    .filename(path)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(WRITE_BUSY),
+                true,
+            ),
+            Target::Memory(name) => (
+                SqliteConnectOptions::from_str(&format!(
+                    "sqlite:file:{name}?mode=memory&cache=shared"
+                ))
+                .map_err(StoreError::backend)?,
+                false,
+            ),
+        };
+        // The writer thread takes its own handle on the target: it opens the file (creating
+        // it) and migrates it before any reader opens it.
+        let writer = Writer::start(target.clone(), prepare).await?;
+        let readers = if readers {
+            Some(Readers::new(target)?)
+        } else {
+            None
+        };
+        // Opened on first use: most deployments never use it.
         let pool = SqlitePoolOptions::new()
-            .max_connections(connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await
-            .map_err(error)?;
-        let store = Self { pool };
-        store.migrate().await?;
-        Ok(store)
+            .max_connections(4)
+            .acquire_timeout(WRITE_BUSY)
+            .connect_lazy_with(pool_options);
+        Ok(Self {
+            writer,
+            readers,
+            pool,
+        })
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(error)?;
-        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(error)?;
-        let applied = usize::try_from(version).unwrap_or(0);
-        for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
-            // Plain strings run as simple queries (several statements, no parameters); unlike
-            // `raw_sql`, they keep this future `Send` for any caller.
-            (&mut *tx).execute(*migration).await.map_err(error)?;
-            let version = format!("PRAGMA user_version = {}", index + 1);
-            (&mut *tx).execute(version.as_str()).await.map_err(error)?;
-        }
-        tx.commit().await.map_err(error)
-    }
-
-    /// The connection pool, for your own tables beside ours.
+    /// A sqlx pool on the same database, for your own tables beside ours (opened on first
+    /// use). Its writes wait for the store's writer between batches, as another process's do.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
-}
 
-impl SqliteStore {
-    /// Runs the write transaction `operation` builds, holding the write lock from the start
-    /// (`BEGIN IMMEDIATE`: a deferred transaction that reads before it writes could find its
-    /// snapshot stale when it comes to write, and fail at once instead of waiting).
-    async fn write<T, F, Fut>(&self, operation: F) -> Result<T, StoreError>
-    where
-        F: FnOnce(SqliteTx) -> Fut,
-        Fut: Future<Output = (SqliteTx, Result<Finish<T>, StoreError>)>,
-    {
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error)?;
-        let (tx, outcome) = operation(SqliteTx(tx)).await;
-        match outcome? {
-            Finish::Commit(value) => tx.0.commit().await.map(|()| value).map_err(error),
-            // Dropping the transaction rolls it back.
-            Finish::Rollback(value) => Ok(value),
+    /// Runs a lookup on a read connection, or through the writer for an in-memory database.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match &self.readers {
+            Some(readers) => readers.run(read),
+            None => {
+                self.writer
+                    .run(move |tx| read(tx.connection()).map(Finish::Rollback))
+                    .await
+            }
         }
     }
 }
 
-/// A write transaction holding SQLite's write lock.
-struct SqliteTx(Transaction<'static, Sqlite>);
+fn find_client(connection: &Connection, client_id: &str) -> Result<Option<Client>, StoreError> {
+    rows::query_row(connection, FIND_CLIENT, [client_id], rows::client)?
+        .map(ClientRow::into_client)
+        .transpose()
+}
 
-impl WriteTx for SqliteTx {
-    async fn delete_client_row(&mut self, client_id: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query(DELETE_CLIENT)
-            .bind(client_id)
-            .execute(&mut *self.0)
-            .await
-            .map_err(error)?;
-        Ok(result.rows_affected() > 0)
-    }
-
-    async fn grants_of_client(&mut self, client_id: &str) -> Result<Vec<Id>, StoreError> {
-        let grants: Vec<Vec<u8>> = sqlx::query_scalar(GRANTS_OF_CLIENT)
-            .bind(client_id)
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(error)?;
-        grants.iter().map(|bytes| row::id(bytes)).collect()
-    }
-
-    async fn lock_grant(
-        &mut self,
-        grant_id: &Id,
-        expires_at: UnixTime,
-    ) -> Result<bool, StoreError> {
-        let revoked_at: Option<i64> = sqlx::query_scalar(LOCK_GRANT)
-            .bind(grant_id.as_bytes().as_slice())
-            .bind(time(expires_at))
-            .fetch_one(&mut *self.0)
-            .await
-            .map_err(error)?;
-        Ok(revoked_at.is_some())
-    }
-
-    async fn mark_grant_revoked(&mut self, grant_id: &Id, now: UnixTime) -> Result<(), StoreError> {
-        sqlx::query(REVOKE_GRANT_ROW)
-            .bind(grant_id.as_bytes().as_slice())
-            .bind(time(now))
-            .bind(time(now))
-            .execute(&mut *self.0)
-            .await
-            .map_err(error)?;
-        Ok(())
-    }
-
-    async fn revoke_grant_tokens(
-        &mut self,
-        grant_id: &Id,
-        now: UnixTime,
-    ) -> Result<u64, StoreError> {
-        let result = sqlx::query(REVOKE_GRANT)
-            .bind(time(now))
-            .bind(grant_id.as_bytes().as_slice())
-            .execute(&mut *self.0)
-            .await
-            .map_err(error)?;
-        Ok(result.rows_affected())
-    }
-
-    async fn grant_of(&mut self, hash: &TokenHash) -> Result<Option<Id>, StoreError> {
-        let grant: Option<Vec<u8>> = sqlx::query_scalar(GRANT_OF_TOKEN)
-            .bind(hash.as_bytes().as_slice())
-            .fetch_optional(&mut *self.0)
-            .await
-            .map_err(error)?;
-        grant.map(|bytes| row::id(&bytes)).transpose()
-    }
-
-    async fn mark_rotated(&mut self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
-        let result = sqlx::query(ROTATE)
-            .bind(time(now))
-            .bind(hash.as_bytes().as_slice())
-            .execute(&mut *self.0)
-            .await
-            .map_err(error)?;
-        Ok(result.rows_affected() == 1)
-    }
-
-    async fn find_token(&mut self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query(FIND_TOKEN)
-            .bind(hash.as_bytes().as_slice())
-            .fetch_optional(&mut *self.0)
-            .await
-            .map_err(error)?;
-        row.as_ref().map(read_token).transpose()
-    }
-
-    async fn insert_token(&mut self, record: &TokenRecord) -> Result<(), StoreError> {
-        bind_token(sqlx::query(INSERT_TOKEN), TokenRow::from_record(record))
-            .execute(&mut *self.0)
-            .await
-            .map_err(error)?;
-        Ok(())
-    }
+fn find_token(
+    connection: &Connection,
+    hash: &TokenHash,
+) -> Result<Option<TokenRecord>, StoreError> {
+    rows::query_row(
+        connection,
+        FIND_TOKEN,
+        [hash.as_bytes().as_slice()],
+        rows::token,
+    )?
+    .map(sql::row::TokenRow::into_record)
+    .transpose()
 }
 
 impl ClientStore for SqliteStore {
     async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        let row = sqlx::query(FIND_CLIENT)
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(error)?;
-        row.as_ref().map(read_client).transpose()
+        match &self.readers {
+            Some(readers) => readers.run(|connection| find_client(connection, client_id)),
+            None => {
+                let client_id = client_id.to_owned();
+                self.read(move |connection| find_client(connection, &client_id))
+                    .await
+            }
+        }
     }
 
     async fn save_client(&self, client: &Client) -> Result<(), StoreError> {
-        bind_client(sqlx::query(SAVE_CLIENT), ClientRow::from_client(client))
-            .execute(&self.pool)
+        let row = ClientRow::from_client(client);
+        self.writer
+            .run(move |tx| {
+                tx.with_statement(SAVE_CLIENT, |statement| bind_client(statement, &row))?;
+                Ok(Finish::Commit(()))
+            })
             .await
-            .map_err(error)?;
-        Ok(())
     }
 
     async fn delete_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
-        self.write(|mut tx| async move {
-            let outcome = sql::delete_client(&mut tx, client_id, now).await;
-            (tx, outcome)
-        })
-        .await
+        let client_id = client_id.to_owned();
+        self.writer
+            .run(move |tx| at_once(sql::delete_client(tx, &client_id, now)))
+            .await
     }
 }
 
 impl TokenStore for SqliteStore {
     async fn insert_tokens(&self, records: &[TokenRecord]) -> Result<(), StoreError> {
-        self.write(|mut tx| async move {
-            let outcome = sql::insert_tokens(&mut tx, records).await;
-            (tx, outcome)
-        })
-        .await
+        let records = records.to_vec();
+        self.writer
+            .run(move |tx| at_once(sql::insert_tokens(tx, &records)))
+            .await
     }
 
     async fn find_token(
@@ -311,30 +335,31 @@ impl TokenStore for SqliteStore {
         hash: &TokenHash,
         _hint: Option<TokenKind>,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query(FIND_TOKEN)
-            .bind(hash.as_bytes().as_slice())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(error)?;
-        row.as_ref().map(read_token).transpose()
+        match &self.readers {
+            Some(readers) => readers.run(|connection| find_token(connection, hash)),
+            None => {
+                let hash = *hash;
+                self.read(move |connection| find_token(connection, &hash))
+                    .await
+            }
+        }
     }
 
     async fn revoke_token(&self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
-        let result = sqlx::query(REVOKE_TOKEN)
-            .bind(time(now))
-            .bind(hash.as_bytes().as_slice())
-            .execute(&self.pool)
+        let hash = *hash;
+        self.writer
+            .run(move |tx| {
+                let rows = tx.execute(REVOKE_TOKEN, (time(now), hash.as_bytes().as_slice()))?;
+                Ok(Finish::Commit(rows > 0))
+            })
             .await
-            .map_err(error)?;
-        Ok(result.rows_affected() > 0)
     }
 
     async fn revoke_grant(&self, grant_id: &Id, now: UnixTime) -> Result<u64, StoreError> {
-        self.write(|mut tx| async move {
-            let outcome = sql::revoke_grant(&mut tx, grant_id, now).await;
-            (tx, outcome)
-        })
-        .await
+        let grant_id = *grant_id;
+        self.writer
+            .run(move |tx| at_once(sql::revoke_grant(tx, &grant_id, now)))
+            .await
     }
 
     async fn rotate_refresh_token(
@@ -343,38 +368,33 @@ impl TokenStore for SqliteStore {
         now: UnixTime,
         replacements: &[TokenRecord],
     ) -> Result<Rotation, StoreError> {
-        self.write(|mut tx| async move {
-            let outcome = sql::rotate(&mut tx, hash, now, replacements).await;
-            (tx, outcome)
-        })
-        .await
+        let (hash, replacements) = (*hash, replacements.to_vec());
+        self.writer
+            .run(move |tx| at_once(sql::rotate(tx, &hash, now, &replacements)))
+            .await
     }
 
     async fn purge_expired(&self, before: UnixTime, limit: u64) -> Result<u64, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let result = sqlx::query(
-            "DELETE FROM oauth_tokens WHERE hash IN \
-             (SELECT hash FROM oauth_tokens WHERE expires_at < $1 LIMIT $2)",
-        )
-        .bind(time(before))
-        .bind(limit)
-        .execute(&self.pool)
-        .await
-        .map_err(error)?;
-        // Grants with no token left whose tokens all expired before `before` (a grant's
-        // `expires_at` is its newest token's): a revoked grant is remembered as long as it has
-        // a token.
-        sqlx::query(
-            "DELETE FROM oauth_grants WHERE grant_id IN \
-             (SELECT grant_id FROM oauth_grants WHERE expires_at < $1 AND NOT EXISTS \
-             (SELECT 1 FROM oauth_tokens WHERE oauth_tokens.grant_id = oauth_grants.grant_id) \
-             LIMIT $2)",
-        )
-        .bind(time(before))
-        .bind(limit)
-        .execute(&self.pool)
-        .await
-        .map_err(error)?;
-        Ok(result.rows_affected())
+        self.writer
+            .run(move |tx| {
+                let purged = tx.execute(
+                    "DELETE FROM oauth_tokens WHERE hash IN \
+                     (SELECT hash FROM oauth_tokens WHERE expires_at < $1 LIMIT $2)",
+                    (time(before), limit),
+                )?;
+                // Grants with no token left whose tokens all expired before `before` (a
+                // grant's `expires_at` is its newest token's): a revoked grant is remembered as
+                // long as it has a token.
+                tx.execute(
+                    "DELETE FROM oauth_grants WHERE grant_id IN \
+                     (SELECT grant_id FROM oauth_grants WHERE expires_at < $1 AND NOT EXISTS \
+                     (SELECT 1 FROM oauth_tokens WHERE oauth_tokens.grant_id = oauth_grants.grant_id) \
+                     LIMIT $2)",
+                    (time(before), limit),
+                )?;
+                Ok(Finish::Commit(purged as u64))
+            })
+            .await
     }
 }
