@@ -81,8 +81,9 @@ const STATEMENT_CACHE: usize = 64;
 /// Failures of the store's own machinery (SQLite's answers are `rusqlite` errors).
 #[derive(Debug, thiserror::Error)]
 enum SqliteError {
-    /// The writer thread is gone (it panicked, or could not start).
-    #[error("the SQLite writer thread stopped")]
+    /// The writer dropped the operation without an answer: its thread stopped, or the
+    /// operation panicked.
+    #[error("the SQLite writer stopped or dropped the operation")]
     WriterGone,
     /// A write step did not complete at once (a bug: every step is synchronous).
     #[error("a SQLite write step did not complete at once")]

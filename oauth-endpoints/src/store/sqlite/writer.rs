@@ -30,6 +30,7 @@
 //! holds as for one transaction per operation.
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::sync::mpsc;
 use std::task::{Context, Poll, Waker};
@@ -197,8 +198,13 @@ fn commit_batch(
         let mut tx = Tx(&mut *connection);
         for work in batch {
             statement(tx.0, "SAVEPOINT operation")?;
-            let (keep, settle) = work(&mut tx);
-            settles.push(settle);
+            // A panicking operation (a bug) is rolled back alone; its caller, whose answer went
+            // with it, gets an error, and the writer goes on serving the others.
+            let (keep, settle) = match catch_unwind(AssertUnwindSafe(|| work(&mut tx))) {
+                Ok((keep, settle)) => (keep, Some(settle)),
+                Err(_) => (false, None),
+            };
+            settles.extend(settle);
             if !keep {
                 statement(tx.0, "ROLLBACK TO operation")?;
             }
