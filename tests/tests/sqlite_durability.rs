@@ -12,6 +12,8 @@
 //! the commit reached the disk) is SQLite's `synchronous=FULL`: the WAL is synced before
 //! `COMMIT` returns (see `SqliteStore`'s documentation).
 
+#![allow(clippy::expect_used, clippy::panic)] // Test code: a failure is a failing test.
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};

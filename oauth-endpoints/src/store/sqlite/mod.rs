@@ -171,7 +171,11 @@ fn prepare(connection: &mut Connection) -> Result<(), StoreError> {
 /// - **Durable.** WAL mode with `synchronous=FULL`: a commit returns after the WAL is synced
 ///   to disk, so an acknowledged revocation survives a crash of the process or of the machine
 ///   (the test suite kills a process right after its acknowledgement and checks). The price is
-///   one `fsync` per batch, shared by every change of the batch.
+///   one `fsync` per batch, shared by every change of the batch: with a fixed number of
+///   concurrent callers, throughput is at most that number per `fsync` time.
+/// - **Checkpoints out of the commits.** The WAL is copied back into the database file by a
+///   thread of its own and, for the last frames, by the writer between batches, never inside a
+///   batch's commit.
 /// - **Driver.** `rusqlite`, chosen over sqlx's SQLite driver by measurement; sqlx still serves
 ///   [`pool`](Self::pool), for tables of your own beside ours.
 ///
