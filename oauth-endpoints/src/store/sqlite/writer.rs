@@ -471,3 +471,74 @@ impl WriteTx for Tx<'_> {
         ready(inserted.map(|_| ()))
     }
 }
+
+#[cfg(all(test, feature = "test-kit"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::at_once;
+    use crate::store::sql::{self, Finish, WriteTx};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{StoreError, TokenStore};
+    use crate::test_kit::record;
+    use crate::{Id, TokenKind};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_operation_is_rolled_back_alone_and_its_batch_is_committed() {
+        let store = SqliteStore::in_memory().await.expect("open");
+        let writer = store.writer.clone();
+        // Holds the writer thread, so that the three operations below queue up meanwhile and
+        // are taken together as the next batch.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let hold = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .run(move |_| {
+                        let _ = held.recv_timeout(Duration::from_secs(5));
+                        Ok(Finish::Commit(()))
+                    })
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let [kept, lost, also_kept] =
+            [(); 3].map(|()| record(TokenKind::Access, Id::random(), "c1").1);
+        let insert = |record: crate::TokenRecord| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .run(move |tx| at_once(sql::insert_tokens(tx, &[record])))
+                    .await
+            })
+        };
+        let first = insert(kept.clone());
+        let failing = tokio::spawn({
+            let (writer, lost) = (writer.clone(), lost.clone());
+            async move {
+                writer
+                    .run(move |tx| {
+                        // A change, then a failure: the change must not survive.
+                        at_once(tx.insert_token(&lost))?;
+                        Err::<Finish<()>, _>(StoreError::backend("refused"))
+                    })
+                    .await
+            }
+        });
+        let last = insert(also_kept.clone());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        release.send(()).expect("the hold is waiting");
+
+        assert!(hold.await.expect("joined").is_ok());
+        assert!(first.await.expect("joined").is_ok());
+        assert!(matches!(
+            failing.await.expect("joined"),
+            Err(StoreError::Backend(_))
+        ));
+        assert!(last.await.expect("joined").is_ok());
+        for (record, stored) in [(kept, true), (lost, false), (also_kept, true)] {
+            let found = store.find_token(&record.hash, None).await.expect("find");
+            assert_eq!(found.is_some(), stored, "{:?}", record.hash);
+        }
+    }
+}
