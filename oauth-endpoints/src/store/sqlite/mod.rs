@@ -154,6 +154,7 @@ fn prepare(connection: &mut Connection) -> Result<(), StoreError> {
     tx.commit().map_err(error)
 }
 
+/// Clients and tokens in a SQLite file: the embedded default store. Tokens and revocations
 /// survive a restart, and an operating-system crash or power loss after the store answered.
 ///
 /// # Design (the measurements are in BENCHMARKS.md, "The SQLite store")
