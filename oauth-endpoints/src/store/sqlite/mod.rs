@@ -180,6 +180,9 @@ fn prepare(connection: &mut Connection) -> Result<(), StoreError> {
 /// - **Driver.** `rusqlite`, chosen over sqlx's SQLite driver by measurement; sqlx still serves
 ///   [`pool`](Self::pool), for tables of your own beside ours.
 ///
+/// The store needs no async runtime of its own: any executor can await it (only
+/// [`pool`](Self::pool) needs Tokio, as sqlx does).
+///
 /// Several stores (or processes) may open one file: each has its writer, and SQLite's write
 /// lock, taken by each batch from its first statement (`BEGIN IMMEDIATE`), serializes them.
 /// An in-memory database ([`in_memory`](Self::in_memory)) has no separate readers: its
@@ -244,10 +247,15 @@ impl SqliteStore {
         } else {
             None
         };
-        // Opened on first use: most deployments never use it.
+        // Opened on first use: most deployments never use it. Without idle timeout and
+        // lifetime, sqlx spawns no maintenance task, so opening the store needs no Tokio
+        // runtime: the store's own work runs on its threads and answers through channels that
+        // any executor can await; only the pool, when used, needs Tokio (sqlx's runtime).
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(WRITE_BUSY)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_lazy_with(pool_options);
         Ok(Self {
             writer,
