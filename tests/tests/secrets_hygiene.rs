@@ -293,9 +293,8 @@ async fn no_token_or_secret_reaches_the_logs_with_the_sqlite_store() {
         .unwrap();
     let secrets = flows(&server).await;
     assert_nothing_leaked(&secrets);
-    // SQLx's statement logs were captured too (from its connection threads).
-    let text = captured().text();
-    assert!(text.contains("UPDATE oauth_tokens"), "{text}");
+    // The store's writer thread logs nothing per statement (rusqlite has no statement log, and
+    // sqlx serves only `SqliteStore::pool`); whatever it logs was captured and checked above.
 }
 
 /// Asserts that neither `{:?}` nor `{:#?}` of `value` shows any of `secrets`.

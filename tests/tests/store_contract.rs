@@ -268,3 +268,51 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
         "stored in whole seconds, rounded up"
     );
 }
+
+/// Drives `future` on this thread without any async runtime: a waker that unparks the thread.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+#[test]
+fn sqlite_store_needs_no_async_runtime() {
+    use oauth_endpoints::{Id, TokenKind, TokenStore};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    block_on(async {
+        let store = SqliteStore::open(dir.path().join("oauth.db"))
+            .await
+            .expect("open");
+        let (_, record) = contract::record(TokenKind::Access, Id::random(), "c1");
+        store
+            .insert_tokens(std::slice::from_ref(&record))
+            .await
+            .expect("insert");
+        assert!(
+            store
+                .revoke_token(&record.hash, 1_700_000_001)
+                .await
+                .expect("revoke")
+        );
+        let found = store.find_token(&record.hash, None).await.expect("find");
+        assert_eq!(
+            found.and_then(|found| found.revoked_at),
+            Some(1_700_000_001)
+        );
+    });
+}

@@ -684,8 +684,8 @@ impl WriteTx for PgTx {
             .bound(
                 sqlx::query(ROTATE)
                     .bind(time(now))
-                    .bind(hash.as_bytes().as_slice())
                     .bind(successor.map(|successor| successor.as_bytes().as_slice()))
+                    .bind(hash.as_bytes().as_slice())
                     .execute(&mut *self.tx),
             )
             .await?;

@@ -15,6 +15,7 @@ use crate::token::TokenRecord;
 
 /// Connection and pool failures (and PostgreSQL's "connection exception" and "server shutting
 /// down" answers) are `Unavailable`; anything else is `Backend`.
+#[cfg(feature = "postgres")] // The SQLite store maps `rusqlite` errors (`sqlite/rows.rs`).
 pub(crate) fn error(error: sqlx::Error) -> StoreError {
     let unavailable = match &error {
         sqlx::Error::Io(_)

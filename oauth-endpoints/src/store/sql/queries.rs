@@ -1,4 +1,7 @@
 //! Statements whose text is the same for SQLite and PostgreSQL (both take `$n` parameters).
+//!
+//! Parameters are numbered in the order they first appear: SQLite takes `$n` as a name and
+//! numbers parameters by first appearance, so the SQLite store binds them by position.
 
 /// The `oauth_tokens` columns, in the order [`bind_token`](super::row::bind_token) binds them.
 macro_rules! token_columns {
@@ -100,12 +103,12 @@ pub(crate) use revoke_grant_row;
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
 pub(crate) const REVOKE_GRANT_ROW: &str = revoke_grant_row!();
 
-/// Marks the refresh token `$2` rotated at `$1` if it is active at `$1`, recording `$3` (the
+/// Marks the refresh token `$3` rotated at `$1` if it is active at `$1`, recording `$2` (the
 /// hash of the refresh token that replaces it, or NULL) as its successor. Run while holding the
 /// token's grant (see [`LOCK_GRANT`]), so concurrent rotations of one token run one after the
 /// other and only the first matches `rotated_at IS NULL`.
-pub(crate) const ROTATE: &str = "UPDATE oauth_tokens SET rotated_at = $1, successor = $3 \
-     WHERE hash = $2 AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL \
+pub(crate) const ROTATE: &str = "UPDATE oauth_tokens SET rotated_at = $1, successor = $2 \
+     WHERE hash = $3 AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL \
      AND expires_at > $1 AND (not_before IS NULL OR not_before <= $1)";
 
 /// The successor recorded for the rotated token `$1` (see [`ROTATE`]).

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "postgres")]
 use sqlx::query::Query;
+#[cfg(feature = "postgres")]
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
 use crate::client::{Client, PreviousSecret};
@@ -11,6 +13,7 @@ use crate::client_auth::ClientAuthMethod;
 use crate::scope::Scope;
 use crate::secret::{Id, SecretHash, TokenHash};
 use crate::store::StoreError;
+#[cfg(feature = "postgres")]
 use crate::store::sql::error;
 use crate::token::{TokenKind, TokenRecord};
 
@@ -193,9 +196,11 @@ impl ClientRow {
 }
 
 /// A query of database `DB` with its arguments.
+#[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) type SqlQuery<'q, DB> = Query<'q, DB, <DB as Database>::Arguments<'q>>;
 
 /// Binds a token row's thirteen columns in `token_columns!` order.
+#[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) fn bind_token<'q, DB>(query: SqlQuery<'q, DB>, row: TokenRow) -> SqlQuery<'q, DB>
 where
     DB: Database,
@@ -222,6 +227,7 @@ where
 }
 
 /// Binds a client row's ten columns in `client_columns!` order.
+#[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) fn bind_client<'q, DB>(query: SqlQuery<'q, DB>, row: ClientRow) -> SqlQuery<'q, DB>
 where
     DB: Database,
@@ -246,6 +252,7 @@ where
 }
 
 /// Reads a token record from a row holding the `token_columns!`.
+#[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) fn read_token<'r, R>(row: &'r R) -> Result<TokenRecord, StoreError>
 where
     R: Row,
@@ -273,6 +280,7 @@ where
 }
 
 /// Reads a client from a row holding the `client_columns!`.
+#[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) fn read_client<'r, R>(row: &'r R) -> Result<Client, StoreError>
 where
     R: Row,

@@ -1,0 +1,123 @@
+//! `rusqlite` rows and errors: reading and binding the shared row types of `sql/row.rs`.
+
+use rusqlite::{Connection, Statement};
+
+use crate::store::StoreError;
+use crate::store::sql::row::{ClientRow, TokenRow};
+use crate::token::TokenRecord;
+
+/// Whether SQLite's answer means the database cannot be used now (busy or locked past the busy
+/// timeout, cannot open, I/O or disk failure) rather than a failing statement.
+pub(super) fn is_unavailable(cause: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{
+        CannotOpen, DatabaseBusy, DatabaseLocked, DiskFull, OutOfMemory, SystemIoFailure,
+    };
+    match cause {
+        rusqlite::Error::SqliteFailure(failure, _) => matches!(
+            failure.code,
+            DatabaseBusy | DatabaseLocked | CannotOpen | SystemIoFailure | DiskFull | OutOfMemory
+        ),
+        _ => false,
+    }
+}
+
+/// `Unavailable` for [`is_unavailable`] answers, `Backend` for anything else.
+pub(super) fn error(cause: rusqlite::Error) -> StoreError {
+    if is_unavailable(&cause) {
+        StoreError::unavailable(cause)
+    } else {
+        StoreError::backend(cause)
+    }
+}
+
+/// Runs the cached statement `sql` and reads its first row, if any, through `read`.
+pub(super) fn query_row<T>(
+    connection: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    read: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>, StoreError> {
+    let mut statement = connection.prepare_cached(sql).map_err(error)?;
+    let mut rows = statement.query(params).map_err(error)?;
+    match rows.next().map_err(error)? {
+        Some(row) => read(row).map(Some).map_err(error),
+        None => Ok(None),
+    }
+}
+
+/// Reads a token row holding the `token_columns!`, in their order.
+pub(super) fn token(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok(TokenRow {
+        hash: row.get(0)?,
+        id: row.get(1)?,
+        kind: row.get(2)?,
+        client_id: row.get(3)?,
+        scope: row.get(4)?,
+        subject: row.get(5)?,
+        audience: row.get(6)?,
+        grant_id: row.get(7)?,
+        issued_at: row.get(8)?,
+        expires_at: row.get(9)?,
+        not_before: row.get(10)?,
+        revoked_at: row.get(11)?,
+        rotated_at: row.get(12)?,
+    })
+}
+
+/// Reads a client row holding the `client_columns!`, in their order.
+pub(super) fn client(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
+    Ok(ClientRow {
+        client_id: row.get(0)?,
+        secret_hash: row.get(1)?,
+        auth_method: row.get(2)?,
+        grant_types: row.get(3)?,
+        scope: row.get(4)?,
+        introspect_any_token: row.get(5)?,
+        allowed_cors_origins: row.get(6)?,
+        previous_secret_hash: row.get(7)?,
+        previous_secret_until: row.get(8)?,
+        refresh_token_grace: row.get(9)?,
+    })
+}
+
+/// Runs `statement` (thirteen parameters in `token_columns!` order) for `record`.
+pub(super) fn bind_token(
+    statement: &mut Statement<'_>,
+    record: &TokenRecord,
+) -> rusqlite::Result<usize> {
+    let row = TokenRow::from_record(record);
+    statement.execute(rusqlite::params![
+        row.hash,
+        row.id,
+        row.kind,
+        row.client_id,
+        row.scope,
+        row.subject,
+        row.audience,
+        row.grant_id,
+        row.issued_at,
+        row.expires_at,
+        row.not_before,
+        row.revoked_at,
+        row.rotated_at,
+    ])
+}
+
+/// Runs `statement` (ten parameters in `client_columns!` order) for `row`.
+pub(super) fn bind_client(
+    statement: &mut Statement<'_>,
+    row: &ClientRow,
+) -> rusqlite::Result<usize> {
+    statement.execute(rusqlite::params![
+        row.client_id,
+        row.secret_hash,
+        row.auth_method,
+        row.grant_types,
+        row.scope,
+        row.introspect_any_token,
+        row.allowed_cors_origins,
+        row.previous_secret_hash,
+        row.previous_secret_until,
+        row.refresh_token_grace,
+    ])
+}
