@@ -103,25 +103,15 @@ async fn delete_client<S: ClientStore + TokenStore>(store: &S) {
         found.is_none(),
         "client store: a deleted client must not be found"
     );
-    let revoked = find_some(store, &mine, "client store: delete_client").await;
-    assert_eq!(
-        revoked.revoked_at,
-        Some(NOW + 5),
-        "client store: delete_client must revoke the client's tokens at `now`"
-    );
-    let kept = find_some(store, &theirs, "client store: delete_client").await;
-    assert_eq!(
-        kept.revoked_at, None,
-        "client store: delete_client must leave other clients' tokens alone"
-    );
-    let (_, late) = record(TokenKind::Access, grant, "leaving-client");
-    assert!(
-        matches!(
-            store.insert_tokens(&[late]).await,
-            Err(StoreError::GrantRevoked)
-        ),
-        "client store: a deleted client's grants must take no more tokens"
-    );
+    revoked_alone(
+        store,
+        "client store: delete_client",
+        &[&mine],
+        NOW + 5,
+        &theirs,
+        (grant, "leaving-client"),
+    )
+    .await;
     let again = ok(
         store.delete_client("leaving-client", NOW + 6).await,
         "client store: delete_client",
@@ -257,6 +247,39 @@ pub async fn client_store_contract<S: ClientStore>(store: &S) {
     );
 }
 
+/// Asserts that the tokens `revoked` are revoked at `at` and `kept` is not, and that `grant`
+/// (of `client`) takes no more tokens: what revoking a holder's grants leaves behind.
+async fn revoked_alone<S: TokenStore>(
+    store: &S,
+    clause: &str,
+    revoked: &[&str],
+    at: UnixTime,
+    kept: &str,
+    (grant, client): (Id, &str),
+) {
+    for value in revoked {
+        let found = find_some(store, value, clause).await;
+        assert_eq!(
+            found.revoked_at,
+            Some(at),
+            "{clause} must revoke every token of the holder at `now`"
+        );
+    }
+    let found = find_some(store, kept, clause).await;
+    assert_eq!(
+        found.revoked_at, None,
+        "{clause} must leave other tokens alone"
+    );
+    let (_, late) = record(TokenKind::Access, grant, client);
+    assert!(
+        matches!(
+            store.insert_tokens(&[late]).await,
+            Err(StoreError::GrantRevoked)
+        ),
+        "{clause} must revoke the holder's grants: they take no more tokens"
+    );
+}
+
 /// [`TokenStore::revoke_client_tokens`] and [`TokenStore::revoke_subject_tokens`]: every grant
 /// holding a live token of the client (subject) is revoked, and takes no more tokens; other
 /// tokens are untouched.
@@ -280,30 +303,15 @@ async fn revoke_by_holder<S: TokenStore>(store: &S) {
         changed, 2,
         "revoke_client_tokens must answer how many tokens changed"
     );
-    for (value, clause) in [
-        (&refresh, "the refresh token"),
-        (&access, "the access token"),
-    ] {
-        let found = find_some(store, value, "revoke_client_tokens").await;
-        assert_eq!(
-            found.revoked_at,
-            Some(NOW + 7),
-            "revoke_client_tokens must revoke {clause} of the client at `now`"
-        );
-    }
-    let kept = find_some(store, &other, "revoke_client_tokens").await;
-    assert_eq!(
-        kept.revoked_at, None,
-        "revoke_client_tokens must leave other clients alone"
-    );
-    let (_, late) = record(TokenKind::Access, grant, "revoked-client");
-    assert!(
-        matches!(
-            store.insert_tokens(&[late]).await,
-            Err(StoreError::GrantRevoked)
-        ),
-        "revoke_client_tokens must revoke the client's grants"
-    );
+    revoked_alone(
+        store,
+        "revoke_client_tokens",
+        &[&refresh, &access],
+        NOW + 7,
+        &other,
+        (grant, "revoked-client"),
+    )
+    .await;
 
     let signed_in = Id::random();
     let (bobs, mut bobs_record) = record(TokenKind::Refresh, signed_in, "app-client");
