@@ -1048,27 +1048,43 @@ pub async fn token_store_races<S: TokenStore + Clone>(a: &S, b: &S, rounds: usiz
     }
 }
 
-async fn concurrent_rotations<S: TokenStore + Clone>(a: &S, b: &S, round: usize) {
-    let clause = format!("race, round {round}: 8 concurrent exchanges of one refresh token");
-    let grant = Id::random();
-    let (access, refresh) = new_grant(a, grant, &clause).await;
+/// What one racer of [`race_rotations`] got, and the values of the access and refresh token it
+/// offered as replacements.
+type RaceOutcome = (Result<Rotation, StoreError>, [String; 2]);
+
+/// Eight tasks, alternating between `a` and `b`, exchange `refresh` (of `grant`) at the same
+/// instant, each offering replacements of its own.
+fn race_rotations<S: TokenStore + Clone>(
+    a: &S,
+    b: &S,
+    grant: Id,
+    refresh: &str,
+    grace: Duration,
+) -> Vec<tokio::task::JoinHandle<RaceOutcome>> {
     let barrier = Arc::new(tokio::sync::Barrier::new(8));
-    let tasks: Vec<_> = (0..8)
+    let hash = TokenHash::of(refresh);
+    (0..8)
         .map(|i| {
             let store = if i % 2 == 0 { a.clone() } else { b.clone() };
             let barrier = barrier.clone();
-            let hash = TokenHash::of(&refresh);
             let (access_value, access) = record(TokenKind::Access, grant, "c1");
             let (refresh_value, next) = record(TokenKind::Refresh, grant, "c1");
             tokio::spawn(async move {
                 barrier.wait().await;
                 let outcome = store
-                    .rotate_refresh_token(&hash, NOW + 1, &[access, next], Duration::ZERO)
+                    .rotate_refresh_token(&hash, NOW + 1, &[access, next], grace)
                     .await;
                 (outcome, [access_value, refresh_value])
             })
         })
-        .collect();
+        .collect()
+}
+
+async fn concurrent_rotations<S: TokenStore + Clone>(a: &S, b: &S, round: usize) {
+    let clause = format!("race, round {round}: 8 concurrent exchanges of one refresh token");
+    let grant = Id::random();
+    let (access, refresh) = new_grant(a, grant, &clause).await;
+    let tasks = race_rotations(a, b, grant, &refresh, Duration::ZERO);
     let (mut rotated, mut reused) = (0, 0);
     let mut stored = vec![access, refresh];
     let mut unstored = Vec::new();
@@ -1118,28 +1134,12 @@ async fn concurrent_rotations_within_grace<S: TokenStore + Clone>(a: &S, b: &S, 
     );
     let grant = Id::random();
     let (access, refresh) = new_grant(a, grant, &clause).await;
-    let barrier = Arc::new(tokio::sync::Barrier::new(8));
-    let tasks: Vec<_> = (0..8)
-        .map(|i| {
-            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-            let barrier = barrier.clone();
-            let hash = TokenHash::of(&refresh);
-            let (access_value, access) = record(TokenKind::Access, grant, "c1");
-            let (refresh_value, next) = record(TokenKind::Refresh, grant, "c1");
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let outcome = store
-                    .rotate_refresh_token(&hash, NOW + 1, &[access, next], GRACE)
-                    .await;
-                (outcome, access_value, refresh_value)
-            })
-        })
-        .collect();
+    let tasks = race_rotations(a, b, grant, &refresh, GRACE);
     let (mut rotated, mut reissued) = (0, 0);
     let mut accesses = vec![access];
     let mut refreshes = vec![refresh];
     for task in tasks {
-        let (outcome, access_value, refresh_value) = task.await.expect("a racing task panicked");
+        let (outcome, [access_value, refresh_value]) = task.await.expect("a racing task panicked");
         match outcome {
             Ok(Rotation::Rotated(_)) => rotated += 1,
             Ok(Rotation::Reissued { .. }) => reissued += 1,
