@@ -3,8 +3,9 @@
 
 use oauth_endpoints::{SqliteStore, StoreError, TokenHash, UnixTime};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
+use crate::store::sql_row::{self, time};
 use crate::store::{
     Created, DeviceAuthorization, DeviceStatus, DeviceStore, PollOutcome, SLOW_DOWN_STEP,
 };
@@ -89,38 +90,8 @@ fn error(error: sqlx::Error) -> StoreError {
     }
 }
 
-fn time(value: UnixTime) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn read_time(value: i64) -> Result<UnixTime, StoreError> {
-    UnixTime::try_from(value).map_err(|_| StoreError::backend("negative time in the store"))
-}
-
 fn row(row: &SqliteRow) -> Result<DeviceAuthorization, StoreError> {
-    let hash: Vec<u8> = row.try_get("device_code_hash").map_err(error)?;
-    let hash: [u8; 32] = hash
-        .try_into()
-        .map_err(|_| StoreError::backend("a device code hash is not 32 bytes"))?;
-    let user_code: String = row.try_get("user_code").map_err(error)?;
-    let scope: String = row.try_get("scope").map_err(error)?;
-    let status: String = row.try_get("status").map_err(error)?;
-    let interval: i64 = row.try_get("interval").map_err(error)?;
-    let last_polled_at: Option<i64> = row.try_get("last_polled_at").map_err(error)?;
-    Ok(DeviceAuthorization {
-        device_code_hash: TokenHash::from_bytes(hash),
-        user_code: UserCode::from_canonical(user_code)
-            .ok_or_else(|| StoreError::backend("a stored user code is not canonical"))?,
-        client_id: row.try_get("client_id").map_err(error)?,
-        scope: scope.parse().map_err(StoreError::backend)?,
-        status: DeviceStatus::parse(&status)
-            .ok_or_else(|| StoreError::backend("unknown device authorization status"))?,
-        subject: row.try_get("subject").map_err(error)?,
-        issued_at: read_time(row.try_get("issued_at").map_err(error)?)?,
-        expires_at: read_time(row.try_get("expires_at").map_err(error)?)?,
-        interval: read_time(interval)?,
-        last_polled_at: last_polled_at.map(read_time).transpose()?,
-    })
+    sql_row::read(row, "interval", error)
 }
 
 async fn find(
