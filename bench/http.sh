@@ -19,7 +19,8 @@
 #   ROUNDS=5 DURATION=20s bench/http.sh
 #
 # Settings (environment): ROUNDS (3), DURATION (10s), THREADS (1: wrk's threads, as pgbench's
-# -j 1), CONNECTIONS (32, for wrk and pgbench alike), WARMUP (3s), PG_URL
+# -j 1), CONNECTIONS (32, for wrk and pgbench alike), WARMUP (3s), ONLY (a regular expression:
+# only the scenarios whose names match, e.g. 'postgres|pgbench'), PG_URL
 # (postgres://postgres@127.0.0.1:5432/test; empty to skip PostgreSQL), SERVER_LOG (warn: the
 # request log of the "log off" servers; the ceiling has none), CARGO_TARGET_DIR (cargo's
 # default).
@@ -288,6 +289,15 @@ run() {
     : >"$WORK/$server.err"
     printf '%s %s %s %s %s\n' "$rps" "$p99" "$max" "$cpu_us" "$((non2xx + socket))"
 }
+
+# ONLY=REGEX: run only the scenarios whose names match (the servers start all the same).
+if [ -n "${ONLY:-}" ]; then
+    kept=()
+    for name in "${SCENARIOS[@]}"; do
+        if [[ "$name" =~ $ONLY ]]; then kept+=("$name"); fi
+    done
+    SCENARIOS=("${kept[@]+"${kept[@]}"}")
+fi
 
 log "warming up (${WARMUP_S} s each)"
 for name in "${SCENARIOS[@]}"; do

@@ -1277,3 +1277,154 @@ async fn a_client_change_on_one_instance_reaches_the_others_cache() {
     let seen_after = until_refused(&b, CLIENT, &new).await;
     println!("a deleted client was refused on the other instance after {seen_after:?}");
 }
+
+// Batched statements (`postgres/batch.rs`): concurrent lookups and insertions of one store run
+// together, one statement per batch; each call must still get its own outcome.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_insertions_in_one_batch_keep_their_own_outcomes() {
+    let Some(schema) = TestSchema::create("batch_insert").await else {
+        return;
+    };
+    let store = schema.store().await;
+    let revoked = Id::random();
+    store.revoke_grant(&revoked, 1_700_000_000).await.unwrap();
+    let (_, taken) = contract::record(TokenKind::Access, Id::random(), CLIENT);
+    store
+        .insert_tokens(std::slice::from_ref(&taken))
+        .await
+        .unwrap();
+
+    // 60 calls at once, far more than the store's lanes: fresh grants (stored), a revoked grant
+    // (refused), and one call whose second record repeats a stored hash (fails alone, all or
+    // none: its first record is not stored either).
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Call {
+        Fresh,
+        Revoked,
+        Duplicate,
+    }
+    let barrier = Arc::new(Barrier::new(60));
+    let calls: Vec<_> = (0..60)
+        .map(|n| {
+            let call = match n % 3 {
+                _ if n == 31 => Call::Duplicate,
+                1 => Call::Revoked,
+                _ => Call::Fresh,
+            };
+            let grant = if call == Call::Revoked {
+                revoked
+            } else {
+                Id::random()
+            };
+            let (token, access) = contract::record(TokenKind::Access, grant, CLIENT);
+            let mut records = vec![access];
+            if call == Call::Duplicate {
+                let mut again = taken.clone();
+                again.grant_id = grant;
+                records.push(again);
+            }
+            let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                (call, token, store.insert_tokens(&records).await)
+            })
+        })
+        .collect();
+    let mut stored = Vec::new();
+    for call in calls {
+        let (call, token, outcome) = call.await.unwrap();
+        let found = store
+            .find_token(&TokenHash::of(&token), None)
+            .await
+            .unwrap();
+        match call {
+            Call::Fresh => {
+                assert!(outcome.is_ok(), "{outcome:?}");
+                assert!(found.is_some());
+                stored.push(token);
+            }
+            Call::Revoked => {
+                assert!(
+                    matches!(outcome, Err(StoreError::GrantRevoked)),
+                    "{outcome:?}"
+                );
+                assert!(found.is_none(), "a token was stored into a revoked grant");
+            }
+            Call::Duplicate => {
+                assert!(outcome.is_err(), "a stored hash was inserted again");
+                assert!(found.is_none(), "half of a failed call was stored");
+            }
+        }
+    }
+    assert_eq!(stored.len(), 40);
+
+    // Concurrent lookups, known and unknown, each answered with its own record.
+    let lookups: Vec<_> = stored
+        .iter()
+        .map(|token| (token.clone(), true))
+        .chain((0..20).map(|n| (format!("unknown-{n}"), false)))
+        .map(|(token, known)| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let hash = TokenHash::of(&token);
+                let found = store.find_token(&hash, None).await.unwrap();
+                assert_eq!(found.map(|record| record.hash), known.then_some(hash));
+            })
+        })
+        .collect();
+    for lookup in lookups {
+        lookup.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_grant_revocation_holds_against_batched_insertions_on_another_instance() {
+    let Some(schema) = TestSchema::create("batch_revoke").await else {
+        return;
+    };
+    let (a, b) = (schema.store().await, schema.store().await);
+    for round in 0..20u64 {
+        let grant = Id::random();
+        new_grant(&a, grant).await;
+        let (stop, stopped) = watch::channel(false);
+        // Instance A: 16 tasks insert tokens into the grant, and into fresh grants, so that
+        // batches mix both, until told to stop; instance B revokes the grant meanwhile.
+        let writers: Vec<_> = (0..16u64)
+            .map(|task| {
+                let (a, stopped) = (a.clone(), stopped.clone());
+                tokio::spawn(async move {
+                    let mut stored = 0u32;
+                    loop {
+                        let target = if task % 2 == 0 { grant } else { Id::random() };
+                        let (_, record) = contract::record(TokenKind::Access, target, CLIENT);
+                        match a.insert_tokens(&[record]).await {
+                            Ok(()) => stored += 1,
+                            Err(StoreError::GrantRevoked) if target == grant => {}
+                            Err(error) => panic!("insertion failed: {error}"),
+                        }
+                        if *stopped.borrow() {
+                            return stored;
+                        }
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_micros(700 * (round % 5))).await;
+        b.revoke_grant(&grant, 1_700_000_002)
+            .await
+            .unwrap_or_else(|error| panic!("round {round}: revocation failed: {error}"));
+        // The revocation answered: every insertion still in flight or made later is refused.
+        stop.send_replace(true);
+        let mut stored = 0;
+        for writer in writers {
+            stored += writer.await.unwrap();
+        }
+        assert!(stored > 0, "round {round}: no insertion went through");
+        let unrevoked = unrevoked_tokens_of(&schema, &grant).await;
+        assert_eq!(
+            unrevoked, 0,
+            "round {round}: {unrevoked} tokens of the grant are active after its revocation"
+        );
+    }
+}

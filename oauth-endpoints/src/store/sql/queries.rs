@@ -10,6 +10,8 @@ macro_rules! token_columns {
          not_before, revoked_at, rotated_at"
     };
 }
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
+pub(crate) use token_columns;
 
 /// The `oauth_clients` columns, in the order [`bind_client`](super::row::bind_client) binds
 /// them.

@@ -1,0 +1,113 @@
+//! The PostgreSQL schema: its versioned migrations and how they are applied.
+
+use sqlx::Executor as _;
+use sqlx::postgres::PgPool;
+
+use crate::store::StoreError;
+use crate::store::sql::error;
+
+/// Schema migrations, applied in order on open; `oauth_endpoints_migrations` records which ran.
+/// Never edit one that has shipped: append a new one.
+pub(super) const MIGRATIONS: &[&str] = &[
+    r"
+CREATE TABLE IF NOT EXISTS oauth_clients (
+    client_id            TEXT PRIMARY KEY,
+    secret_hash          BYTEA,
+    auth_method          TEXT NOT NULL,
+    grant_types          TEXT NOT NULL,
+    scope                TEXT NOT NULL,
+    introspect_any_token BOOLEAN NOT NULL,
+    allowed_cors_origins TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS oauth_tokens (
+    hash       BYTEA PRIMARY KEY,
+    id         BYTEA NOT NULL,
+    kind       TEXT NOT NULL,
+    client_id  TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    subject    TEXT,
+    audience   TEXT NOT NULL,
+    grant_id   BYTEA NOT NULL,
+    issued_at  BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    not_before BIGINT,
+    revoked_at BIGINT,
+    rotated_at BIGINT
+);
+CREATE INDEX IF NOT EXISTS oauth_tokens_grant ON oauth_tokens (grant_id);
+CREATE INDEX IF NOT EXISTS oauth_tokens_expires ON oauth_tokens (expires_at);
+",
+    r"
+-- 2: one row per grant, the lock every write of the grant's tokens takes first, and its
+-- revoked flag (see `sql/mod.rs`). Grants are backfilled from their tokens; a grant all of
+-- whose tokens are revoked is taken as revoked.
+CREATE TABLE oauth_grants (
+    grant_id   BYTEA PRIMARY KEY,
+    revoked_at BIGINT,
+    expires_at BIGINT NOT NULL
+);
+INSERT INTO oauth_grants (grant_id, revoked_at, expires_at)
+    SELECT grant_id, CASE WHEN COUNT(*) = COUNT(revoked_at) THEN MAX(revoked_at) END,
+           MAX(expires_at)
+    FROM oauth_tokens GROUP BY grant_id;
+CREATE INDEX oauth_grants_expires ON oauth_grants (expires_at);
+",
+    r"
+-- 3: the refresh-token grace window (`store/rotation.rs`): each rotated refresh token records
+-- the hash of its successor, the refresh token that replaced it; a client may have a window
+-- of its own, in seconds (NULL: the server's). Tokens rotated before it have no successor: a
+-- second presentation of one stays reuse.
+ALTER TABLE oauth_tokens ADD COLUMN IF NOT EXISTS successor BYTEA;
+ALTER TABLE oauth_clients ADD COLUMN IF NOT EXISTS refresh_token_grace BIGINT;
+",
+    r"
+-- 4: a rotated secret kept for an overlap; an index for revoking a subject's tokens (partial:
+-- tokens without a subject, such as client_credentials ones, cost nothing to index).
+ALTER TABLE oauth_clients ADD COLUMN previous_secret_hash BYTEA;
+ALTER TABLE oauth_clients ADD COLUMN previous_secret_until BIGINT;
+CREATE INDEX oauth_tokens_subject ON oauth_tokens (subject) WHERE subject IS NOT NULL;
+",
+];
+
+/// The transaction-scoped advisory lock that serializes migrations of instances opening at
+/// once (the ASCII bytes of `oauthend`).
+const MIGRATION_LOCK: i64 = 0x6f61_7574_6865_6e64;
+
+/// Applies the migrations that have not run yet, in one transaction holding [`MIGRATION_LOCK`],
+/// creating `schema` first if given.
+pub(super) async fn migrate(pool: &PgPool, schema: Option<&str>) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await.map_err(error)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?;
+    // A plain string runs as a simple query: several statements, no parameters.
+    if let Some(schema) = schema {
+        // `valid_schema` admits no quote, so the name needs no escaping.
+        let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
+        (&mut *tx).execute(create.as_str()).await.map_err(error)?;
+    }
+    (&mut *tx)
+        .execute(
+            "CREATE TABLE IF NOT EXISTS oauth_endpoints_migrations (\
+                 version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await
+        .map_err(error)?;
+    let version: i32 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM oauth_endpoints_migrations")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(error)?;
+    let applied = usize::try_from(version).unwrap_or(0);
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        (&mut *tx).execute(*migration).await.map_err(error)?;
+        sqlx::query("INSERT INTO oauth_endpoints_migrations (version) VALUES ($1)")
+            .bind(i32::try_from(index + 1).unwrap_or(i32::MAX))
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
+    }
+    tx.commit().await.map_err(error)
+}
