@@ -167,7 +167,7 @@ pub use purge::{PurgeOptions, PurgeReport};
 pub use response::{json_bytes_response, json_response};
 pub use route::Route;
 pub use scope::{InvalidScope, Scope};
-pub use secret::{Id, SecretHash, TokenHash, generate_secret};
+pub use secret::{Id, SecretHash, TokenHash, generate_secret, generate_token};
 pub use server::{
     AuthorizationServer, AuthorizationServerBuilder, BuildError, EndpointSpec, UnknownEndpoint,
 };

@@ -11,7 +11,7 @@ use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::response::json_response;
 use crate::scope::Scope;
-use crate::secret::{Id, TokenHash, generate_secret};
+use crate::secret::{Id, TokenHash, generate_token};
 use crate::token::{TokenKind, TokenRecord};
 
 /// What to issue: for which client, with which scope, subject and audience, and whether a
@@ -107,7 +107,7 @@ impl IssuedTokens {
         access_ttl: u64,
         refresh_ttl: u64,
     ) -> Self {
-        let grant_id = request.grant_id.unwrap_or_else(Id::random);
+        let grant_id = request.grant_id.unwrap_or_else(Id::time_ordered);
         let record = |kind, value: &str, scope: &Scope, expires_at| TokenRecord {
             id: Id::random(),
             hash: TokenHash::of(value),
@@ -123,7 +123,7 @@ impl IssuedTokens {
             revoked_at: None,
             rotated_at: None,
         };
-        let access_token = generate_secret();
+        let access_token = generate_token();
         let access = record(
             TokenKind::Access,
             &access_token,
@@ -131,7 +131,7 @@ impl IssuedTokens {
             now.saturating_add(access_ttl),
         );
         let (refresh_token, refresh) = if request.refresh_token {
-            let value = generate_secret();
+            let value = generate_token();
             let scope = request.refresh_scope.as_ref().unwrap_or(&request.scope);
             let expires_at = request
                 .refresh_expires_at

@@ -25,7 +25,7 @@ use crate::token::TokenRecord;
 // also returns the transaction's id, to find out what became of the transaction when the
 // acknowledgement of its `COMMIT` is lost (see `PgStore::settle`).
 
-/// [`LOCK_GRANT`](crate::store::sql::queries::LOCK_GRANT), and the transaction id.
+/// `queries::lock_grant!`, and the transaction id.
 const LOCK_GRANT: &str = concat!(lock_grant!(), ", txid_current()");
 
 /// [`REVOKE_GRANT_ROW`](crate::store::sql::queries::REVOKE_GRANT_ROW), and the transaction id.

@@ -74,7 +74,8 @@ pub(crate) trait WriteTx: Send {
         &mut self,
         holder: Holder<'_>,
     ) -> impl Future<Output = Result<Vec<Id>, StoreError>> + Send;
-    /// [`queries::LOCK_GRANT`]: whether the grant is revoked.
+    /// Locks the grant (PostgreSQL: `queries::lock_grant!`; SQLite holds the write lock
+    /// already): whether the grant is revoked.
     fn lock_grant(
         &mut self,
         grant_id: &Id,

@@ -56,7 +56,7 @@ pub(crate) use revoke_token;
 pub(crate) const REVOKE_TOKEN: &str = revoke_token!();
 
 /// Marks every unrevoked token of grant `$2` revoked at `$1`. Run only while holding the
-/// grant's row lock (see [`LOCK_GRANT`]).
+/// grant's row lock (see `lock_grant!`).
 pub(crate) const REVOKE_GRANT: &str =
     "UPDATE oauth_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL";
 
@@ -64,7 +64,11 @@ pub(crate) const REVOKE_GRANT: &str =
 /// before the grant is locked.
 pub(crate) const GRANT_OF_TOKEN: &str = "SELECT grant_id FROM oauth_tokens WHERE hash = $1";
 
-/// The text of [`LOCK_GRANT`].
+/// Locks the row of grant `$1` (creating it if missing), raises its `expires_at` to `$2`, and
+/// returns its `revoked_at`: PostgreSQL's serialization point of every operation that creates or
+/// revokes tokens of the grant. `ON CONFLICT DO UPDATE` takes the row lock, waiting for a
+/// transaction that holds it, and then works on the latest committed version of the row (also
+/// under READ COMMITTED). (SQLite holds the database's write lock already, and reads the flag.)
 macro_rules! lock_grant {
     () => {
         "INSERT INTO oauth_grants (grant_id, expires_at) \
@@ -76,14 +80,6 @@ macro_rules! lock_grant {
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 pub(crate) use lock_grant;
-
-/// Locks the row of grant `$1` (creating it if missing), raises its `expires_at` to `$2`, and
-/// returns its `revoked_at`: the serialization point of every operation that creates or revokes
-/// tokens of the grant. PostgreSQL: `ON CONFLICT DO UPDATE` takes the row lock, waiting for a
-/// transaction that holds it, and then works on the latest committed version of the row (also
-/// under READ COMMITTED); SQLite: the caller holds the database's write lock already.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
-pub(crate) const LOCK_GRANT: &str = lock_grant!();
 
 /// The text of [`REVOKE_GRANT_ROW`].
 macro_rules! revoke_grant_row {
@@ -100,14 +96,14 @@ macro_rules! revoke_grant_row {
 pub(crate) use revoke_grant_row;
 
 /// Marks grant `$1` revoked at `$2` unless it already was, creating its row if missing (kept
-/// until `$3`, or until its newest token expires), and locks the row like [`LOCK_GRANT`].
+/// until `$3`, or until its newest token expires), and locks the row like `lock_grant!`.
 /// Returns the grant's `revoked_at`.
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
 pub(crate) const REVOKE_GRANT_ROW: &str = revoke_grant_row!();
 
 /// Marks the refresh token `$3` rotated at `$1` if it is active at `$1`, recording `$2` (the
 /// hash of the refresh token that replaces it, or NULL) as its successor. Run while holding the
-/// token's grant (see [`LOCK_GRANT`]), so concurrent rotations of one token run one after the
+/// token's grant (see `lock_grant!`), so concurrent rotations of one token run one after the
 /// other and only the first matches `rotated_at IS NULL`.
 pub(crate) const ROTATE: &str = "UPDATE oauth_tokens SET rotated_at = $1, successor = $2 \
      WHERE hash = $3 AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL \

@@ -13,13 +13,15 @@
 //!
 //! # Group commit
 //!
-//! With `synchronous=FULL` every commit waits for `fsync` of the WAL, the dominant cost of a
-//! write. The thread takes the first queued operation, then every operation queued meanwhile (up
-//! to [`MAX_BATCH`]), and runs them all in one `BEGIN IMMEDIATE` transaction, each inside its own
+//! Making a commit durable (an `fsync` of the WAL) is the dominant cost of a write. The thread
+//! takes the first queued operation, then every operation queued meanwhile (up to
+//! [`MAX_BATCH`]), and runs them all in one `BEGIN IMMEDIATE` transaction, each inside its own
 //! savepoint: an operation that fails or decides to roll back is rolled back to its savepoint
-//! alone, the others are kept. One `COMMIT` (one `fsync`) then makes the whole batch durable, and
-//! only then is each caller answered; while it syncs, the next batch queues up. If the commit
-//! fails, every caller of the batch gets the error and nothing of the batch was stored.
+//! alone, the others are kept. One `COMMIT` then holds the whole batch, and one `fsync` makes it
+//! durable: for a file, on the sync thread ([`Syncer`], which also explains why this is as
+//! durable as `synchronous=FULL`) while the writer goes on with the next batch; only then is
+//! each caller answered. If the commit fails, every caller of the batch gets the error and
+//! nothing of the batch was stored.
 //!
 //! # Checkpoints
 //!
@@ -45,17 +47,21 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::rows::{bind_token, error, token};
+use super::syncer::Syncer;
 use super::{SqliteError, Target};
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
 use crate::store::StoreError;
 use crate::store::sql::queries::{
     DELETE_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, GRANTS_OF_SUBJECT, INSERT_TOKEN,
-    LOCK_GRANT, REVOKE_GRANT, REVOKE_GRANT_ROW, ROTATE, SET_SUCCESSOR, SUCCESSOR_OF, SUPERSEDE,
+    REVOKE_GRANT, REVOKE_GRANT_ROW, ROTATE, SET_SUCCESSOR, SUCCESSOR_OF, SUPERSEDE,
 };
 use crate::store::sql::row::{self, time};
 use crate::store::sql::{Finish, Holder, WriteTx};
 use crate::token::TokenRecord;
+
+/// When grant `$1` was revoked; no row (or NULL) if it was not.
+const GRANT_REVOKED: &str = "SELECT revoked_at FROM oauth_grants WHERE grant_id = $1";
 
 /// The most operations committed together. Large enough that a burst of concurrent requests
 /// (the benchmarks run 32 connections) shares one `fsync`, small enough that one batch holds the
@@ -65,10 +71,11 @@ const MAX_BATCH: usize = 256;
 /// An operation as queued: it runs inside its savepoint and tells whether to keep its changes,
 /// and how to answer its caller once the batch's commit succeeded (`None`) or failed.
 type Work = Box<dyn FnOnce(&mut Tx<'_>) -> (bool, Settle) + Send>;
-type Settle = Box<dyn FnOnce(Option<&Failed>) + Send>;
+pub(super) type Settle = Box<dyn FnOnce(Option<&Failed>) + Send>;
 
-/// A batch that could not be committed: nothing of it was stored.
-struct Failed {
+/// A batch that could not be committed (nothing of it was stored), or whose commit could not be
+/// made durable.
+pub(super) struct Failed {
     unavailable: bool,
     message: String,
 }
@@ -78,6 +85,14 @@ impl Failed {
         Self {
             unavailable: super::rows::is_unavailable(cause),
             message: cause.to_string(),
+        }
+    }
+
+    /// The WAL could not be synced after the batch's commit.
+    pub(super) fn unsynced(cause: &std::io::Error) -> Self {
+        Self {
+            unavailable: true,
+            message: format!("the commit could not be synced to disk: {cause}"),
         }
     }
 
@@ -116,7 +131,11 @@ impl Writer {
                     Ok(connection) => {
                         if ready.send(Ok(())).is_ok() {
                             let checkpoints = Checkpoints::start(&target, &connection);
-                            serve(connection, &jobs, checkpoints.as_ref());
+                            let syncer = match &target {
+                                Target::File(path) => Syncer::start(path, &connection),
+                                Target::Memory(_) => None,
+                            };
+                            serve(connection, &jobs, checkpoints.as_ref(), syncer.as_ref());
                         }
                     }
                     Err(failure) => {
@@ -239,6 +258,7 @@ fn serve(
     mut connection: Connection,
     jobs: &mpsc::Receiver<Work>,
     checkpoints: Option<&Checkpoints>,
+    syncer: Option<&Syncer>,
 ) {
     let mut batches: u32 = 0;
     while let Ok(first) = jobs.recv() {
@@ -247,11 +267,16 @@ fn serve(
         batch.extend(jobs.try_iter().take(MAX_BATCH - 1));
         let mut settles = Vec::with_capacity(batch.len());
         let failed = commit_batch(&mut connection, batch, &mut settles).err();
-        if let Some(failed) = &failed {
-            tracing::warn!(error = %failed.message, "SQLite write batch failed");
-        }
-        for settle in settles {
-            settle(failed.as_ref());
+        match (&failed, syncer) {
+            (None, Some(syncer)) => syncer.after_commit(settles),
+            _ => {
+                if let Some(failed) = &failed {
+                    tracing::warn!(error = %failed.message, "SQLite write batch failed");
+                }
+                for settle in settles {
+                    settle(failed.as_ref());
+                }
+            }
         }
         batches = batches.wrapping_add(1);
         if let Some(checkpoints) = checkpoints {
@@ -397,16 +422,18 @@ impl WriteTx for Tx<'_> {
         ready(grants)
     }
 
+    /// SQLite needs no row to lock: the batch holds the database's write lock from its first
+    /// statement, so the grant's revoked flag, once read, stays as read until the commit. Only
+    /// revoked grants have a row (`REVOKE_GRANT_ROW`): issuing into a new grant writes no grant
+    /// row (BENCHMARKS.md, "The SQLite store").
     fn lock_grant(
         &mut self,
         grant_id: &Id,
-        expires_at: UnixTime,
+        _expires_at: UnixTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        let revoked_at = self.query_row(
-            LOCK_GRANT,
-            (grant_id.as_bytes().as_slice(), time(expires_at)),
-            |row| row.get::<_, Option<i64>>(0),
-        );
+        let revoked_at = self.query_row(GRANT_REVOKED, [grant_id.as_bytes().as_slice()], |row| {
+            row.get::<_, Option<i64>>(0)
+        });
         ready(revoked_at.map(|revoked_at| revoked_at.flatten().is_some()))
     }
 
