@@ -150,7 +150,9 @@ async fn purge_periodically(devices: Devices) {
         match devices.purge_expired(now.saturating_sub(3600)).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged expired device authorizations"),
-            Err(error) => tracing::warn!(%error, "could not purge expired device authorizations"),
+            Err(error) => {
+                tracing::warn!(error = %error.report(), "could not purge expired device authorizations")
+            }
         }
     }
 }

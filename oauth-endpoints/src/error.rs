@@ -1,7 +1,9 @@
 //! [`OAuthError`]: the error response of RFC 6749 §5.2, shared by every endpoint.
 
 use std::borrow::Cow;
+use std::error::Error;
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -34,7 +36,7 @@ use crate::response::json_response;
 ///     br#"{"error":"authorization_pending","error_description":"the user has not yet approved the request"}"#
 /// );
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct OAuthError {
     code: Cow<'static, str>,
     description: Option<Cow<'static, str>>,
@@ -42,7 +44,24 @@ pub struct OAuthError {
     status: StatusCode,
     retry_after: Option<u32>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// What made the server fail, for its log only (see [`OAuthError::with_cause`]). Behind a
+    /// thin pointer: every `Result` of an endpoint carries this type.
+    cause: Option<Arc<Box<dyn Error + Send + Sync>>>,
 }
+
+impl PartialEq for OAuthError {
+    /// Equal when they render the same response; the cause is not part of it.
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+            && self.description == other.description
+            && self.uri == other.uri
+            && self.status == other.status
+            && self.retry_after == other.retry_after
+            && self.headers == other.headers
+    }
+}
+
+impl Eq for OAuthError {}
 
 /// The `WWW-Authenticate` challenge sent with every 401 (RFC 7617 §2).
 const BASIC_CHALLENGE: &str = "Basic realm=\"oauth\", charset=\"UTF-8\"";
@@ -58,6 +77,7 @@ impl OAuthError {
             status,
             retry_after: None,
             headers: Vec::new(),
+            cause: None,
         }
     }
 
@@ -180,6 +200,19 @@ impl OAuthError {
         self
     }
 
+    /// Records what made the server fail (a store error, say). It is never sent to the client:
+    /// the server logs it once when it answers this error with a 5xx status, and it is this
+    /// error's [`source`](Error::source).
+    pub fn with_cause(mut self, cause: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        self.cause = Some(Arc::new(cause.into()));
+        self
+    }
+
+    /// This error and its [cause](Self::with_cause), each after a colon, for a log line.
+    pub fn report(&self) -> impl fmt::Display + '_ {
+        Chain(self)
+    }
+
     /// The `error` code.
     pub fn code(&self) -> &str {
         &self.code
@@ -267,7 +300,28 @@ impl fmt::Display for OAuthError {
     }
 }
 
-impl std::error::Error for OAuthError {}
+impl Error for OAuthError {
+    /// The cause given by [`OAuthError::with_cause`].
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        let cause: &(dyn Error + Send + Sync + 'static) = &***self.cause.as_ref()?;
+        Some(cause)
+    }
+}
+
+/// An error and its sources, each after a colon: how the server logs a cause once.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

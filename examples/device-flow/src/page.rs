@@ -394,7 +394,7 @@ fn wrong_code(page: &PageContext, typed: &str) -> Response<Bytes> {
 }
 
 fn unavailable(page: &PageContext, error: OAuthError) -> Response<Bytes> {
-    tracing::warn!(%error, "device verification page: store unavailable");
+    tracing::warn!(error = %error.report(), "device verification page: store unavailable");
     let mut response = page.message(
         StatusCode::SERVICE_UNAVAILABLE,
         "Try again later",

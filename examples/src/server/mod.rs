@@ -20,15 +20,16 @@ pub use log_writer::{BatchWriter, FlushGuard, batch_writer};
 pub use logging::init as init_logging;
 pub use options::{Options, StoreChoice};
 
-/// Why the server could not start.
+/// Why the server could not start. Each message is whole (a store error's causes included):
+/// print it with `Display`.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// `--store` names no known store.
     #[error("--store `{0}`: expected `memory`, `sqlite:PATH` or `postgres://...`")]
     InvalidStore(String),
     /// The store could not be opened.
-    #[error("could not open the store: {0}")]
-    Store(#[from] StoreError),
+    #[error("could not open the store: {}", .0.report())]
+    Store(StoreError),
     /// The clients file is unreadable or invalid.
     #[error("clients file {path}: {message}")]
     ClientsFile {
@@ -51,6 +52,12 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl From<StoreError> for StartError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
 }
 
 impl From<BuildError> for StartError {

@@ -116,7 +116,9 @@ async fn run(
                 tracing::info!(purged = report.purged, "purged expired tokens");
             }
             Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "could not purge expired tokens"),
+            Err(error) => {
+                tracing::warn!(error = %error.report(), "could not purge expired tokens")
+            }
         }
     }
 }

@@ -197,7 +197,18 @@ impl AuthorizationServer {
         }
         match endpoint.handle_boxed(cx, request).await {
             Ok(response) => response,
-            Err(error) => error.into_response(),
+            Err(error) => {
+                // The one place a server failure is logged, with its cause (never sent).
+                if error.status().is_server_error() {
+                    tracing::error!(
+                        endpoint = cx.route().name(),
+                        error = %crate::error::Chain(&error),
+                        "answered {}",
+                        error.status().as_u16()
+                    );
+                }
+                error.into_response()
+            }
         }
     }
 }
