@@ -695,7 +695,7 @@ impl TokenStore for MemoryStore {
         )
     }
 
-    /// Scans the slots [`PURGE_CHUNK`] at a time under the read lock, removes what a chunk
+    /// Scans the slots 4,096 at a time under the read lock, removes what a chunk
     /// holds that expired under the write lock (checking each again: its slot may have been
     /// reused meanwhile), and lets other tasks run between chunks: no lock is held for longer
     /// than one chunk, however large the store.
