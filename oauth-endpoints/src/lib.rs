@@ -94,6 +94,7 @@
 //! grace, is never purged. A pass repeats batches while they come back full, up to
 //! [`PurgeOptions::with_max_batches`], so the work of one pass is bounded however far behind
 //! the store is.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The built-in endpoints use the same attribute as users' endpoints.
 #[allow(unused_extern_crates)]

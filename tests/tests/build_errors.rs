@@ -470,3 +470,31 @@ fn an_explicit_metadata_name_must_be_snake_case() {
         "{error}"
     );
 }
+
+#[test]
+fn a_required_endpoint_or_grant_that_is_not_linked_is_an_error_that_says_how_to_link_it() {
+    // Collected, so required without error.
+    let server = only(&["fine"])
+        .require_endpoint("fine")
+        .require_grant("client_credentials")
+        .build();
+    assert!(server.is_ok());
+
+    let error = fails(only(&["fine"]).require_endpoint("userinfo"));
+    assert_eq!(
+        error,
+        BuildError::MissingEndpoint {
+            name: "userinfo".into()
+        }
+    );
+    assert!(error.to_string().contains("use its_crate as _;"), "{error}");
+
+    let error =
+        fails(only(&["fine"]).require_grant("urn:ietf:params:oauth:grant-type:device_code"));
+    assert!(
+        matches!(&error, BuildError::MissingGrant { grant_type } if grant_type.ends_with("device_code")),
+        "{error}"
+    );
+    // What `?` in `main` prints reads as the message, not a struct dump.
+    assert_eq!(format!("{error:?}"), error.to_string());
+}

@@ -7,9 +7,29 @@ use crate::description::Source;
 /// A registry conflict or mistake found by
 /// [`AuthorizationServerBuilder::build`](crate::AuthorizationServerBuilder::build). Each names
 /// the culprits with their source locations.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
+    /// [`require_endpoint`](crate::AuthorizationServerBuilder::require_endpoint) names an
+    /// endpoint that is not mounted.
+    #[error(
+        "no endpoint named `{name}` is mounted: if an annotated type defines it, link its crate \
+         (`use its_crate as _;`), or register it with `register_endpoint`"
+    )]
+    MissingEndpoint {
+        /// The name required.
+        name: String,
+    },
+    /// [`require_grant`](crate::AuthorizationServerBuilder::require_grant) names a
+    /// `grant_type` that no grant handles.
+    #[error(
+        "no grant handles grant_type `{grant_type}`: if an annotated type defines it, link its \
+         crate (`use its_crate as _;`), or register it with `register_grant`"
+    )]
+    MissingGrant {
+        /// The `grant_type` required.
+        grant_type: String,
+    },
     /// Two endpoints share one name.
     #[error("two endpoints are named `{name}`: {first} and {second}")]
     DuplicateName {
@@ -148,4 +168,11 @@ pub enum BuildError {
         /// Where it was registered.
         at: Source,
     },
+}
+
+impl std::fmt::Debug for BuildError {
+    /// As `Display`: what `?` in `main` prints should read as a sentence, not a struct dump.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }

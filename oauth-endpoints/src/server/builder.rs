@@ -63,6 +63,8 @@ pub struct AuthorizationServerBuilder {
     clock: Arc<dyn Clock>,
     grants: Vec<GrantCandidate>,
     excluded_grants: Vec<String>,
+    required_endpoints: Vec<String>,
+    required_grants: Vec<String>,
     hooks: Hooks,
     #[cfg(feature = "throttle")]
     throttle: Option<crate::throttle::Throttle>,
@@ -83,6 +85,8 @@ impl AuthorizationServerBuilder {
             clock: Arc::new(SystemClock),
             grants: Vec::new(),
             excluded_grants: Vec::new(),
+            required_endpoints: Vec::new(),
+            required_grants: Vec::new(),
             hooks: Hooks::default(),
             #[cfg(feature = "throttle")]
             throttle: None,
@@ -321,6 +325,31 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// Makes [`build`](Self::build) fail with [`BuildError::MissingEndpoint`] unless an endpoint
+    /// named `name` is mounted. Annotated endpoints are collected at link time: a crate of
+    /// endpoints that nothing in the program uses is not linked, and its endpoints are silently
+    /// absent (`use my_endpoints as _;` links it). Requiring them turns that into an error.
+    ///
+    /// ```
+    /// use oauth_endpoints::{AuthorizationServer, BuildError};
+    ///
+    /// let built = AuthorizationServer::builder().require_endpoint("revocation").build();
+    /// assert!(built.is_ok());
+    /// let missing = AuthorizationServer::builder().require_endpoint("userinfo").build();
+    /// assert!(matches!(missing, Err(BuildError::MissingEndpoint { .. })));
+    /// ```
+    pub fn require_endpoint(mut self, name: impl Into<String>) -> Self {
+        self.required_endpoints.push(name.into());
+        self
+    }
+
+    /// Makes [`build`](Self::build) fail with [`BuildError::MissingGrant`] unless a grant is
+    /// registered for `grant_type` (see [`require_endpoint`](Self::require_endpoint) for why).
+    pub fn require_grant(mut self, grant_type: impl Into<String>) -> Self {
+        self.required_grants.push(grant_type.into());
+        self
+    }
+
     /// Leaves out the collected (annotated) grant type `grant_type`.
     pub fn exclude_grant(mut self, grant_type: impl Into<String>) -> Self {
         self.excluded_grants.push(grant_type.into());
@@ -331,7 +360,8 @@ impl AuthorizationServerBuilder {
     ///
     /// Fails, naming the culprits and their source locations, on two endpoints with one name,
     /// two endpoints answering one method on one path, an exclusion, `only` entry or mount that
-    /// names no endpoint, and an invalid name, path or method.
+    /// names no endpoint, an invalid name, path or method, and a required endpoint or grant that
+    /// is missing.
     pub fn build(self) -> Result<AuthorizationServer, BuildError> {
         let Self {
             explicit,
@@ -346,11 +376,21 @@ impl AuthorizationServerBuilder {
             clock,
             grants,
             excluded_grants,
+            required_endpoints,
+            required_grants,
             hooks,
             #[cfg(feature = "throttle")]
             throttle,
         } = self;
         let grants = select_grants(grants, &excluded_grants)?;
+        if let Some(grant_type) = required_grants
+            .iter()
+            .find(|required| !grants.grant_types().contains(required))
+        {
+            return Err(BuildError::MissingGrant {
+                grant_type: grant_type.clone(),
+            });
+        }
         let issuer_id = config
             .issuer
             .as_deref()
@@ -384,6 +424,12 @@ impl AuthorizationServerBuilder {
         mounted.sort_by(|(a, _), (b, _)| (a.path(), a.name()).cmp(&(b.path(), b.name())));
         let (routes, candidates): (Vec<Route>, Vec<Candidate>) = mounted.into_iter().unzip();
         check_route_conflicts(&routes)?;
+        if let Some(name) = required_endpoints
+            .iter()
+            .find(|required| !routes.iter().any(|route| route.name() == required.as_str()))
+        {
+            return Err(BuildError::MissingEndpoint { name: name.clone() });
+        }
 
         let table = Table::new(&routes);
         let metadata = match (&issuer_id, &config.issuer) {
