@@ -234,14 +234,26 @@ fn check_path(path: &str) -> Result<(), &'static str> {
     }
 }
 
+/// The entries of a `methods` or `auth_methods` list: separated by commas, spaces or both
+/// (`"GET, POST"`, `"GET POST"`); an empty entry (two commas in a row, a comma at either end) is
+/// yielded as `""` for the caller to report. The same rule as the core's `route::list_entries`.
+fn list_entries(value: &str) -> impl Iterator<Item = &str> {
+    let blank = value.trim().is_empty();
+    value.split(',').filter(move |_| !blank).flat_map(|part| {
+        let part = part.trim();
+        let empty = part.is_empty().then_some("");
+        empty.into_iter().chain(part.split_whitespace())
+    })
+}
+
 fn methods(lit: &LitStr, errors: &mut Errors) -> Vec<String> {
     let value = lit.value();
     let mut methods: Vec<String> = Vec::new();
-    for method in value.split(',').map(str::trim) {
+    for method in list_entries(&value) {
         if method.is_empty() {
             errors.at(
                 lit.span(),
-                "empty HTTP method; write one method or a comma-separated list, e.g. \"GET, POST\"",
+                "empty HTTP method; separate methods with commas or spaces, e.g. \"GET, POST\"",
             );
         } else if !METHODS.contains(&method) {
             let hint = METHODS
@@ -272,8 +284,16 @@ fn auth_methods(lit: &LitStr, errors: &mut Errors) -> Vec<Ident> {
     let value = lit.value();
     let mut found: Vec<Ident> = Vec::new();
     let mut any = false;
-    for method in value.split([' ', ',']).filter(|m| !m.is_empty()) {
+    for method in list_entries(&value) {
         any = true;
+        if method.is_empty() {
+            errors.at(
+                lit.span(),
+                "empty auth method; separate methods with commas or spaces, \
+                 e.g. \"client_secret_basic client_secret_post\"",
+            );
+            continue;
+        }
         match AUTH_METHODS.iter().find(|(name, _)| *name == method) {
             Some((_, variant)) => {
                 let ident = Ident::new(variant, lit.span());

@@ -212,9 +212,10 @@ pub use token::{IssuedTokens, TokenIssuer, TokenKind, TokenRecord, TokenRequest}
 /// Keys (string literals):
 /// - `name` (required): unique in a server; what `create_endpoint_response` takes.
 /// - `path` (required): starts with `/`; no whitespace, query or fragment.
-/// - `methods`: one method or a comma-separated list of `GET`, `HEAD`, `POST`, `PUT`, `DELETE`,
-///   `PATCH`, `OPTIONS`. Default `POST`.
-/// - `auth_methods`: space-separated client authentication methods the endpoint accepts
+/// - `methods`: one method or a list of `GET`, `HEAD`, `POST`, `PUT`, `DELETE`, `PATCH`,
+///   `OPTIONS`. Default `POST`. Both lists separate their entries with commas, spaces or both
+///   (`"GET, POST"`, `"GET POST"`).
+/// - `auth_methods`: the client authentication methods the endpoint accepts
 ///   (`client_secret_basic`, `client_secret_post`, `none`; RFC 6749 §2.3). Default
 ///   `client_secret_basic`.
 /// - `metadata`: the RFC 8414 metadata name under which the endpoint's URL is published.

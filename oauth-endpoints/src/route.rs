@@ -73,8 +73,19 @@ pub(crate) fn check_path(path: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Parses `"GET, POST"` into methods. Only the methods the attribute accepts are allowed; the
-/// error is the offending entry.
+/// The entries of a method list: separated by commas, spaces or both (`"GET, POST"`,
+/// `"GET POST"`); an empty entry (two commas in a row, a comma at either end) is yielded as
+/// `""`. The same rule as the attribute's (`oauth-endpoints-macros`, `validate.rs`).
+fn list_entries(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').flat_map(|part| {
+        let part = part.trim();
+        let empty = part.is_empty().then_some("");
+        empty.into_iter().chain(part.split_whitespace())
+    })
+}
+
+/// Parses `"GET, POST"` (or `"GET POST"`) into methods. Only the methods the attribute accepts
+/// are allowed; the error is the offending entry.
 pub(crate) fn parse_methods(list: &str) -> Result<Vec<Method>, String> {
     const KNOWN: &[Method] = &[
         Method::GET,
@@ -86,7 +97,7 @@ pub(crate) fn parse_methods(list: &str) -> Result<Vec<Method>, String> {
         Method::OPTIONS,
     ];
     let mut methods: Vec<Method> = Vec::new();
-    for entry in list.split(',').map(str::trim) {
+    for entry in list_entries(list) {
         match KNOWN.iter().find(|known| known.as_str() == entry) {
             Some(method) if !methods.contains(method) => methods.push(method.clone()),
             _ => return Err(entry.to_owned()),
@@ -105,6 +116,11 @@ mod tests {
             parse_methods("GET, POST").unwrap(),
             vec![Method::GET, Method::POST]
         );
+        assert_eq!(
+            parse_methods("GET POST").unwrap(),
+            vec![Method::GET, Method::POST]
+        );
+        assert_eq!(parse_methods("GET, , POST"), Err(String::new()));
         assert_eq!(parse_methods("post"), Err("post".to_owned()));
         assert_eq!(parse_methods(""), Err(String::new()));
         assert_eq!(parse_methods("GET,GET"), Err("GET".to_owned()));

@@ -471,6 +471,29 @@ fn an_explicit_metadata_name_must_be_snake_case() {
     );
 }
 
+/// Methods separated by spaces, as `auth_methods` may be: one list rule for both.
+#[derive(Default)]
+#[oauth_endpoint(
+    name = "spaced",
+    path = "/spaced",
+    methods = "GET POST",
+    auth_methods = "client_secret_basic, client_secret_post"
+)]
+struct Spaced;
+
+impl Endpoint for Spaced {
+    async fn handle(&self, cx: &Context, _request: Request<Bytes>) -> EndpointResult {
+        ok(cx)
+    }
+}
+
+#[test]
+fn method_lists_take_commas_or_spaces() {
+    let server = only(&["spaced"]).build().unwrap();
+    let route = &server.routes()[0];
+    assert_eq!(route.methods(), &[Method::GET, Method::POST]);
+}
+
 #[test]
 fn a_required_endpoint_or_grant_that_is_not_linked_is_an_error_that_says_how_to_link_it() {
     // Collected, so required without error.

@@ -37,7 +37,7 @@ impl EndpointSpec {
         }
     }
 
-    /// The HTTP methods: one, or a comma-separated list (`"GET, POST"`).
+    /// The HTTP methods: one, or a list separated by commas, spaces or both (`"GET, POST"`).
     #[must_use]
     pub fn methods(mut self, methods: impl Into<String>) -> Self {
         self.methods = methods.into();
