@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::client::Client;
+use crate::client_auth::ClientAuthMethod;
 use crate::token::TokenRecord;
 
 /// Decides whether `caller` may learn about `token` at the introspection endpoint
@@ -70,6 +71,58 @@ pub struct TokenRevoked<'a> {
     pub grant_revoked: bool,
 }
 
+/// Client authentication failed (RFC 6749 §2.3): the endpoint answered `invalid_client` (or
+/// `invalid_request` for credentials presented twice). For audit and alerting: the client got
+/// one description whatever the reason; the operator gets the reason here (and in the server's
+/// debug log). Never carries a secret.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ClientAuthenticationFailed<'a> {
+    /// The endpoint's name.
+    pub endpoint: &'a str,
+    /// The client id the request presented, known or not; `None` if it presented none.
+    pub client_id: Option<&'a str>,
+    /// The method the request used, when it could be told.
+    pub method: Option<ClientAuthMethod>,
+    /// Why it failed.
+    pub reason: AuthFailure,
+}
+
+/// Why client authentication failed, as [`ClientAuthenticationFailed`] tells the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// No credentials, or a `client_secret` without a `client_id`.
+    NoCredentials,
+    /// An `Authorization: Basic` header that does not decode (RFC 7617, RFC 6749 §2.3.1).
+    MalformedBasic,
+    /// Two methods (or two `Authorization` headers) in one request (RFC 6749 §2.3).
+    SeveralMethods,
+    /// The method is not among the endpoint's `auth_methods`.
+    MethodNotAccepted,
+    /// No client has this id.
+    UnknownClient,
+    /// The secret does not match (nor the previous one within its overlap).
+    WrongSecret,
+    /// The client registered another method (`token_endpoint_auth_method`).
+    MethodNotRegistered,
+}
+
+impl AuthFailure {
+    /// A short name for logs: `unknown_client`, `wrong_secret`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoCredentials => "no_credentials",
+            Self::MalformedBasic => "malformed_basic",
+            Self::SeveralMethods => "several_methods",
+            Self::MethodNotAccepted => "method_not_accepted",
+            Self::UnknownClient => "unknown_client",
+            Self::WrongSecret => "wrong_secret",
+            Self::MethodNotRegistered => "method_not_registered",
+        }
+    }
+}
+
 /// A token was introspected (RFC 7662 §2).
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -130,6 +183,9 @@ pub trait EventListener: Send + Sync + 'static {
 
     /// After reuse of a rotated refresh token revoked its grant: possible theft.
     fn refresh_token_reused(&self, _event: &RefreshTokenReused<'_>) {}
+
+    /// Called when a request's client authentication failed.
+    fn client_authentication_failed(&self, _event: &ClientAuthenticationFailed<'_>) {}
 }
 
 impl<T: EventListener> EventListener for Arc<T> {
@@ -147,6 +203,10 @@ impl<T: EventListener> EventListener for Arc<T> {
 
     fn refresh_token_reused(&self, event: &RefreshTokenReused<'_>) {
         T::refresh_token_reused(self, event);
+    }
+
+    fn client_authentication_failed(&self, event: &ClientAuthenticationFailed<'_>) {
+        T::client_authentication_failed(self, event);
     }
 }
 
@@ -194,6 +254,13 @@ impl Hooks {
                     claims.insert(name, value);
                 }
             }
+        }
+    }
+
+    /// Tells every listener about a failed client authentication.
+    pub fn client_authentication_failed(&self, event: &ClientAuthenticationFailed<'_>) {
+        for listener in &self.listeners {
+            listener.client_authentication_failed(event);
         }
     }
 

@@ -156,8 +156,9 @@ pub use grant::{
     ClientCredentialsGrant, DescribedGrant, Grant, GrantDescription, Grants, RefreshTokenGrant,
 };
 pub use hooks::{
-    DefaultIntrospectionPolicy, EventListener, Hooks, IntrospectionClaims, IntrospectionPolicy,
-    RefreshGraceRedeemed, RefreshTokenReused, TokenIntrospected, TokenRevoked,
+    AuthFailure, ClientAuthenticationFailed, DefaultIntrospectionPolicy, EventListener, Hooks,
+    IntrospectionClaims, IntrospectionPolicy, RefreshGraceRedeemed, RefreshTokenReused,
+    TokenIntrospected, TokenRevoked,
 };
 #[cfg(feature = "tower")]
 pub use integration::OAuthService;

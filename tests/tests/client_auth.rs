@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used)] // Fixtures in helper functions; a failure is a failing test.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use oauth_endpoints::{Client, ClientAuthMethod};
+use oauth_endpoints::{
+    AuthFailure, Client, ClientAuthMethod, ClientAuthenticationFailed, EventListener,
+};
 use oauth_endpoints_tests::{Harness, basic, form, post};
 
 const TRICKY_SECRET: &str = "s:e+c%r et/=&kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1";
@@ -328,4 +330,94 @@ async fn a_deleted_client_keeps_nothing() {
     h.client_credentials("leaving", &secret, None)
         .await
         .assert_error(401, "invalid_client");
+}
+
+/// A failed authentication as heard: endpoint, client id, method, reason.
+type Heard = (
+    String,
+    Option<String>,
+    Option<ClientAuthMethod>,
+    AuthFailure,
+);
+
+/// Records each failed authentication.
+#[derive(Default)]
+struct Failures(std::sync::Mutex<Vec<Heard>>);
+
+impl EventListener for Failures {
+    fn client_authentication_failed(&self, event: &ClientAuthenticationFailed<'_>) {
+        self.0.lock().unwrap().push((
+            event.endpoint.to_owned(),
+            event.client_id.map(str::to_owned),
+            event.method,
+            event.reason,
+        ));
+    }
+}
+
+#[tokio::test]
+async fn the_operator_hears_why_an_authentication_failed_and_the_client_does_not() {
+    let failures = std::sync::Arc::new(Failures::default());
+    let listener = std::sync::Arc::clone(&failures);
+    let h = Harness::with(&clients(), move |b| b.on_event(listener)).await;
+    let secret = "basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF";
+    let cases: [(Option<String>, String); 5] = [
+        (Some(basic("nobody", secret)), cc()),
+        (
+            Some(basic(
+                "basic-client",
+                "wrong-secret-kR8vN2qX5tLw9ZpB3mYc7HdF",
+            )),
+            cc(),
+        ),
+        (None, cc()),
+        // Registered for client_secret_post, presenting Basic.
+        (
+            Some(basic("post-client", "post-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
+            cc(),
+        ),
+        (Some("Basic !!!".to_owned()), cc()),
+    ];
+    let mut descriptions = Vec::new();
+    for (authorization, body) in &cases {
+        let answer = h
+            .send(post("/oauth/token", authorization.as_deref(), body))
+            .await;
+        assert_eq!(answer.status, 401, "{}", answer.json);
+        descriptions.push(answer.json["error_description"].clone());
+    }
+    // The client is told one thing whatever the reason (but for no credentials at all).
+    assert!(descriptions[..2].iter().all(|d| *d == descriptions[0]));
+    assert_eq!(descriptions[3], descriptions[0]);
+    let basic_method = Some(ClientAuthMethod::ClientSecretBasic);
+    let token = "token".to_owned();
+    assert_eq!(
+        *failures.0.lock().unwrap(),
+        vec![
+            (
+                token.clone(),
+                Some("nobody".into()),
+                basic_method,
+                AuthFailure::UnknownClient
+            ),
+            (
+                token.clone(),
+                Some("basic-client".into()),
+                basic_method,
+                AuthFailure::WrongSecret
+            ),
+            (token.clone(), None, None, AuthFailure::NoCredentials),
+            (
+                token.clone(),
+                Some("post-client".into()),
+                basic_method,
+                AuthFailure::MethodNotRegistered
+            ),
+            (token, None, None, AuthFailure::MalformedBasic),
+        ]
+    );
+    // A success is no event.
+    let answer = h.client_credentials("basic-client", secret, None).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(failures.0.lock().unwrap().len(), 5);
 }

@@ -10,6 +10,7 @@ use crate::client_auth::basic::{BASIC_BUFFER, is_basic, parse_basic_in};
 use crate::context::Context;
 use crate::error::OAuthError;
 use crate::form::Form;
+use crate::hooks::{AuthFailure, ClientAuthenticationFailed};
 use crate::secret::SecretHash;
 
 /// The one description every credential failure gets, so a caller cannot tell an unknown client
@@ -42,7 +43,8 @@ struct Presented<'a> {
 /// authentication method in each request"). A client must use the method it registered. Unknown
 /// client, wrong secret, wrong method, a malformed Basic header, or no credentials: 401
 /// `invalid_client` with one description, and a secret hash is computed in every case so that
-/// timing does not tell them apart either.
+/// timing does not tell them apart either. The operator learns the reason: a debug log line and
+/// the [`ClientAuthenticationFailed`] event, never with the secret.
 pub async fn authenticate_client(
     cx: &Context,
     request: &Request<Bytes>,
@@ -50,11 +52,30 @@ pub async fn authenticate_client(
     accepted: &[ClientAuthMethod],
 ) -> Result<AuthenticatedClient, OAuthError> {
     let mut buffer = [0u8; BASIC_BUFFER];
-    let presented = presented(request, form, &mut buffer)?;
+    let presented = match presented(request, form, &mut buffer) {
+        Ok(presented) => presented,
+        Err((reason, description)) => {
+            failed(cx, form.get("client_id"), None, reason);
+            return Err(match reason {
+                AuthFailure::SeveralMethods => OAuthError::invalid_request(description),
+                _ => OAuthError::invalid_client(description),
+            });
+        }
+    };
+    let refuse = |reason: AuthFailure, error: OAuthError| {
+        failed(
+            cx,
+            Some(&presented.client_id),
+            Some(presented.method),
+            reason,
+        );
+        Err(error)
+    };
     if !accepted.contains(&presented.method) {
-        return Err(OAuthError::invalid_client(
-            "this client authentication method is not accepted here",
-        ));
+        return refuse(
+            AuthFailure::MethodNotAccepted,
+            OAuthError::invalid_client("this client authentication method is not accepted here"),
+        );
     }
     let client = cx.clients().find(&presented.client_id).await?;
     let secret_matches = match (&client, &presented.secret) {
@@ -77,37 +98,72 @@ pub async fn authenticate_client(
                 method: presented.method,
             })
         }
-        _ => Err(OAuthError::invalid_client(AUTHENTICATION_FAILED)),
+        client => {
+            let reason = match client {
+                None => AuthFailure::UnknownClient,
+                Some(_) if !secret_matches => AuthFailure::WrongSecret,
+                Some(_) => AuthFailure::MethodNotRegistered,
+            };
+            refuse(reason, OAuthError::invalid_client(AUTHENTICATION_FAILED))
+        }
     }
 }
 
+/// Tells the operator why an authentication failed: a debug log line and the event.
+fn failed(
+    cx: &Context,
+    client_id: Option<&str>,
+    method: Option<ClientAuthMethod>,
+    reason: AuthFailure,
+) {
+    let endpoint = cx.route().name();
+    tracing::debug!(
+        endpoint,
+        client_id,
+        method = method.map(ClientAuthMethod::as_str),
+        reason = reason.as_str(),
+        "client authentication failed"
+    );
+    cx.hooks()
+        .client_authentication_failed(&ClientAuthenticationFailed {
+            endpoint,
+            client_id,
+            method,
+            reason,
+        });
+}
+
 /// Reads the credentials a request presents, decoding Basic credentials into `buffer`; refuses
-/// several methods at once.
+/// several methods at once. A refusal is its reason for the operator and the description for
+/// the client (`invalid_request` for several methods, `invalid_client` otherwise).
 fn presented<'a>(
     request: &'a Request<Bytes>,
     form: &'a Form,
     buffer: &'a mut [u8],
-) -> Result<Presented<'a>, OAuthError> {
+) -> Result<Presented<'a>, (AuthFailure, &'static str)> {
     let mut authorization = request.headers().get_all(AUTHORIZATION).iter();
     let basic = authorization
         .next()
         .filter(|value| is_basic(value.as_bytes()));
     if authorization.next().is_some() {
-        return Err(OAuthError::invalid_request(
+        return Err((
+            AuthFailure::SeveralMethods,
             "more than one Authorization header",
         ));
     }
     let body_id = form.get("client_id");
     let body_secret = form.get("client_secret");
     match (basic, body_secret) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+        (Some(_), Some(_)) => Err((
+            AuthFailure::SeveralMethods,
             "more than one client authentication method in one request",
         )),
         (Some(value), None) => {
             let (client_id, secret) = parse_basic_in(value.as_bytes(), buffer)
-                .map_err(|_| OAuthError::invalid_client(AUTHENTICATION_FAILED))?;
+                .map_err(|_| (AuthFailure::MalformedBasic, AUTHENTICATION_FAILED))?;
             if body_id.is_some_and(|id| id != client_id) {
-                return Err(OAuthError::invalid_request(
+                return Err((
+                    AuthFailure::SeveralMethods,
                     "client_id in the body differs from the Authorization header",
                 ));
             }
@@ -120,14 +176,17 @@ fn presented<'a>(
         (None, Some(secret)) => Ok(Presented {
             method: ClientAuthMethod::ClientSecretPost,
             client_id: body_id
-                .ok_or_else(|| OAuthError::invalid_client(AUTHENTICATION_FAILED))?
+                .ok_or((AuthFailure::NoCredentials, AUTHENTICATION_FAILED))?
                 .into(),
             secret: Some(secret.into()),
         }),
         (None, None) => Ok(Presented {
             method: ClientAuthMethod::None,
             client_id: body_id
-                .ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?
+                .ok_or((
+                    AuthFailure::NoCredentials,
+                    "client authentication is required",
+                ))?
                 .into(),
             secret: None,
         }),
