@@ -1,11 +1,11 @@
 //! The endpoint contract: [`Endpoint`], and the object-safe twin the registry stores.
 
 use std::future::Future;
-use std::pin::Pin;
 
 use bytes::Bytes;
 use http::{Request, Response};
 
+use crate::boxed::BoxFuture;
 use crate::context::Context;
 use crate::error::OAuthError;
 
@@ -42,9 +42,6 @@ pub trait Endpoint: Send + Sync + 'static {
         request: Request<Bytes>,
     ) -> impl Future<Output = EndpointResult> + Send;
 }
-
-/// A boxed endpoint future.
-pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The object-safe twin of [`Endpoint`]: the registry stores `Arc<dyn DynEndpoint>`.
 pub(crate) trait DynEndpoint: Send + Sync + 'static {

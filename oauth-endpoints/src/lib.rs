@@ -100,6 +100,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as oauth_endpoints;
 
+mod boxed;
 mod client;
 mod client_auth;
 mod clock;

@@ -11,10 +11,11 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::boxed::BoxFuture;
 use crate::client::Client;
 use crate::context::Context;
 use crate::description::Source;
-use crate::endpoint::{BoxFuture, EndpointResult};
+use crate::endpoint::EndpointResult;
 use crate::form::Form;
 
 pub use client_credentials::ClientCredentialsGrant;

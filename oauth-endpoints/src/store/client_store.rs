@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
+use crate::boxed::BoxFuture;
 use crate::client::{Client, ClientBuilder, InvalidClient, PreviousSecret};
 use crate::clock::UnixTime;
-use crate::endpoint::BoxFuture;
 use crate::secret::generate_secret;
 use crate::store::StoreError;
 use crate::store::client_cache::{ClientCache, ClientCacheOptions, ClientWatcher};

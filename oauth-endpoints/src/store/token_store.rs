@@ -4,8 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::boxed::BoxFuture;
 use crate::clock::UnixTime;
-use crate::endpoint::BoxFuture;
 use crate::secret::{Id, TokenHash};
 use crate::store::StoreError;
 use crate::token::{TokenKind, TokenRecord};
