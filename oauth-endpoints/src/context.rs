@@ -48,7 +48,10 @@ impl Context {
         Self { shared, route }
     }
 
-    /// The value of type `T` given to the builder with `.with_state(value)`.
+    /// The value of type `T` given to the builder with `.with_state(value)`. Values are found by
+    /// their exact type: one given as `Arc<T>` is `cx.state::<Arc<T>>()`, not `cx.state::<T>()`
+    /// (which answers `None`). The server keeps one shared copy either way, so pass the value
+    /// itself unless you also hold the `Arc` elsewhere.
     ///
     /// ```
     /// # use bytes::Bytes;

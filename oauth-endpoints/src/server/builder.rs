@@ -140,7 +140,8 @@ impl AuthorizationServerBuilder {
         self
     }
 
-    /// Stores a value that endpoints read with [`Context::state`].
+    /// Stores a value that endpoints read with [`Context::state`], by its exact type: a value
+    /// given as `Arc<T>` is read as `cx.state::<Arc<T>>()`, not `cx.state::<T>()`.
     pub fn with_state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         self.state.insert(value);
         self
