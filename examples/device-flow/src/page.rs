@@ -31,19 +31,22 @@
 //!   sending their browser to `?user_code=...`, or plant a code for them to approve. The
 //!   `verification_uri_complete` of §3.3.1 still pre-fills when opened as devices show it (a
 //!   typed or scanned URL: `Sec-Fetch-Site: none`, or no header at all).
-//! - Every value shown is HTML-escaped. Answers carry `Cache-Control: no-store`,
-//!   `Referrer-Policy: no-referrer` (the URL may hold the code), a restrictive
+//! - Every page is a `maud` template, which escapes every value it writes by construction.
+//!   Answers carry `Cache-Control: no-store`, `Referrer-Policy: no-referrer` (the URL may hold
+//!   the code), a restrictive
 //!   `Content-Security-Policy` and `X-Frame-Options: DENY` (no clickjacking of Approve).
 
 // Early answers travel as `Err(Response)`: one per request, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
 use bytes::Bytes;
+use cookie::{Cookie, SameSite};
 use http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, HeaderValue, REFERRER_POLICY,
     RETRY_AFTER, SET_COOKIE, X_FRAME_OPTIONS,
 };
 use http::{Method, Request, Response, StatusCode};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use oauth_endpoints::{
     Context, Endpoint, EndpointResult, Form, OAuthError, SecretHash, generate_secret,
     oauth_endpoint,
@@ -131,16 +134,22 @@ impl PageContext {
         }
     }
 
-    /// An HTML answer with the page's headers, and the CSRF cookie when it is new.
-    fn html(&self, status: StatusCode, title: &str, body: &str) -> Response<Bytes> {
-        let document = format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title}</title><style>{STYLE}</style></head>\
-             <body><main><h1>{title}</h1>\n{body}\n</main></body></html>\n",
-            title = escape(title),
-        );
-        let mut response = Response::new(Bytes::from(document));
+    /// An HTML answer with the page's headers, and the CSRF cookie when it is new. Every page
+    /// is a `maud` template: each value is escaped where it is written, by construction.
+    fn html(&self, status: StatusCode, title: &str, body: Markup) -> Response<Bytes> {
+        let document = html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) }
+                    style { (PreEscaped(STYLE)) }
+                }
+                body { main { h1 { (title) } (body) } }
+            }
+        };
+        let mut response = Response::new(Bytes::from(document.into_string()));
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(
@@ -158,13 +167,14 @@ impl PageContext {
             ),
         );
         if self.presented.is_none() {
-            let cookie = format!(
-                "{CSRF_COOKIE}={}; Path={}; HttpOnly; SameSite=Strict; Max-Age=3600{}",
-                self.token,
-                self.path,
-                if self.secure { "; Secure" } else { "" }
-            );
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
+            let cookie = Cookie::build((CSRF_COOKIE, self.token.as_str()))
+                .path(self.path.as_str())
+                .http_only(true)
+                .same_site(SameSite::Strict)
+                .max_age(cookie::time::Duration::hours(1))
+                .secure(self.secure)
+                .build();
+            if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
                 headers.insert(SET_COOKIE, value);
             }
         }
@@ -173,57 +183,51 @@ impl PageContext {
 
     /// A page with one paragraph of text.
     fn message(&self, status: StatusCode, title: &str, text: &str) -> Response<Bytes> {
-        self.html(status, title, &format!("<p>{}</p>", escape(text)))
+        self.html(status, title, html! { p { (text) } })
     }
 
     /// The form asking for a code, pre-filled with `typed`, with an optional error.
     fn entry_form(&self, status: StatusCode, typed: &str, error: Option<&str>) -> Response<Bytes> {
-        let error = error.map_or_else(String::new, |error| {
-            format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(error))
-        });
-        let body = format!(
-            "{error}<p>Enter the code shown on your device.</p>\n\
-             <form method=\"get\" action=\"{path}\">\
-             <label for=\"user_code\">Code</label> \
-             <input id=\"user_code\" name=\"user_code\" value=\"{typed}\" autocomplete=\"off\" \
-             autocapitalize=\"characters\" spellcheck=\"false\" required autofocus> \
-             <button type=\"submit\">Continue</button></form>",
-            path = escape(&self.path),
-            typed = escape(typed),
-        );
-        self.html(status, "Connect a device", &body)
+        let body = html! {
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            p { "Enter the code shown on your device." }
+            form method="get" action=(self.path) {
+                label for="user_code" { "Code" }
+                " "
+                input #user_code name="user_code" value=(typed) autocomplete="off"
+                    autocapitalize="characters" spellcheck="false" required autofocus;
+                " "
+                button type="submit" { "Continue" }
+            }
+        };
+        self.html(status, "Connect a device", body)
     }
 
     /// The confirmation: who asks for what, and the code to compare with the device.
     fn confirmation(&self, user: &str, found: &DeviceAuthorization) -> Response<Bytes> {
-        let scope = if found.scope.is_empty() {
-            "<p>It asks for no particular scope.</p>".to_owned()
-        } else {
-            let items: String = found
-                .scope
-                .iter()
-                .map(|token| format!("<li><code>{}</code></li>", escape(token)))
-                .collect();
-            format!("<p>It asks for this scope:</p><ul>{items}</ul>")
+        let code = found.user_code.to_string();
+        let body = html! {
+            p { "Signed in as " strong { (user) } "." }
+            p { "The application " strong { (found.client_id) } " wants to access your account." }
+            @if found.scope.is_empty() {
+                p { "It asks for no particular scope." }
+            } @else {
+                p { "It asks for this scope:" }
+                ul { @for token in found.scope.iter() { li { code { (token) } } } }
+            }
+            p { "Check that your device shows this code: " code.code { (code) } }
+            p { "Approve only if you started this on your own device." }
+            form method="post" action=(self.path) {
+                input type="hidden" name=(CSRF_FIELD) value=(self.token);
+                input type="hidden" name="user_code" value=(code);
+                button type="submit" name="action" value="approve" { "Approve" }
+                " "
+                button type="submit" name="action" value="deny" { "Deny" }
+            }
         };
-        let body = format!(
-            "<p>Signed in as <strong>{user}</strong>.</p>\n\
-             <p>The application <strong>{client}</strong> wants to access your account.</p>\n\
-             {scope}\n\
-             <p>Check that your device shows this code: <code class=\"code\">{code}</code></p>\n\
-             <p>Approve only if you started this on your own device.</p>\n\
-             <form method=\"post\" action=\"{path}\">\
-             <input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{token}\">\
-             <input type=\"hidden\" name=\"user_code\" value=\"{code}\">\
-             <button type=\"submit\" name=\"action\" value=\"approve\">Approve</button> \
-             <button type=\"submit\" name=\"action\" value=\"deny\">Deny</button></form>",
-            user = escape(user),
-            client = escape(&found.client_id),
-            code = escape(&found.user_code.to_string()),
-            path = escape(&self.path),
-            token = escape(&self.token),
-        );
-        self.html(StatusCode::OK, "Approve this device?", &body)
+        self.html(StatusCode::OK, "Approve this device?", body)
     }
 }
 
@@ -415,33 +419,16 @@ fn csrf_cookie(request: &Request<Bytes>) -> Option<String> {
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == CSRF_COOKIE)
-        .map(|(_, value)| value.trim())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == CSRF_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
         .filter(|value| {
             value.len() == 43
                 && value
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
-        .map(str::to_owned)
-}
-
-/// Escapes text for HTML content and double-quoted attributes.
-pub(crate) fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f5f5f5}\
@@ -455,10 +442,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup_and_quotes() {
-        assert_eq!(
-            escape(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+    fn pages_escape_every_value() {
+        let page = PageContext {
+            path: "/device\"><script>".to_owned(),
+            presented: None,
+            token: generate_secret(),
+            secure: false,
+            foreign: false,
+        };
+        let response = page.entry_form(StatusCode::OK, "<img src=x onerror=alert(1)>", Some("'&'"));
+        let body = String::from_utf8_lossy(response.body()).into_owned();
+        for raw in ["<script>", "<img", "\"><script"] {
+            assert!(!body.contains(raw), "{raw} in {body}");
+        }
+        assert!(
+            body.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{body}"
         );
     }
 
