@@ -5,18 +5,22 @@ use proc_macro2::{Ident, TokenStream};
 use quote::ToTokens;
 use syn::{Item, LitStr};
 
+use oauth_endpoints_rules::{
+    AUTH_METHODS, CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, METHODS, NONE, check_grant_type,
+    check_name, check_path, is_metadata_name, list_entries,
+};
+
 use crate::args::{Args, Errors};
 
-/// HTTP methods an endpoint may answer.
-const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
-
-/// Client authentication methods (RFC 6749 §2.3, names from RFC 7591 §2) and the variant of
-/// `oauth_endpoints::ClientAuthMethod` each names.
-const AUTH_METHODS: &[(&str, &str)] = &[
-    ("client_secret_basic", "ClientSecretBasic"),
-    ("client_secret_post", "ClientSecretPost"),
-    ("none", "None"),
-];
+/// The variant of `oauth_endpoints::ClientAuthMethod` each method of [`AUTH_METHODS`] names.
+fn auth_method_variant(name: &str) -> Option<&'static str> {
+    match name {
+        CLIENT_SECRET_BASIC => Some("ClientSecretBasic"),
+        CLIENT_SECRET_POST => Some("ClientSecretPost"),
+        NONE => Some("None"),
+        _ => None,
+    }
+}
 
 /// The type the attribute is on.
 pub(crate) struct Target {
@@ -119,16 +123,7 @@ pub(crate) fn grant(args: &Args) -> syn::Result<String> {
         }
         Some(lit) => {
             let value = lit.value();
-            let rule = if value.is_empty() {
-                Some("must not be empty, e.g. \"client_credentials\"")
-            } else if value.chars().any(char::is_whitespace) {
-                Some("must not contain whitespace")
-            } else if !value.bytes().all(|b| b.is_ascii_graphic()) {
-                Some("must be printable ASCII: a name such as \"client_credentials\" or a URI")
-            } else {
-                None
-            };
-            if let Some(rule) = rule {
+            if let Err(rule) = check_grant_type(&value) {
                 errors.at(lit.span(), format!("`grant_type` {rule}"));
             }
             value
@@ -151,10 +146,8 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
         }
         Some(lit) => {
             let name = lit.value();
-            if name.is_empty() {
-                errors.at(lit.span(), "`name` must not be empty");
-            } else if name.chars().any(char::is_whitespace) {
-                errors.at(lit.span(), "`name` must not contain whitespace");
+            if let Err(rule) = check_name(&name) {
+                errors.at(lit.span(), format!("`name` {rule}"));
             }
             name
         }
@@ -196,11 +189,7 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
     };
     let metadata = args.get("metadata").map(|lit| {
         let value = lit.value();
-        let valid = !value.is_empty()
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !valid {
+        if !is_metadata_name(&value) {
             errors.at(
                 lit.span(),
                 "`metadata` must be a metadata name in lowercase snake_case, e.g. \"device_authorization_endpoint\"",
@@ -216,33 +205,6 @@ pub(crate) fn endpoint(args: &Args) -> syn::Result<Endpoint> {
         auth_methods,
         metadata,
         cors,
-    })
-}
-
-/// The path rule, shared in spirit with the runtime check in `oauth_endpoints::Route`.
-fn check_path(path: &str) -> Result<(), &'static str> {
-    if !path.starts_with('/') {
-        Err("must start with `/`")
-    } else if path.chars().any(char::is_whitespace) {
-        Err("must not contain whitespace")
-    } else if path.contains(['?', '#']) {
-        Err("must not contain a query (`?`) or a fragment (`#`)")
-    } else if !path.bytes().all(|b| b.is_ascii_graphic()) {
-        Err("must be printable ASCII (percent-encode other characters)")
-    } else {
-        Ok(())
-    }
-}
-
-/// The entries of a `methods` or `auth_methods` list: separated by commas, spaces or both
-/// (`"GET, POST"`, `"GET POST"`); an empty entry (two commas in a row, a comma at either end) is
-/// yielded as `""` for the caller to report. The same rule as the core's `route::list_entries`.
-fn list_entries(value: &str) -> impl Iterator<Item = &str> {
-    let blank = value.trim().is_empty();
-    value.split(',').filter(move |_| !blank).flat_map(|part| {
-        let part = part.trim();
-        let empty = part.is_empty().then_some("");
-        empty.into_iter().chain(part.split_whitespace())
     })
 }
 
@@ -294,8 +256,8 @@ fn auth_methods(lit: &LitStr, errors: &mut Errors) -> Vec<Ident> {
             );
             continue;
         }
-        match AUTH_METHODS.iter().find(|(name, _)| *name == method) {
-            Some((_, variant)) => {
+        match auth_method_variant(method) {
+            Some(variant) => {
                 let ident = Ident::new(variant, lit.span());
                 if found.contains(&ident) {
                     errors.at(
@@ -310,11 +272,7 @@ fn auth_methods(lit: &LitStr, errors: &mut Errors) -> Vec<Ident> {
                 lit.span(),
                 format!(
                     "unknown client authentication method `{method}` (expected any of: {})",
-                    AUTH_METHODS
-                        .iter()
-                        .map(|(name, _)| *name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    AUTH_METHODS.join(", ")
                 ),
             ),
         }

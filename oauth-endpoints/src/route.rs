@@ -57,51 +57,25 @@ impl Route {
     }
 }
 
-/// The path rule, the same the attribute checks at compile time: starts with `/`, printable
-/// ASCII without whitespace, no query or fragment.
-pub(crate) fn check_path(path: &str) -> Result<(), &'static str> {
-    if !path.starts_with('/') {
-        Err("must start with `/`")
-    } else if path.chars().any(char::is_whitespace) {
-        Err("must not contain whitespace")
-    } else if path.contains(['?', '#']) {
-        Err("must not contain a query (`?`) or a fragment (`#`)")
-    } else if !path.bytes().all(|b| b.is_ascii_graphic()) {
-        Err("must be printable ASCII (percent-encode other characters)")
-    } else {
-        Ok(())
-    }
-}
-
-/// The entries of a method list: separated by commas, spaces or both (`"GET, POST"`,
-/// `"GET POST"`); an empty entry (two commas in a row, a comma at either end) is yielded as
-/// `""`. The same rule as the attribute's (`oauth-endpoints-macros`, `validate.rs`).
-fn list_entries(value: &str) -> impl Iterator<Item = &str> {
-    value.split(',').flat_map(|part| {
-        let part = part.trim();
-        let empty = part.is_empty().then_some("");
-        empty.into_iter().chain(part.split_whitespace())
-    })
-}
+pub(crate) use oauth_endpoints_rules::check_path;
+use oauth_endpoints_rules::list_entries;
 
 /// Parses `"GET, POST"` (or `"GET POST"`) into methods. Only the methods the attribute accepts
 /// are allowed; the error is the offending entry.
 pub(crate) fn parse_methods(list: &str) -> Result<Vec<Method>, String> {
-    const KNOWN: &[Method] = &[
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::DELETE,
-        Method::PATCH,
-        Method::OPTIONS,
-    ];
     let mut methods: Vec<Method> = Vec::new();
     for entry in list_entries(list) {
-        match KNOWN.iter().find(|known| known.as_str() == entry) {
-            Some(method) if !methods.contains(method) => methods.push(method.clone()),
+        let method = oauth_endpoints_rules::METHODS
+            .contains(&entry)
+            .then(|| Method::from_bytes(entry.as_bytes()).ok())
+            .flatten();
+        match method {
+            Some(method) if !methods.contains(&method) => methods.push(method),
             _ => return Err(entry.to_owned()),
         }
+    }
+    if methods.is_empty() {
+        return Err(String::new());
     }
     Ok(methods)
 }

@@ -33,9 +33,9 @@ impl ClientAuthMethod {
     /// The registered name, e.g. `client_secret_basic`.
     pub const fn as_str(self) -> &'static str {
         match self {
-            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
-            ClientAuthMethod::ClientSecretPost => "client_secret_post",
-            ClientAuthMethod::None => "none",
+            ClientAuthMethod::ClientSecretBasic => oauth_endpoints_rules::CLIENT_SECRET_BASIC,
+            ClientAuthMethod::ClientSecretPost => oauth_endpoints_rules::CLIENT_SECRET_POST,
+            ClientAuthMethod::None => oauth_endpoints_rules::NONE,
         }
     }
 }

@@ -540,7 +540,7 @@ fn select_grants(explicit: Vec<GrantCandidate>, excluded: &[String]) -> Result<G
     }
     if let Some(bad) = candidates
         .iter()
-        .find(|c| c.grant_type.is_empty() || !c.grant_type.bytes().all(|b| b.is_ascii_graphic()))
+        .find(|c| oauth_endpoints_rules::check_grant_type(&c.grant_type).is_err())
     {
         return Err(BuildError::InvalidGrantType {
             grant_type: bad.grant_type.clone(),
@@ -620,7 +620,7 @@ fn validate(candidates: &[Candidate]) -> Result<Vec<Route>, BuildError> {
     for candidate in candidates {
         let spec = &candidate.spec;
         let at = candidate.source;
-        if spec.name.is_empty() || spec.name.chars().any(char::is_whitespace) {
+        if oauth_endpoints_rules::check_name(&spec.name).is_err() {
             return Err(BuildError::InvalidName {
                 name: spec.name.to_string(),
                 at,
@@ -643,7 +643,11 @@ fn validate(candidates: &[Candidate]) -> Result<Vec<Route>, BuildError> {
                 at,
             });
         }
-        if let Some(metadata) = spec.metadata.as_deref().filter(|m| !is_metadata_name(m)) {
+        if let Some(metadata) = spec
+            .metadata
+            .as_deref()
+            .filter(|m| !oauth_endpoints_rules::is_metadata_name(m))
+        {
             return Err(BuildError::InvalidMetadataName {
                 name: spec.name.to_string(),
                 metadata: metadata.to_owned(),
@@ -674,14 +678,6 @@ fn validate(candidates: &[Candidate]) -> Result<Vec<Route>, BuildError> {
         });
     }
     Ok(routes)
-}
-
-/// The attribute's rule for metadata names: lowercase snake_case.
-fn is_metadata_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Two endpoints may share a path, but not a method on it. `routes` is sorted by path then name.
