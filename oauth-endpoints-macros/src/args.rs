@@ -3,6 +3,7 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::parse::{ParseStream, Parser};
+use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, ExprPath, Lit, LitStr, MetaNameValue, Token};
 
 /// A key an attribute accepts, with an example value for error messages.
@@ -114,24 +115,21 @@ enum Argument {
 /// Splits the arguments at their commas. Each is a `key = value` pair or kept as malformed: one
 /// malformed argument does not hide the others.
 fn arguments(input: ParseStream<'_>) -> syn::Result<Vec<Argument>> {
-    let mut arguments = Vec::new();
-    while !input.is_empty() {
-        let fork = input.fork();
-        match fork.parse::<MetaNameValue>() {
-            Ok(_) if fork.is_empty() || fork.peek(Token![,]) => {
-                arguments.push(Argument::Pair(input.parse()?));
-            }
-            _ => {
-                let start = input.span();
-                let tokens = rest_of_argument(input)?;
-                arguments.push(Argument::Malformed { start, tokens });
-            }
-        }
-        if !input.is_empty() {
-            input.parse::<Token![,]>()?;
+    let arguments = Punctuated::<Argument, Token![,]>::parse_terminated_with(input, argument)?;
+    Ok(arguments.into_iter().collect())
+}
+
+/// One argument: a `key = value` pair when it reads as one up to its comma, else its tokens.
+fn argument(input: ParseStream<'_>) -> syn::Result<Argument> {
+    let fork = input.fork();
+    match fork.parse::<MetaNameValue>() {
+        Ok(_) if fork.is_empty() || fork.peek(Token![,]) => Ok(Argument::Pair(input.parse()?)),
+        _ => {
+            let start = input.span();
+            let tokens = rest_of_argument(input)?;
+            Ok(Argument::Malformed { start, tokens })
         }
     }
-    Ok(arguments)
 }
 
 /// Takes every token up to the next top-level comma (commas inside brackets are kept).
@@ -250,47 +248,18 @@ fn unknown_key(key: &impl ToTokens, keys: &[Key], args: &mut Args) -> syn::Error
 }
 
 /// The known key `written` most likely meant: the same but for case, one edit away (a letter
-/// added, removed, replaced, or two neighbours swapped), or one of the two a prefix of the other.
+/// added, removed, replaced, or two neighbours swapped: an optimal-string-alignment distance of
+/// one), or one of the two a prefix of the other.
 fn closest_key<'k>(written: &str, keys: &'k [Key]) -> Option<&'k Key> {
     let written = written.to_ascii_lowercase();
     let rules: [&dyn Fn(&str) -> bool; 3] = [
         &|key| key == written,
-        &|key| one_edit_apart(key, &written),
+        &|key| strsim::osa_distance(key, &written) == 1,
         &|key| written.len() >= 3 && (key.starts_with(&written) || written.starts_with(key)),
     ];
     rules
         .iter()
         .find_map(|rule| keys.iter().find(|key| rule(key.name)))
-}
-
-/// Whether `a` and `b` differ by exactly one inserted, removed or replaced character, or by two
-/// swapped neighbouring characters.
-fn one_edit_apart(a: &str, b: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let (shorter, longer) = if a.len() <= b.len() {
-        (&a, &b)
-    } else {
-        (&b, &a)
-    };
-    let common = shorter
-        .iter()
-        .zip(longer.iter())
-        .take_while(|(x, y)| x == y)
-        .count();
-    match longer.len() - shorter.len() {
-        // Replaced, or swapped with the next character; the rest must match.
-        0 => {
-            common < shorter.len()
-                && (shorter[common + 1..] == longer[common + 1..]
-                    || (common + 1 < shorter.len()
-                        && shorter[common] == longer[common + 1]
-                        && shorter[common + 1] == longer[common]
-                        && shorter[common + 2..] == longer[common + 2..]))
-        }
-        // One character inserted at `common`.
-        1 => shorter[common..] == longer[common + 1..],
-        _ => false,
-    }
 }
 
 fn string_literal(value: &Expr, key: &Key) -> syn::Result<LitStr> {
@@ -386,7 +355,7 @@ impl Errors {
 
 #[cfg(test)]
 mod tests {
-    use super::{Key, closest_key, one_edit_apart};
+    use super::{Key, closest_key};
 
     const KEYS: &[Key] = &[
         Key {
@@ -412,17 +381,13 @@ mod tests {
     }
 
     #[test]
-    fn one_edit() {
-        assert!(one_edit_apart("name", "nme"));
-        assert!(one_edit_apart("name", "names"));
-        assert!(one_edit_apart("name", "nbme"));
-        assert!(one_edit_apart("name", "nmae"));
-        assert!(one_edit_apart("name", "anme"));
-        assert!(one_edit_apart("name", "naem"));
-        assert!(!one_edit_apart("name", "name"));
-        assert!(!one_edit_apart("name", "nm"));
-        assert!(!one_edit_apart("name", "mane"));
-        assert!(!one_edit_apart("name", "path"));
+    fn one_edit_away() {
+        for typo in ["nme", "names", "nbme", "nmae", "anme", "naem"] {
+            assert_eq!(closest(typo), Some("name"), "{typo}");
+        }
+        for far in ["nm", "mane", "path"] {
+            assert_eq!(closest(far), None, "{far}");
+        }
     }
 
     #[test]
