@@ -117,6 +117,8 @@ mod hooks;
 mod integration;
 mod metadata;
 mod purge;
+#[cfg(feature = "throttle")]
+mod quota;
 mod registration;
 mod response;
 mod route;
@@ -151,8 +153,6 @@ pub use endpoints::{
 };
 pub use error::OAuthError;
 pub use form::{Form, FormError};
-#[cfg(feature = "throttle")]
-pub use governor::Quota;
 pub use grant::{
     ClientCredentialsGrant, DescribedGrant, Grant, GrantDescription, Grants, RefreshTokenGrant,
 };
@@ -167,6 +167,8 @@ pub use integration::OAuthService;
 pub use integration::Purger;
 pub use metadata::WELL_KNOWN_PATH;
 pub use purge::{PurgeOptions, PurgeReport};
+#[cfg(feature = "throttle")]
+pub use quota::Quota;
 pub use response::{json_bytes_response, json_response};
 pub use route::Route;
 pub use scope::{InvalidScope, Scope};

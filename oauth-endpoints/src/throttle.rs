@@ -7,10 +7,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use governor::DefaultKeyedRateLimiter;
 use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::error::OAuthError;
+use crate::quota::Quota;
 
 /// A per-client request limit, shared by every endpoint of one server.
 ///
@@ -27,7 +28,7 @@ impl Throttle {
     /// A limiter allowing each client `quota` (e.g. `Quota::per_second(n).allow_burst(m)`).
     pub fn new(quota: Quota) -> Self {
         Self {
-            limiter: DefaultKeyedRateLimiter::keyed(quota),
+            limiter: DefaultKeyedRateLimiter::keyed(quota.governor()),
             clock: DefaultClock::default(),
             quota,
         }

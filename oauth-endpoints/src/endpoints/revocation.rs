@@ -12,7 +12,6 @@ use crate::form::Form;
 use crate::hooks::TokenRevoked;
 use crate::oauth_endpoint;
 use crate::response::json_bytes_response;
-use crate::secret::TokenHash;
 use crate::token::TokenKind;
 
 /// `revocation` at `/oauth/revoke` (POST): a client revokes a token issued to it (RFC 7009).
@@ -87,7 +86,7 @@ async fn revoke(cx: &Context, client: &Client, form: Result<Form, OAuthError>) -
     let changed = if revoke_grant {
         cx.tokens().revoke_grant(&record.grant_id, now).await? > 0
     } else if record.revoked_at.is_none() && record.expires_at > now {
-        cx.tokens().revoke_token(&TokenHash::of(token), now).await?
+        cx.tokens().revoke_token(&record.hash, now).await?
     } else {
         false
     };

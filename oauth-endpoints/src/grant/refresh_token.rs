@@ -11,7 +11,6 @@ use crate::form::Form;
 use crate::grant::Grant;
 use crate::hooks::{RefreshGraceRedeemed, RefreshTokenReused};
 use crate::oauth_grant;
-use crate::secret::TokenHash;
 use crate::store::Rotation;
 use crate::token::{TokenKind, TokenRequest};
 
@@ -73,7 +72,7 @@ impl Grant for RefreshTokenGrant {
             .unwrap_or(cx.config().refresh_token_grace);
         match cx
             .tokens()
-            .rotate_refresh_token(&TokenHash::of(value), now, &issued.records(), grace)
+            .rotate_refresh_token(&record.hash, now, &issued.records(), grace)
             .await?
         {
             Rotation::Rotated(_) => Ok(issued.into_response(requested.as_ref())),
