@@ -40,8 +40,7 @@ pub const INACTIVE: &[u8] = br#"{"active":false}"#;
 ///   `exp`, `iat`, `nbf`, `sub`, `aud`, `iss`, `jti` (the record's id, never the token); absent
 ///   members are omitted, never `null`; claims hooks may add members.
 /// - A refresh token's activity follows its own expiry and revocation, never its access
-///   token's (Authlib's reference store reports a refresh token inactive once its access token
-///   expires; we do not).
+///   token's (where peers differ: the README's "RFC clauses, and where we differ").
 /// - With the optional per-client throttle (feature `throttle`), a caller over its limit (counted
 ///   per client, whether it authenticated with credentials or a Bearer token) gets 429 with
 ///   `Retry-After` before the token is looked at, which slows token scanning.

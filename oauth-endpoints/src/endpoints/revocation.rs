@@ -15,16 +15,15 @@ use crate::response::json_bytes_response;
 use crate::token::TokenKind;
 
 /// `revocation` at `/oauth/revoke` (POST): a client revokes a token issued to it (RFC 7009).
+/// Where this differs from peers is in the README ("RFC clauses, and where we differ").
 ///
 /// - Client authentication comes first (§2.1), through the shared step; then parameters, so an
 ///   unauthenticated caller learns nothing. Public clients (`none`) may revoke their own
-///   tokens, a request several peers refuse (Spring Authorization Server, for one).
+///   tokens.
 /// - `token` is required (`invalid_request`). `token_type_hint` only orders the lookup: a wrong
-///   hint still finds the token (§2.1), an unknown hint is ignored (§2.2). Authlib answers an
-///   unknown hint with `unsupported_token_type`; we follow the RFC instead.
+///   hint still finds the token (§2.1), an unknown hint is ignored (§2.2).
 /// - A token issued to another client is refused (§2.1 "the request is refused") with 400
-///   `invalid_grant` (RFC 6749 §5.2, "issued to another client"; Authlib answers the same) and
-///   left untouched.
+///   `invalid_grant` (RFC 6749 §5.2, "issued to another client") and left untouched.
 /// - Unknown, expired or already revoked tokens answer 200 (§2.2): the client cannot act on an
 ///   error.
 /// - Revoking a refresh token revokes every token of its grant (§2.1 SHOULD), whatever the

@@ -12,6 +12,18 @@ impl AuthorizationServer {
     /// Each path is served by [`OAuthService`], so the body limit holds while reading and a
     /// wrong method on a mounted path is answered 405 with `Allow`, as `dispatch` does.
     ///
+    /// Mounting:
+    /// - Each mounted path belongs to the server, whatever the method: merging this router with
+    ///   one that has a route on the same path makes `axum` panic ("Overlapping method route"),
+    ///   even for another method. To answer another method on an OAuth path, register an
+    ///   endpoint for it with the builder (`register_endpoint`), or `mount` the OAuth endpoint
+    ///   elsewhere.
+    /// - Prefer `merge` at the root to `Router::nest`: the metadata document (RFC 8414)
+    ///   advertises each endpoint at the path it is mounted at in the server, so a router
+    ///   nested under `/auth` serves `/auth/oauth/token` while the document still says
+    ///   `/oauth/token`. To serve the endpoints under a prefix, `mount` each at its full path
+    ///   (`.mount("token", "/auth/oauth/token")`): the document follows.
+    ///
     /// ```
     /// use axum::routing::get;
     ///
