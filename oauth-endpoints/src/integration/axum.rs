@@ -14,7 +14,7 @@ impl AuthorizationServer {
     ///
     /// Mounting:
     /// - Each mounted path belongs to the server, whatever the method: merging this router with
-    ///   one that has a route on the same path makes `axum` panic ("Overlapping method route"),
+    ///   one that has a route on the same path makes `axum` panic when the routers are merged,
     ///   even for another method. To answer another method on an OAuth path, register an
     ///   endpoint for it with the builder (`register_endpoint`), or `mount` the OAuth endpoint
     ///   elsewhere.
