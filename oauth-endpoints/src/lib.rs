@@ -13,6 +13,19 @@
 //! background purge of expired tokens; `axum`, `sqlite` and `postgres` enable it), `sqlite` (an
 //! embedded store) and `postgres` (a store shared by several instances).
 //!
+//! # Stores, and endpoints from other crates
+//!
+//! Clients and tokens live in a [`ClientStore`] and a [`TokenStore`]: [`MemoryStore`] (the
+//! default), `SqliteStore` (feature `sqlite`: one file, durable, one writer thread) and `PgStore`
+//! (feature `postgres`: several instances on one database), or your own, checked against the
+//! contract by `test_kit` (feature `test-kit`). Hand them to the builder with `.store(...)`.
+//!
+//! Annotated endpoints and grants register at link time: a crate that nothing in the program
+//! names is not linked, and its registrations vanish silently. Name it once
+//! (`use my_endpoints as _;`) and let [`AuthorizationServerBuilder::require_endpoint`] and
+//! [`require_grant`](AuthorizationServerBuilder::require_grant) turn a missing one into a
+//! [`BuildError`].
+//!
 //! # Issue, introspect, revoke
 //!
 //! ```

@@ -189,7 +189,7 @@ impl AuthorizationServer {
     /// worker for more than one batch.
     ///
     /// Run it from any scheduler; with feature `tokio`,
-    /// [`spawn_purger`](AuthorizationServer::spawn_purger) runs it every interval.
+    /// `spawn_purger` (feature `tokio`) runs it every interval.
     ///
     /// ```
     /// use std::time::Duration;
