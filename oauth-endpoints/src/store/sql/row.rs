@@ -103,12 +103,55 @@ impl TokenRow {
     }
 
     pub(crate) fn into_record(self) -> Result<TokenRecord, StoreError> {
-        let audience: Vec<String> =
-            serde_json::from_str(&self.audience).map_err(|_| corrupt("audience"))?;
+        TokenColumns {
+            hash: &self.hash,
+            id: &self.id,
+            kind: &self.kind,
+            client_id: &self.client_id,
+            scope: &self.scope,
+            subject: self.subject.as_deref(),
+            audience: &self.audience,
+            grant_id: &self.grant_id,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            not_before: self.not_before,
+            revoked_at: self.revoked_at,
+            rotated_at: self.rotated_at,
+        }
+        .to_record()
+    }
+}
+
+/// A `oauth_tokens` row's columns borrowed from the driver's row, so that a lookup copies each
+/// value once, into the record (the SQLite store reads its rows this way).
+pub(crate) struct TokenColumns<'a> {
+    pub(crate) hash: &'a [u8],
+    pub(crate) id: &'a [u8],
+    pub(crate) kind: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) scope: &'a str,
+    pub(crate) subject: Option<&'a str>,
+    pub(crate) audience: &'a str,
+    pub(crate) grant_id: &'a [u8],
+    pub(crate) issued_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) not_before: Option<i64>,
+    pub(crate) revoked_at: Option<i64>,
+    pub(crate) rotated_at: Option<i64>,
+}
+
+impl TokenColumns<'_> {
+    /// The record these columns hold: the one mapping from a token row to a record.
+    pub(crate) fn to_record(&self) -> Result<TokenRecord, StoreError> {
+        let audience: Vec<String> = if self.audience == "[]" {
+            Vec::new()
+        } else {
+            serde_json::from_str(self.audience).map_err(|_| corrupt("audience"))?
+        };
         Ok(TokenRecord {
-            id: Id::from_bytes(array(&self.id, "token id")?),
-            hash: TokenHash::from_bytes(array(&self.hash, "token hash")?),
-            kind: match self.kind.as_str() {
+            id: Id::from_bytes(array(self.id, "token id")?),
+            hash: TokenHash::from_bytes(array(self.hash, "token hash")?),
+            kind: match self.kind {
                 "access" => TokenKind::Access,
                 "refresh" => TokenKind::Refresh,
                 _ => return Err(corrupt("token kind")),
@@ -117,7 +160,7 @@ impl TokenRow {
             scope: self.scope.parse::<Scope>().map_err(|_| corrupt("scope"))?,
             subject: self.subject.map(Arc::from),
             audience: Arc::from(audience),
-            grant_id: Id::from_bytes(array(&self.grant_id, "grant id")?),
+            grant_id: Id::from_bytes(array(self.grant_id, "grant id")?),
             issued_at: unix(self.issued_at),
             expires_at: unix(self.expires_at),
             not_before: self.not_before.map(unix),

@@ -336,9 +336,8 @@ fn find_token(
         connection,
         FIND_TOKEN,
         [hash.as_bytes().as_slice()],
-        rows::token,
+        rows::token_record,
     )?
-    .map(sql::row::TokenRow::into_record)
     .transpose()
 }
 

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, Statement};
 
 use crate::store::StoreError;
-use crate::store::sql::row::{ClientRow, TokenRow};
+use crate::store::sql::row::{ClientRow, TokenColumns, TokenRow};
 use crate::token::TokenRecord;
 
 /// Whether SQLite's answer means the database cannot be used now (busy or locked past the busy
@@ -43,6 +43,32 @@ pub(super) fn query_row<T>(
         Some(row) => read(row).map(Some).map_err(error),
         None => Ok(None),
     }
+}
+
+/// Reads a token row holding the `token_columns!`, in their order, into a record, borrowing
+/// each column from SQLite's row (one copy of each value, into the record). A row that holds
+/// no valid record is the outer `Ok(Err(...))`.
+pub(super) fn token_record(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<TokenRecord, StoreError>> {
+    let blob = |index| row.get_ref(index).and_then(|value| Ok(value.as_blob()?));
+    let text = |index| row.get_ref(index).and_then(|value| Ok(value.as_str()?));
+    let columns = TokenColumns {
+        hash: blob(0)?,
+        id: blob(1)?,
+        kind: text(2)?,
+        client_id: text(3)?,
+        scope: text(4)?,
+        subject: row.get_ref(5)?.as_str_or_null()?,
+        audience: text(6)?,
+        grant_id: blob(7)?,
+        issued_at: row.get(8)?,
+        expires_at: row.get(9)?,
+        not_before: row.get(10)?,
+        revoked_at: row.get(11)?,
+        rotated_at: row.get(12)?,
+    };
+    Ok(columns.to_record())
 }
 
 /// Reads a token row holding the `token_columns!`, in their order.
