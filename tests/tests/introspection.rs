@@ -433,3 +433,34 @@ fn a_public_client_cannot_be_given_introspection() {
     .unwrap();
     assert!(metadata.into_client().is_err());
 }
+
+#[tokio::test]
+async fn a_token_whose_client_no_longer_exists_is_inactive() {
+    let h = Harness::new(&clients()).await;
+    // Issued to a client the store does not hold: what a request that authenticated just before
+    // its client was deleted can leave behind (the deletion revoked every token it found).
+    let ghost = Client::confidential("ghost", "ghost-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
+        .build()
+        .unwrap();
+    let issued = h
+        .server
+        .issuer()
+        .issue(&TokenRequest::new(&ghost, "read".parse().unwrap()))
+        .await
+        .unwrap();
+    let gateway = basic("gateway", "gateway-secret-kR8vN2qX5tLw9ZpB3mYc7HdF");
+    let answer = introspect(&h, Some(&gateway), &[("token", issued.access_token())]).await;
+    assert_inactive(&answer);
+
+    // The same for a client that existed when its token was issued.
+    let (access, _) = issue(&h).await;
+    let answer = introspect(&h, Some(&gateway), &[("token", &access)]).await;
+    assert_eq!(answer.json["active"], true);
+    h.server
+        .clients()
+        .delete("app", h.server.now())
+        .await
+        .unwrap();
+    let answer = introspect(&h, Some(&gateway), &[("token", &access)]).await;
+    assert_inactive(&answer);
+}

@@ -36,6 +36,8 @@ pub const INACTIVE: &[u8] = br#"{"active":false}"#;
 ///   (§2.3, RFC 6750 §3.1). Authorisation comes before parameter checks.
 /// - `token` is required (`invalid_request`); `token_type_hint` orders the lookup only.
 /// - Who may see what is the server's [`IntrospectionPolicy`](crate::IntrospectionPolicy).
+/// - A token whose client no longer exists is inactive, whatever its record says (a request
+///   authenticated just before its client's deletion may have stored it).
 /// - Active tokens: `active`, `scope`, `client_id`, `token_type` (`Bearer` or `refresh_token`),
 ///   `exp`, `iat`, `nbf`, `sub`, `aud`, `iss`, `jti` (the record's id, never the token); absent
 ///   members are omitted, never `null`; claims hooks may add members.
@@ -82,9 +84,18 @@ async fn introspect(
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let hint = form.get("token_type_hint").and_then(TokenKind::from_hint);
     let record = cx.tokens().find(token, hint).await?;
-    let active = record
+    let mut active = record
         .as_ref()
         .filter(|record| record.is_active(cx.now()) && cx.hooks().may_introspect(caller, record));
+    // A token whose client no longer exists is not active: deleting a client revokes its
+    // tokens, but a request that authenticated just before the deletion may still store one.
+    // (The caller's own client exists: it just authenticated. Others go through the cache.)
+    if let Some(found) = active
+        && *found.client_id != *caller.client_id()
+        && cx.clients().find(&found.client_id).await?.is_none()
+    {
+        active = None;
+    }
     cx.hooks().token_introspected(&TokenIntrospected {
         caller,
         token: record.as_ref(),
