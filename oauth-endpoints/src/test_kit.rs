@@ -375,7 +375,7 @@ pub async fn token_store_contract<S: TokenStore>(store: &S) {
 fn ok<T>(result: Result<T, StoreError>, what: &str) -> T {
     match result {
         Ok(value) => value,
-        Err(error) => panic!("{what}: the store failed: {error}"),
+        Err(error) => panic!("{what}: {}", error.report()),
     }
 }
 
@@ -1103,8 +1103,9 @@ async fn concurrent_rotations<S: TokenStore + Clone>(a: &S, b: &S, round: usize)
                 panic!("{clause}: without a grace window an exchange answered {other:?}")
             }
             Err(error) => panic!(
-                "{clause}: an exchange failed ({error}); a conflict between exchanges is the \
-                 store's to resolve"
+                "{clause}: an exchange failed ({}); a conflict between exchanges is the \
+                 store's to resolve",
+                error.report()
             ),
         }
     }
@@ -1145,8 +1146,9 @@ async fn concurrent_rotations_within_grace<S: TokenStore + Clone>(a: &S, b: &S, 
             Ok(Rotation::Reissued { .. }) => reissued += 1,
             Ok(other) => panic!("{clause}: every racer must succeed, one answered {other:?}"),
             Err(error) => panic!(
-                "{clause}: an exchange failed ({error}); a conflict between exchanges is the \
-                 store's to resolve"
+                "{clause}: an exchange failed ({}); a conflict between exchanges is the \
+                 store's to resolve",
+                error.report()
             ),
         }
         accesses.push(access_value);
@@ -1218,7 +1220,10 @@ async fn refresh_loop<S: TokenStore>(
                 stored.push(std::mem::replace(&mut refresh, next_value));
             }
             Ok(_) => return stored,
-            Err(error) => panic!("{clause}: an exchange in the refresh loop failed: {error}"),
+            Err(error) => panic!(
+                "{clause}: an exchange in the refresh loop failed: {}",
+                error.report()
+            ),
         }
         tokio::task::yield_now().await;
     }

@@ -35,7 +35,7 @@ const REVOKE_GRANT_ROW: &str = concat!(revoke_grant_row!(), ", txid_current()");
 pub(super) const REVOKE_TOKEN: &str = concat!(revoke_token!(), " RETURNING txid_current()");
 
 /// [`DELETE_CLIENT`](crate::store::sql::queries::DELETE_CLIENT), and the transaction id.
-pub(super) const DELETE_CLIENT: &str = concat!(delete_client!(), " RETURNING txid_current()");
+const DELETE_CLIENT: &str = concat!(delete_client!(), " RETURNING txid_current()");
 
 /// [`INSERT_CLIENT`](crate::store::sql::queries::INSERT_CLIENT), and the transaction id when a
 /// row was inserted.
@@ -114,7 +114,7 @@ impl Db {
             match outcome {
                 Err(failure) if is_conflict(&failure) && conflicts < CONFLICT_RETRIES => {
                     conflicts += 1;
-                    tracing::debug!(error = %failure, conflicts, "conflict; running it again");
+                    tracing::debug!(error = %failure.report(), conflicts, "conflict; running it again");
                     tokio::time::sleep(Duration::from_millis(u64::from(conflicts) * 3)).await;
                 }
                 outcome => return outcome,
@@ -165,7 +165,7 @@ impl Db {
                 .await;
             match status.as_ref().map(Option::as_deref) {
                 Ok(Some("committed")) => {
-                    tracing::warn!(xid, error = %failure, "a commit's answer was lost; it committed");
+                    tracing::warn!(xid, error = %failure.report(), "a commit's answer was lost; it committed");
                     return Ok(value);
                 }
                 Ok(Some("aborted")) => return Err(failure),
@@ -178,7 +178,7 @@ impl Db {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tracing::error!(xid, error = %failure, "the outcome of a commit is unknown");
+        tracing::error!(xid, error = %failure.report(), "the outcome of a commit is unknown");
         Err(failure)
     }
 }

@@ -47,7 +47,6 @@ const PURGE_GRANTS: &str = "DELETE FROM oauth_grants WHERE grant_id IN \
      LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
 /// A schema name that is not a plain lowercase identifier.
-
 #[derive(Debug, thiserror::Error)]
 #[error(
     "invalid schema name {0:?}: use at most 63 lowercase ASCII letters, digits and underscores, \

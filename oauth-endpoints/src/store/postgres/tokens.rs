@@ -77,16 +77,16 @@ const INSERT_BATCH: &str = concat!(
 #[error("{0}")]
 struct BatchFailed(String);
 
-/// `error` for each of `count` calls, keeping its kind (unavailable or failed).
+/// `error` (an unavailable or failing database: a batch never fails as a whole for a revoked
+/// grant) for each of `count` calls, keeping its kind and its causes' messages.
 fn for_each_call<T>(error: &StoreError, count: usize) -> Vec<Result<T, StoreError>> {
+    let message = error.report().to_string();
     (0..count)
         .map(|_| {
+            let cause = BatchFailed(message.clone());
             Err(match error {
-                StoreError::GrantRevoked => StoreError::GrantRevoked,
-                StoreError::Unavailable(_) => {
-                    StoreError::unavailable(BatchFailed(error.to_string()))
-                }
-                _ => StoreError::backend(BatchFailed(error.to_string())),
+                StoreError::Unavailable(_) => StoreError::unavailable(cause),
+                _ => StoreError::backend(cause),
             })
         })
         .collect()
