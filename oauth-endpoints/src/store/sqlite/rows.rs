@@ -71,25 +71,6 @@ pub(super) fn token_record(
     Ok(columns.to_record())
 }
 
-/// Reads a token row holding the `token_columns!`, in their order.
-pub(super) fn token(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
-    Ok(TokenRow {
-        hash: row.get(0)?,
-        id: row.get(1)?,
-        kind: row.get(2)?,
-        client_id: row.get(3)?,
-        scope: row.get(4)?,
-        subject: row.get(5)?,
-        audience: row.get(6)?,
-        grant_id: row.get(7)?,
-        issued_at: row.get(8)?,
-        expires_at: row.get(9)?,
-        not_before: row.get(10)?,
-        revoked_at: row.get(11)?,
-        rotated_at: row.get(12)?,
-    })
-}
-
 /// Reads a client row holding the `client_columns!`, in their order.
 pub(super) fn client(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
     Ok(ClientRow {

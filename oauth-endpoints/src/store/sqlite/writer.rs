@@ -46,7 +46,7 @@ use std::task::{Context, Poll, Waker};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::rows::{bind_token, error, token};
+use super::rows::{bind_token, error, token_record};
 use super::syncer::Syncer;
 use super::{SqliteError, Target};
 use crate::clock::UnixTime;
@@ -531,8 +531,8 @@ impl WriteTx for Tx<'_> {
         hash: &TokenHash,
     ) -> impl Future<Output = Result<Option<TokenRecord>, StoreError>> + Send {
         let found = self
-            .query_row(FIND_TOKEN, [hash.as_bytes().as_slice()], token)
-            .and_then(|row| row.map(row::TokenRow::into_record).transpose());
+            .query_row(FIND_TOKEN, [hash.as_bytes().as_slice()], token_record)
+            .and_then(Option::transpose);
         ready(found)
     }
 
