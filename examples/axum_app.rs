@@ -8,7 +8,9 @@
 
 use axum::extract::State;
 use axum::routing::get;
-use oauth_endpoints::{AuthorizationServer, Client, MemoryStore, PurgeOptions};
+use oauth_endpoints::purge::PurgeOptions;
+use oauth_endpoints::store::MemoryStore;
+use oauth_endpoints::{AuthorizationServer, Client};
 
 #[derive(Clone)]
 struct AppState {

@@ -16,7 +16,7 @@ use axum::routing::post;
 use clap::Parser;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, PRAGMA};
 use http::{HeaderMap, StatusCode};
-use oauth_endpoints::Form;
+use oauth_endpoints::form::Form;
 
 /// The answer: as long as an active introspection answer for a `client_credentials` token.
 const ACTIVE: &[u8] = br#"{"active":true,"scope":"read","client_id":"bench-client","token_type":"Bearer","exp":1767225600,"iat":1767222000,"jti":"AAAAAAAAAAAAAAAAAAAAAA"}"#;

@@ -18,7 +18,8 @@ use device_flow as _;
 use device_flow::{
     DeviceFlow, Devices, FixedUser, GRANT_TYPE, MemoryDeviceStore, PgDeviceStore, SqliteDeviceStore,
 };
-use oauth_endpoints::{Client, Clock, SystemClock};
+use oauth_endpoints::Client;
+use oauth_endpoints::clock::{Clock, SystemClock};
 use oauth_endpoints_examples::server::{
     OpenedStore, Options, Prepared, banner, bind, init_logging, prepare_with, serve,
     shutdown_signal,

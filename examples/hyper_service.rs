@@ -9,7 +9,9 @@
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use oauth_endpoints::{AuthorizationServer, Client, OAuthService, PurgeOptions};
+use oauth_endpoints::purge::PurgeOptions;
+use oauth_endpoints::server::OAuthService;
+use oauth_endpoints::{AuthorizationServer, Client};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

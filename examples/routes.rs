@@ -6,9 +6,8 @@
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use oauth_endpoints::{
-    AuthorizationServer, Context, Endpoint, EndpointResult, json_response, oauth_endpoint,
-};
+use oauth_endpoints::endpoint::json_response;
+use oauth_endpoints::{AuthorizationServer, Context, Endpoint, EndpointResult, oauth_endpoint};
 
 /// A custom endpoint declared with the attribute, collected like the built-ins.
 #[derive(Default)]

@@ -20,7 +20,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use oauth_endpoints::{AuthorizationServer, TokenRecord};
+use oauth_endpoints::AuthorizationServer;
+use oauth_endpoints::token::TokenRecord;
 use oauth_endpoints_bench::{basic, block_on, introspect, issue, resident_bytes, scope, server};
 
 /// How many distinct tokens the latency benchmark asks about, at most.

@@ -17,11 +17,12 @@ use std::task::{Context, Poll, Waker};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use http::Request;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use oauth_endpoints::{
-    AuthorizationServer, AuthorizationServerBuilder, Client, MemoryStore, Scope, TokenRequest,
-};
+use http::{Method, Request};
+use oauth_endpoints::scope::Scope;
+use oauth_endpoints::store::MemoryStore;
+use oauth_endpoints::token::TokenRequest;
+use oauth_endpoints::{AuthorizationServer, AuthorizationServerBuilder, Client};
 
 /// The benchmark client's id.
 pub const CLIENT_ID: &str = "bench-client";
@@ -132,7 +133,7 @@ impl oauth_endpoints::Endpoint for Probe {
         _cx: &oauth_endpoints::Context,
         _request: Request<Bytes>,
     ) -> oauth_endpoints::EndpointResult {
-        Ok(oauth_endpoints::json_bytes_response(
+        Ok(oauth_endpoints::endpoint::json_bytes_response(
             http::StatusCode::OK,
             Bytes::from_static(b"{}"),
         ))
@@ -144,14 +145,45 @@ impl oauth_endpoints::Endpoint for Probe {
 pub fn probe_server(endpoints: usize) -> AuthorizationServer {
     let mut builder = AuthorizationServer::builder()
         .only(["token", "revocation", "introspection"])
-        .register_endpoint(Probe, "probe", "/bench/probe", "GET");
+        .register_endpoint("probe", "/bench/probe", [Method::GET], Probe);
     for i in 0..endpoints.saturating_sub(4) {
         builder = builder.register_endpoint(
-            Probe,
             format!("probe-{i}"),
             format!("/bench/probe/{i}"),
-            "GET",
+            [Method::GET],
+            Probe,
         );
     }
     server_with(builder, MemoryStore::new())
+}
+
+/// Times `variants` alternately (41 rounds of 20,000 calls each, the order reversed every other
+/// round) and prints each one's median ns per call: load that comes and goes during the run
+/// moves them alike, which criterion's one-after-the-other samples do not ensure.
+#[allow(clippy::print_stdout)] // A benchmark prints its figures.
+pub fn interleaved(group: &str, variants: &mut [(&str, &mut dyn FnMut())]) {
+    const ROUNDS: usize = 41;
+    const CALLS: u32 = 20_000;
+    let mut times = vec![Vec::with_capacity(ROUNDS); variants.len()];
+    for round in 0..ROUNDS {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..variants.len()).collect()
+        } else {
+            (0..variants.len()).rev().collect()
+        };
+        for i in order {
+            let start = std::time::Instant::now();
+            for _ in 0..CALLS {
+                (variants[i].1)();
+            }
+            times[i].push(start.elapsed().as_nanos() as f64 / f64::from(CALLS));
+        }
+    }
+    for ((name, _), mut times) in variants.iter().zip(times) {
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{group}/{name}: median {:.1} ns (interleaved)",
+            times[ROUNDS / 2]
+        );
+    }
 }

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oauth_endpoints::{BasicCredentials, parse_basic};
+use oauth_endpoints::client_auth::{BasicCredentials, parse_basic};
 use oauth_endpoints_fuzz::basic;
 
 fuzz_target!(|data: &[u8]| {

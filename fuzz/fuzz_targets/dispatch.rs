@@ -31,11 +31,15 @@ use http::header::{
 };
 use http::{Method, Request, Response, StatusCode};
 use libfuzzer_sys::fuzz_target;
-use oauth_endpoints::{
-    AuthorizationServer, Client, ClientAuthMethod, ClientStore, Form, Id, ManualClock, MemoryStore,
-    Quota, Rotation, Scope, StoreError, TokenHash, TokenKind, TokenRecord, TokenStore, UnixTime,
-    parse_basic,
-};
+use oauth_endpoints::{AuthorizationServer, Client};
+use oauth_endpoints::client_auth::{ClientAuthMethod, parse_basic};
+use oauth_endpoints::clock::{ManualClock, UnixTime};
+use oauth_endpoints::form::Form;
+use oauth_endpoints::scope::Scope;
+use oauth_endpoints::secret::{Id, TokenHash};
+use oauth_endpoints::store::{ClientStore, MemoryStore, Rotation, StoreError, TokenStore};
+use oauth_endpoints::throttle::Quota;
+use oauth_endpoints::token::{TokenKind, TokenRecord};
 use oauth_endpoints_fuzz::{basic, form_encode, is_nqschar, is_uri_char};
 use serde_json::Value;
 

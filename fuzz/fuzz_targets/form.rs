@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::Request;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use oauth_endpoints::{Form, FormError};
+use oauth_endpoints::form::{Form, FormError};
 use oauth_endpoints_fuzz::form_body;
 
 fuzz_target!(|data: &[u8]| {

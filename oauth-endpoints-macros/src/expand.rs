@@ -15,9 +15,9 @@ pub(crate) fn grant(target: &Target, grant_type: &str) -> TokenStream {
     };
     let source = source(&type_name);
     quote! {
-        impl ::oauth_endpoints::DescribedGrant for #ident {
-            const DESCRIPTION: ::oauth_endpoints::GrantDescription =
-                ::oauth_endpoints::GrantDescription::__new(#grant_type, #source);
+        impl #private::DescribedGrant for #ident {
+            const DESCRIPTION: #private::GrantDescription =
+                #private::GrantDescription::__new(#grant_type, #source);
         }
 
         #private::inventory::submit! {
@@ -28,8 +28,9 @@ pub(crate) fn grant(target: &Target, grant_type: &str) -> TokenStream {
 
 /// The `Source` of the annotated type: its path and the attribute's location.
 fn source(type_name: &str) -> TokenStream {
+    let private = quote!(::oauth_endpoints::__private);
     quote! {
-        ::oauth_endpoints::Source::__new(
+        #private::Source::__new(
             ::core::concat!(::core::module_path!(), "::", #type_name),
             ::core::module_path!(),
             ::core::file!(),
@@ -54,7 +55,7 @@ pub(crate) fn endpoint(target: &Target, endpoint: &Endpoint) -> TokenStream {
     let source = source(&type_name);
     let auth_methods = match auth_methods {
         Some(variants) => quote!(::core::option::Option::Some(&[
-            #(::oauth_endpoints::ClientAuthMethod::#variants),*
+            #(#private::ClientAuthMethod::#variants),*
         ])),
         None => quote!(::core::option::Option::None),
     };
@@ -67,9 +68,9 @@ pub(crate) fn endpoint(target: &Target, endpoint: &Endpoint) -> TokenStream {
         #private::Registration::of::<#ident>()
     };
     quote! {
-        impl ::oauth_endpoints::DescribedEndpoint for #ident {
-            const DESCRIPTION: ::oauth_endpoints::EndpointDescription =
-                ::oauth_endpoints::EndpointDescription::__new(
+        impl #private::DescribedEndpoint for #ident {
+            const DESCRIPTION: #private::EndpointDescription =
+                #private::EndpointDescription::__new(
                     #name,
                     #path,
                     &[#(#methods),*],

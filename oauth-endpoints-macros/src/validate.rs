@@ -12,7 +12,7 @@ use oauth_endpoints_rules::{
 
 use crate::args::{Args, Errors};
 
-/// The variant of `oauth_endpoints::ClientAuthMethod` each method of [`AUTH_METHODS`] names.
+/// The variant of `oauth_endpoints::client_auth::ClientAuthMethod` each method of [`AUTH_METHODS`] names.
 fn auth_method_variant(name: &str) -> Option<&'static str> {
     match name {
         CLIENT_SECRET_BASIC => Some("ClientSecretBasic"),

@@ -9,6 +9,7 @@ use crate::client::Client;
 use crate::client_auth::{AuthenticatedClient, authenticate_client};
 use crate::clock::{Clock, UnixTime};
 use crate::config::ServerConfig;
+use crate::cors;
 use crate::error::OAuthError;
 use crate::form::Form;
 use crate::grant::Grants;
@@ -56,7 +57,8 @@ impl Context {
     /// ```
     /// # use bytes::Bytes;
     /// # use http::{Request, StatusCode};
-    /// # use oauth_endpoints::{Context, Endpoint, EndpointResult, OAuthError, json_response};
+    /// # use oauth_endpoints::{Context, Endpoint, EndpointResult, OAuthError};
+    /// # use oauth_endpoints::endpoint::json_response;
     /// struct Greeting(&'static str);
     ///
     /// #[derive(Default)]
@@ -142,28 +144,52 @@ impl Context {
     }
 
     /// Authenticates the request's client (RFC 6749 §2.3) with the methods this endpoint
-    /// declared in `auth_methods`. See [`authenticate_client`].
+    /// declared in `auth_methods`, then, on a route declared `cors`, checks the request's
+    /// `Origin` against the client ([`check_origin`](Self::check_origin)). See
+    /// [`authenticate_client`].
     pub async fn authenticate_client(
         &self,
         request: &Request<Bytes>,
         form: &Form,
     ) -> Result<AuthenticatedClient, OAuthError> {
-        authenticate_client(self, request, form, self.route().auth_methods()).await
+        let client = authenticate_client(self, request, form, self.route().auth_methods()).await?;
+        self.check_origin(request, &client.client)?;
+        Ok(client)
     }
 
     /// Authenticates the client first, then hands back the form: an unauthenticated caller
     /// learns nothing about its parameters, not even that the body is not a form. The client is
     /// read from an empty form when the body does not parse (Basic still works); the form's
-    /// own error comes back for the endpoint to raise after authentication.
+    /// own error comes after authentication.
     pub async fn authenticate_then_form(
         &self,
         request: &Request<Bytes>,
-    ) -> Result<(AuthenticatedClient, Result<Form, OAuthError>), OAuthError> {
+    ) -> Result<(AuthenticatedClient, Form), OAuthError> {
         let form = self.form(request);
         let client = self
             .authenticate_client(request, form.as_ref().unwrap_or(&Form::default()))
             .await?;
-        Ok((client, form))
+        Ok((client, form?))
+    }
+
+    /// On a route declared `cors` (RFC 7009 §2.3), admits a cross-origin request from `client`:
+    /// a request without `Origin` passes; one whose `Origin` the client lists in
+    /// `allowed_cors_origins` passes, and the server then lets the browser read the answer
+    /// (`Access-Control-Allow-Origin`, success or error); any other origin is
+    /// `invalid_request`, unreadable by the page. Off a `cors` route it does nothing.
+    ///
+    /// [`authenticate_client`](Self::authenticate_client) calls it: call it yourself only
+    /// when your endpoint identifies its caller another way (introspection does, for a Bearer
+    /// token).
+    pub fn check_origin(
+        &self,
+        request: &Request<Bytes>,
+        client: &Client,
+    ) -> Result<(), OAuthError> {
+        if self.route().cors() {
+            cors::admit(request, client)?;
+        }
+        Ok(())
     }
 
     /// Counts one request of an authenticated `client` against the server's per-client limit

@@ -3,6 +3,14 @@
 //! A route declared with `cors` answers CORS preflight requests for any origin (a preflight
 //! carries no credentials, so it cannot name a client); the actual request is then refused unless
 //! the authenticated client lists the request's `Origin` in `allowed_cors_origins`.
+//!
+//! One step, applied by the server and the shared authentication step rather than by each
+//! endpoint: the server marks a `cors` route's request that carries `Origin` with an
+//! [`Admission`]; client authentication ([`Context::authenticate_client`]) checks the origin
+//! against the client and marks the admission; after the endpoint answers, the server exposes
+//! the answer to the origin if it was admitted.
+//!
+//! [`Context::authenticate_client`]: crate::Context::authenticate_client
 
 use bytes::Bytes;
 use http::header::{
@@ -11,8 +19,10 @@ use http::header::{
 };
 use http::{Method, Request, Response, StatusCode};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::client::Client;
-use crate::endpoint::EndpointResult;
 use crate::error::OAuthError;
 
 /// Whether `request` is a CORS preflight (an `OPTIONS` with `Origin` and
@@ -44,15 +54,25 @@ pub(crate) fn preflight<B>(request: &Request<B>, allow: &HeaderValue) -> Respons
     response
 }
 
-/// The request's `Origin`, if it is one `client` allows; `Ok(None)` for a request without
-/// `Origin` (not from a browser's cross-origin fetch); `invalid_request` for an origin the
-/// client does not list.
-pub fn allowed_origin(
-    request: &Request<Bytes>,
-    client: &Client,
-) -> Result<Option<HeaderValue>, OAuthError> {
+/// Set on a request (as an extension) by the server when it runs an endpoint of a `cors` route
+/// for a request with `Origin`; [`admit`] marks it once the caller's client allows the origin,
+/// and the server then exposes the answer with [`expose`].
+#[derive(Clone, Default)]
+pub(crate) struct Admission(Arc<AtomicBool>);
+
+impl Admission {
+    /// Whether the request's origin was admitted.
+    pub(crate) fn admitted(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Admits the request's `Origin` if `client` allows it (a request without `Origin`, not from
+/// a browser's cross-origin fetch, passes); `invalid_request` for an origin the client does not
+/// list.
+pub(crate) fn admit(request: &Request<Bytes>, client: &Client) -> Result<(), OAuthError> {
     let Some(origin) = request.headers().get(ORIGIN) else {
-        return Ok(None);
+        return Ok(());
     };
     let allowed = origin.to_str().is_ok_and(|origin| {
         client
@@ -60,29 +80,20 @@ pub fn allowed_origin(
             .iter()
             .any(|allowed| allowed == origin)
     });
-    if allowed {
-        Ok(Some(origin.clone()))
-    } else {
-        Err(OAuthError::invalid_request(
+    if !allowed {
+        return Err(OAuthError::invalid_request(
             "cross-origin requests from this origin are not allowed for this client",
-        ))
+        ));
     }
+    if let Some(admission) = request.extensions().get::<Admission>() {
+        admission.0.store(true, Ordering::Release);
+    }
+    Ok(())
 }
 
-/// Lets the browser read `result` (success or error) when the origin was allowed.
-pub fn expose(result: EndpointResult, origin: Option<HeaderValue>) -> EndpointResult {
-    let Some(origin) = origin else {
-        return result;
-    };
-    match result {
-        Ok(mut response) => {
-            let headers = response.headers_mut();
-            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            headers.append(VARY, HeaderValue::from_static("Origin"));
-            Ok(response)
-        }
-        Err(error) => Err(error
-            .with_header(ACCESS_CONTROL_ALLOW_ORIGIN, origin)
-            .with_header(VARY, HeaderValue::from_static("Origin"))),
-    }
+/// Lets the browser at `origin` read `response` (success or error).
+pub(crate) fn expose(response: &mut Response<Bytes>, origin: HeaderValue) {
+    let headers = response.headers_mut();
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.append(VARY, HeaderValue::from_static("Origin"));
 }

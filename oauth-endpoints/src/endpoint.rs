@@ -1,4 +1,6 @@
-//! The endpoint contract: [`Endpoint`], and the object-safe twin the registry stores.
+//! Writing an endpoint: the [`Endpoint`] contract, JSON answers with the headers every OAuth
+//! response carries ([`json_response`]), and what `#[oauth_endpoint]` generates
+//! ([`DescribedEndpoint`], [`EndpointDescription`], [`Source`]).
 
 use std::future::Future;
 
@@ -8,6 +10,9 @@ use http::{Request, Response};
 use crate::boxed::BoxFuture;
 use crate::context::Context;
 use crate::error::OAuthError;
+
+pub use crate::description::{DescribedEndpoint, EndpointDescription, Source};
+pub use crate::response::{json_bytes_response, json_response};
 
 /// What an endpoint answers: a response, or an OAuth error that the server renders
 /// (RFC 6749 §5.2).
@@ -22,7 +27,8 @@ pub type EndpointResult = Result<Response<Bytes>, OAuthError>;
 /// ```
 /// use bytes::Bytes;
 /// use http::{Request, StatusCode};
-/// use oauth_endpoints::{Context, Endpoint, EndpointResult, json_response, oauth_endpoint};
+/// use oauth_endpoints::{Context, Endpoint, EndpointResult, oauth_endpoint};
+/// use oauth_endpoints::endpoint::json_response;
 ///
 /// #[derive(Default)]
 /// #[oauth_endpoint(name = "ping-get", path = "/ping-get", methods = "GET")]

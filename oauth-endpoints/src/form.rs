@@ -51,11 +51,11 @@ impl From<FormError> for OAuthError {
 /// returns `None` for `token=`.
 ///
 /// ```
-/// let form = oauth_endpoints::Form::parse_body(b"token=a%2Bb+c&token_type_hint=").unwrap();
+/// let form = oauth_endpoints::form::Form::parse_body(b"token=a%2Bb+c&token_type_hint=").unwrap();
 /// assert_eq!(form.get("token"), Some("a+b c"));
 /// assert_eq!(form.get("token_type_hint"), None);
 ///
-/// let repeated = oauth_endpoints::Form::parse_body(b"token=a&token=b");
+/// let repeated = oauth_endpoints::form::Form::parse_body(b"token=a&token=b");
 /// assert!(repeated.is_err());
 /// ```
 #[derive(Clone, Default)]
@@ -67,6 +67,12 @@ pub struct Form {
 }
 
 /// A decoded name or value.
+///
+/// Kept over the plain `Vec<(String, String)>` by a measured margin (issue 16: parse, read the
+/// endpoint's parameters, drop; medians of 41 interleaved rounds, `cargo bench -p
+/// oauth-endpoints-bench --bench form_offsets`, load average 6.2 on 2 cores): a 99-byte
+/// refresh-token request 619 ns against 734, a 99-byte introspection request (64-character
+/// token) 445 ns against 613.
 #[derive(Clone)]
 enum Text {
     /// `body[start..end]`, with no `+` or `%`: the decoded text is the raw text.
@@ -101,7 +107,7 @@ impl Form {
 
     /// Parses a form body: `&`-separated `name=value` pairs, `+` for space, percent-encoding.
     /// Every parameter is checked against its syntax (RFC 6749 Appendix A,
-    /// [`check_parameter`](crate::syntax::check_parameter)): no value outside it leaves the parser.
+    /// [`check_parameter`]): no value outside it leaves the parser.
     ///
     /// A body that is UTF-8 is copied once and parameters that need no decoding are sliced from
     /// that copy; every other name and value is decoded into its own string.

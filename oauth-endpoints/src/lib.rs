@@ -1,32 +1,29 @@
 //! The token-endpoint side of an OAuth 2.0 authorization server, built around a declarative
 //! endpoint registry.
 //!
-//! Annotate an endpoint type with [`oauth_endpoint`]; at startup [`AuthorizationServer::builder`]
-//! collects every annotated endpoint linked into the program, validates them, and builds a
-//! dispatch table and a route list. [`AuthorizationServer::routes`] hands the routes to any web
-//! framework; [`AuthorizationServer::dispatch`] routes a request by path and method, and
-//! [`AuthorizationServer::create_endpoint_response`] answers through one named endpoint.
+//! Annotate an endpoint type with [`oauth_endpoint`] (a grant type with [`oauth_grant`]);
+//! [`AuthorizationServer::builder`] collects every annotated type linked into the program,
+//! validates them and builds a dispatch table. [`routes`](AuthorizationServer::routes) hands
+//! the routes to any web framework, [`dispatch`](AuthorizationServer::dispatch) answers by path
+//! and method, [`create_endpoint_response`](AuthorizationServer::create_endpoint_response)
+//! through one named endpoint. Endpoints take and return [`http`] types with [`bytes::Bytes`]
+//! bodies; no runtime or framework is forced on you.
 //!
-//! The crate is runtime- and framework-agnostic: endpoints take and return [`http`] types with
-//! [`bytes::Bytes`] bodies. Integrations are cargo features: `axum` (`server.into_router()`),
-//! `tower` (`OAuthService`, a service that bounds bodies while reading them), `tokio` (a
-//! background purge of expired tokens; `axum`, `sqlite` and `postgres` enable it), `sqlite` (an
-//! embedded store) and `postgres` (a store shared by several instances).
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`server`] | the server, its builder, routes, configuration, `OAuthService` (feature `tower`) |
+//! | [`endpoint`], [`endpoints`] | writing an endpoint; the built-in token, revocation, introspection and metadata endpoints |
+//! | [`grant`] | writing a grant type; the built-in `client_credentials` and `refresh_token` |
+//! | [`client`], [`client_auth`] | registered clients; client authentication (RFC 6749 §2.3) |
+//! | [`store`] | the store traits, [`MemoryStore`](store::MemoryStore), `SqliteStore` (feature `sqlite`), `PgStore` (feature `postgres`) |
+//! | [`token`], [`secret`], [`scope`] | token records and issuing; hashes and random values; scopes |
+//! | [`hooks`], [`purge`], [`clock`], [`form`], [`syntax`] | policies and events; purging expired tokens; time; form parsing; value syntax |
 //!
-//! # Stores, and endpoints from other crates
-//!
-//! Clients and tokens live in a [`ClientStore`] and a [`TokenStore`]: [`MemoryStore`] (the
-//! default), `SqliteStore` (feature `sqlite`: one file, durable, one writer thread) and `PgStore`
-//! (feature `postgres`: several instances on one database), or your own, checked against the
-//! contract by `test_kit` (feature `test-kit`). Hand them to the builder with `.store(...)`.
-//!
-//! Annotated endpoints and grants register at link time: a crate that nothing in the program
-//! names is not linked, and its registrations vanish silently. Name it once
-//! (`use my_endpoints as _;`) and let [`AuthorizationServerBuilder::require_endpoint`] and
-//! [`require_grant`](AuthorizationServerBuilder::require_grant) turn a missing one into a
-//! [`BuildError`].
-//!
-//! # Issue, introspect, revoke
+//! Features: `axum` (`server.into_router()`), `tower`, `tokio` (the background purger),
+//! `sqlite`, `postgres`, `throttle` (a per-client limit), `test-kit` (the store contract).
+//! Annotated types register at link time: name a crate of endpoints once (`use my_endpoints as
+//! _;`) and let [`require_endpoint`](AuthorizationServerBuilder::require_endpoint) catch a
+//! missing one.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -36,77 +33,19 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let server = AuthorizationServer::builder().build().unwrap();
-//! server
-//!     .clients()
-//!     .save(
-//!         &Client::confidential("svc", "kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1")
-//!             .with_scope("read".parse().unwrap())
-//!             .build()
-//!             .unwrap(),
-//!     )
-//!     .await
+//! let client = Client::confidential("svc", "kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1").build().unwrap();
+//! server.clients().save(&client).await.unwrap();
+//!
+//! let request = Request::post("/oauth/token")
+//!     .header("content-type", "application/x-www-form-urlencoded")
+//!     // client_secret_basic for svc and its secret (RFC 6749 §2.3.1)
+//!     .header("authorization", "Basic c3ZjOmtSOHZOMnFYNXRMdzlacEIzbVljN0hkRjRqR3M2VWUx")
+//!     .body(Bytes::from("grant_type=client_credentials"))
 //!     .unwrap();
-//! let post = |path: &str, body: String| {
-//!     Request::post(path)
-//!         .header("content-type", "application/x-www-form-urlencoded")
-//!         // client_secret_basic for svc and its secret (RFC 6749 §2.3.1)
-//!         .header("authorization", "Basic c3ZjOmtSOHZOMnFYNXRMdzlacEIzbVljN0hkRjRqR3M2VWUx")
-//!         .body(Bytes::from(body))
-//!         .unwrap()
-//! };
-//!
-//! // A token (RFC 6749 §4.4).
-//! let response = server.dispatch(post("/oauth/token", "grant_type=client_credentials".into())).await;
-//! let json: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
-//! let token = json["access_token"].as_str().unwrap().to_owned();
-//!
-//! // Introspection (RFC 7662): active.
-//! let response = server.dispatch(post("/oauth/introspect", format!("token={token}"))).await;
-//! let json: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
-//! assert_eq!(json["active"], true);
-//!
-//! // Revocation (RFC 7009): 200 with `{}`.
-//! let response = server.dispatch(post("/oauth/revoke", format!("token={token}"))).await;
-//! assert_eq!(response.body().as_ref(), b"{}");
-//!
-//! // Introspection again: inactive, exactly `{"active":false}`.
-//! let response = server.dispatch(post("/oauth/introspect", format!("token={token}"))).await;
-//! assert_eq!(response.body().as_ref(), oauth_endpoints::INACTIVE);
+//! let response = server.dispatch(request).await;
+//! assert_eq!(response.status(), 200);
 //! # }
 //! ```
-//!
-//! # Purging expired tokens
-//!
-//! Stores keep expired tokens until they are purged; the server purges them, in bounded
-//! batches, when told to. With feature `tokio` (enabled by `axum`, `sqlite` and `postgres`),
-//! one line beside the router does it for the server's whole life:
-//!
-//! ```
-//! # #[cfg(feature = "axum")]
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! use oauth_endpoints::{AuthorizationServer, PurgeOptions};
-//!
-//! let server = AuthorizationServer::builder().build().unwrap();
-//! // A pass now and every minute: up to 100 batches of 1,000 records expired over an hour ago.
-//! // Dropping `purger` stops it.
-//! let purger = server.spawn_purger(PurgeOptions::default());
-//! let app: axum::Router = server.into_router();
-//! // axum::serve(listener, app).await ...
-//! # drop(app);
-//! purger.stop().await;
-//! # }
-//! # #[cfg(not(feature = "axum"))]
-//! # fn main() {}
-//! ```
-//!
-//! Without Tokio, call [`AuthorizationServer::purge_expired`] (one bounded pass) from your own
-//! scheduler. The grace period ([`PurgeOptions::with_grace`], an hour by default) keeps a token
-//! for a while after it expires, so every instance still finds it and answers for it
-//! consistently (`{"active":false}`); a token that has not expired, or expired within the
-//! grace, is never purged. A pass repeats batches while they come back full, up to
-//! [`PurgeOptions::with_max_batches`], so the work of one pass is bounded however far behind
-//! the store is.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The built-in endpoints use the same attribute as users' endpoints.
@@ -114,93 +53,45 @@
 extern crate self as oauth_endpoints;
 
 mod boxed;
-mod client;
-mod client_auth;
-mod clock;
+pub mod client;
+pub mod client_auth;
+pub mod clock;
 mod config;
 mod context;
 mod cors;
 mod description;
-mod endpoint;
-mod endpoints;
+pub mod endpoint;
+pub mod endpoints;
 mod error;
-mod form;
-mod grant;
-mod hooks;
+pub mod form;
+pub mod grant;
+pub mod hooks;
 mod integration;
 mod metadata;
-mod purge;
+pub mod purge;
 #[cfg(feature = "throttle")]
 mod quota;
 mod registration;
 mod response;
 mod route;
-mod scope;
-mod secret;
-mod server;
+pub mod scope;
+pub mod secret;
+pub mod server;
 mod state;
-mod store;
+pub mod store;
 pub mod syntax;
 #[cfg(feature = "test-kit")]
 pub mod test_kit;
 #[cfg(feature = "throttle")]
-mod throttle;
-mod token;
+pub mod throttle;
+pub mod token;
 
-pub use client::{
-    CLIENT_CREDENTIALS, Client, ClientBuilder, ClientMetadata, InvalidClient, PreviousSecret,
-    REFRESH_TOKEN, SecretPolicy,
-};
-pub use client_auth::{
-    AuthenticatedClient, BasicCredentials, BasicError, ClientAuthMethod, UnknownAuthMethod,
-    authenticate_client, parse_basic,
-};
-pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
-pub use config::{DEFAULT_INTROSPECTION_SCOPE, ServerConfig};
+pub use client::Client;
 pub use context::Context;
-pub use cors::{allowed_origin, expose};
-pub use description::{DescribedEndpoint, EndpointDescription, Source};
 pub use endpoint::{Endpoint, EndpointResult};
-pub use endpoints::{
-    INACTIVE, IntrospectionEndpoint, MetadataEndpoint, RevocationEndpoint, TokenEndpoint,
-};
 pub use error::OAuthError;
-pub use form::{Form, FormError};
-pub use grant::{
-    ClientCredentialsGrant, DescribedGrant, Grant, GrantDescription, Grants, RefreshTokenGrant,
-};
-pub use hooks::{
-    AuthFailure, ClientAuthenticationFailed, DefaultIntrospectionPolicy, EventListener, Hooks,
-    IntrospectionClaims, IntrospectionPolicy, RefreshGraceRedeemed, RefreshTokenReused,
-    TokenIntrospected, TokenRevoked,
-};
-#[cfg(feature = "tower")]
-pub use integration::OAuthService;
-#[cfg(feature = "tokio")]
-pub use integration::Purger;
-pub use metadata::WELL_KNOWN_PATH;
-pub use purge::{PurgeOptions, PurgeReport};
-#[cfg(feature = "throttle")]
-pub use quota::Quota;
-pub use response::{json_bytes_response, json_response};
-pub use route::Route;
-pub use scope::{InvalidScope, Scope};
-pub use secret::{Id, SecretHash, TokenHash, generate_secret, generate_token};
-pub use server::{
-    AuthorizationServer, AuthorizationServerBuilder, BuildError, EndpointSpec, UnknownEndpoint,
-};
-pub use state::StateMap;
-#[cfg(feature = "sqlite")]
-pub use store::SqliteStore;
-pub use store::{
-    ClientCacheOptions, ClientError, ClientStore, ClientWatcher, Clients, MemoryStore, Rotation,
-    StoreError, TokenStore, Tokens,
-};
-#[cfg(feature = "postgres")]
-pub use store::{PgStore, PgStoreOptions};
-#[cfg(feature = "throttle")]
-pub use throttle::Throttle;
-pub use token::{IssuedTokens, TokenIssuer, TokenKind, TokenRecord, TokenRequest};
+pub use grant::Grant;
+pub use server::{AuthorizationServer, AuthorizationServerBuilder, BuildError};
 
 /// Declares an OAuth endpoint type and registers it with every [`AuthorizationServer`] built in
 /// a program that links the defining crate.
@@ -208,7 +99,8 @@ pub use token::{IssuedTokens, TokenIssuer, TokenKind, TokenRecord, TokenRequest}
 /// ```
 /// use bytes::Bytes;
 /// use http::{Request, StatusCode};
-/// use oauth_endpoints::{Context, Endpoint, EndpointResult, json_response, oauth_endpoint};
+/// use oauth_endpoints::endpoint::json_response;
+/// use oauth_endpoints::{Context, Endpoint, EndpointResult, oauth_endpoint};
 ///
 /// #[derive(Default)]
 /// #[oauth_endpoint(
@@ -237,11 +129,12 @@ pub use token::{IssuedTokens, TokenIssuer, TokenKind, TokenRecord, TokenRequest}
 ///   `client_secret_basic`.
 /// - `metadata`: the RFC 8414 metadata name under which the endpoint's URL is published.
 /// - `cors`: `true` to answer CORS preflights on the endpoint's path and accept cross-origin
-///   requests from the origins each client allows (RFC 7009 §2.3); check them in the handler
-///   with [`allowed_origin`] and [`expose`]. Default `false`.
+///   requests from the origins each client allows (RFC 7009 §2.3): client authentication checks
+///   the origin ([`Context::check_origin`]) and the server lets the browser read the answer.
+///   Default `false`.
 ///
 /// The type must be a non-generic struct implementing [`Endpoint`] and [`Default`]. The attribute
-/// implements [`DescribedEndpoint`] for it.
+/// implements [`DescribedEndpoint`](endpoint::DescribedEndpoint) for it.
 ///
 /// Registrations live in the crate that defines the type: if that crate is a dependency that no
 /// code names, the linker drops it and its endpoints vanish. Name it once with
@@ -252,7 +145,8 @@ pub use oauth_endpoints_macros::oauth_endpoint;
 /// [`AuthorizationServer`] built in a program that links the defining crate.
 ///
 /// ```
-/// use oauth_endpoints::{Client, Context, EndpointResult, Form, Grant, OAuthError, oauth_grant};
+/// use oauth_endpoints::form::Form;
+/// use oauth_endpoints::{Client, Context, EndpointResult, Grant, OAuthError, oauth_grant};
 ///
 /// #[derive(Default)]
 /// #[oauth_grant(grant_type = "urn:example:params:oauth:grant-type:demo")]
@@ -272,7 +166,9 @@ pub use oauth_endpoints_macros::oauth_grant;
 /// Items the attribute's generated code uses. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::grant::GrantRegistration;
+    pub use crate::client_auth::ClientAuthMethod;
+    pub use crate::description::{DescribedEndpoint, EndpointDescription, Source};
+    pub use crate::grant::{DescribedGrant, GrantDescription, GrantRegistration};
     pub use crate::registration::Registration;
     pub use inventory;
 }

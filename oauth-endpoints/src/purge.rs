@@ -1,10 +1,43 @@
 //! Purging expired tokens as part of the server's life: [`PurgeOptions`], one bounded batch
 //! ([`AuthorizationServer::purge_expired_once`]), one bounded pass of batches
 //! ([`AuthorizationServer::purge_expired`]), and with feature `tokio` a background task that runs
-//! a pass every interval ([`AuthorizationServer::spawn_purger`]).
+//! a pass every interval (`AuthorizationServer::spawn_purger`).
 //!
 //! The core takes no runtime: a pass is a plain future of store calls, so any executor or
 //! scheduler (a cron job, a framework's background task) can drive it.
+//!
+//! Stores keep expired tokens until they are purged. With feature `tokio` (enabled by `axum`,
+//! `sqlite` and `postgres`), one line beside the router purges for the server's whole life:
+//!
+//! ```
+//! # #[cfg(feature = "axum")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use oauth_endpoints::AuthorizationServer;
+//! use oauth_endpoints::purge::PurgeOptions;
+//!
+//! let server = AuthorizationServer::builder().build().unwrap();
+//! // A pass now and every minute: up to 100 batches of 1,000 records expired over an hour ago.
+//! // Dropping `purger` stops it.
+//! let purger = server.spawn_purger(PurgeOptions::default());
+//! let app: axum::Router = server.into_router();
+//! // axum::serve(listener, app).await ...
+//! # drop(app);
+//! purger.stop().await;
+//! # }
+//! # #[cfg(not(feature = "axum"))]
+//! # fn main() {}
+//! ```
+//!
+//! The grace period ([`PurgeOptions::with_grace`], an hour by default) keeps a token for a
+//! while after it expires, so every instance still finds it and answers for it consistently
+//! (`{"active":false}`); a token that has not expired, or expired within the grace, is never
+//! purged. A pass repeats batches while they come back full, up to
+//! [`PurgeOptions::with_max_batches`], so the work of one pass is bounded however far behind the
+//! store is.
+
+#[cfg(feature = "tokio")]
+pub use crate::integration::Purger;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,7 +54,7 @@ use crate::store::StoreError;
 ///
 /// ```
 /// use std::time::Duration;
-/// use oauth_endpoints::PurgeOptions;
+/// use oauth_endpoints::purge::PurgeOptions;
 ///
 /// let options = PurgeOptions::default()
 ///     .with_grace(Duration::from_secs(600))
@@ -147,12 +180,15 @@ pub(crate) fn cutoff(now: UnixTime, grace: Duration) -> UnixTime {
 
 impl AuthorizationServer {
     /// Deletes at most `limit` token records that expired more than `grace` ago by the server's
-    /// clock: one [`TokenStore::purge_expired`](crate::TokenStore::purge_expired) call. Returns
+    /// clock: one [`TokenStore::purge_expired`](crate::store::TokenStore::purge_expired) call. Returns
     /// how many went. An unexpired token, or one that expired within `grace`, is never deleted.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use oauth_endpoints::{AuthorizationServer, Client, ManualClock, TokenRequest};
+    /// use oauth_endpoints::{AuthorizationServer, Client};
+    /// use oauth_endpoints::clock::ManualClock;
+    /// use oauth_endpoints::secret::TokenHash;
+    /// use oauth_endpoints::token::TokenRequest;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -173,7 +209,8 @@ impl AuthorizationServer {
     /// // Expired 6 minutes ago: purged.
     /// clock.advance(Duration::from_secs(300));
     /// assert_eq!(server.purge_expired_once(grace, 100).await.unwrap(), 1);
-    /// assert!(server.tokens().find(issued.access_token(), None).await.unwrap().is_none());
+    /// let hash = TokenHash::of(issued.access_token());
+    /// assert!(server.tokens().find(&hash, None).await.unwrap().is_none());
     /// # }
     /// ```
     pub async fn purge_expired_once(&self, grace: Duration, limit: u64) -> Result<u64, StoreError> {
@@ -193,7 +230,8 @@ impl AuthorizationServer {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use oauth_endpoints::{AuthorizationServer, PurgeOptions};
+    /// use oauth_endpoints::AuthorizationServer;
+    /// use oauth_endpoints::purge::PurgeOptions;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// ```
 /// use std::num::NonZeroU32;
 /// use std::time::Duration;
-/// use oauth_endpoints::Quota;
+/// use oauth_endpoints::throttle::Quota;
 ///
 /// let quota = Quota::per_second(NonZeroU32::new(10).unwrap())
 ///     .allow_burst(NonZeroU32::new(50).unwrap());

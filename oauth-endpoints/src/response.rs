@@ -10,7 +10,7 @@ use serde::Serialize;
 ///
 /// ```
 /// use http::StatusCode;
-/// let response = oauth_endpoints::json_response(StatusCode::OK, &serde_json::json!({"active": false}));
+/// let response = oauth_endpoints::endpoint::json_response(StatusCode::OK, &serde_json::json!({"active": false}));
 /// assert_eq!(response.body().as_ref(), br#"{"active":false}"#);
 /// assert_eq!(response.headers()["cache-control"], "no-store");
 /// ```

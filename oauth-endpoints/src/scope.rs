@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// render identically.
 ///
 /// ```
-/// use oauth_endpoints::Scope;
+/// use oauth_endpoints::scope::Scope;
 ///
 /// let allowed: Scope = "read write admin".parse().unwrap();
 /// let asked: Scope = "write read".parse().unwrap();

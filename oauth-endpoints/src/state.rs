@@ -6,31 +6,21 @@ use std::fmt;
 
 /// A map from a type to one value of that type.
 #[derive(Default)]
-pub struct StateMap {
+pub(crate) struct StateMap {
     values: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
 }
 
 impl StateMap {
     /// Stores `value`, replacing any earlier value of the same type.
-    pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+    pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
         self.values.insert(TypeId::of::<T>(), Box::new(value));
     }
 
     /// The value of type `T`, if one was stored.
-    pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.values
             .get(&TypeId::of::<T>())
             .and_then(|value| value.downcast_ref())
-    }
-
-    /// How many values are stored.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// Whether no value is stored.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
     }
 }
 

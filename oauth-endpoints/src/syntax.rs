@@ -1,7 +1,7 @@
 //! The value syntax of request parameters (RFC 6749 Appendix A), checked in one place, before
 //! any value can reach a store.
 //!
-//! [`Form`](crate::Form) applies [`check_parameter`] to every parameter it parses, and client
+//! [`Form`](crate::form::Form) applies [`check_parameter`] to every parameter it parses, and client
 //! authentication applies [`is_vschar`] to Basic credentials: a value outside its syntax is the
 //! request's error, answered with the code [`SyntaxError`] names, never a store's failure.
 

@@ -7,7 +7,8 @@
 //! ```
 //! # #[tokio::main(flavor = "multi_thread")]
 //! # async fn main() {
-//! use oauth_endpoints::{MemoryStore, test_kit};
+//! use oauth_endpoints::test_kit;
+//! use oauth_endpoints::store::MemoryStore;
 //!
 //! // In a test of yours: `#[tokio::test(flavor = "multi_thread")]`, and your store.
 //! let store = MemoryStore::new();

@@ -1,4 +1,7 @@
-//! [`Throttle`]: an optional per-client request limit (feature `throttle`).
+//! The optional per-client request limit (feature `throttle`): how much each client may ask,
+//! as a [`Quota`] given to
+//! [`AuthorizationServerBuilder::throttle`](crate::AuthorizationServerBuilder::throttle), and
+//! the limiter endpoints apply with [`Context::throttle`](crate::Context::throttle).
 //!
 //! A keyed GCRA limiter from the `governor` crate, keyed by `client_id`, on the standard
 //! library's monotonic clock: no runtime, no background task. Only clients that authenticated
@@ -11,14 +14,14 @@ use governor::DefaultKeyedRateLimiter;
 use governor::clock::{Clock as _, DefaultClock};
 
 use crate::error::OAuthError;
-use crate::quota::Quota;
+pub use crate::quota::Quota;
 
 /// A per-client request limit, shared by every endpoint of one server.
 ///
 /// Set it with [`AuthorizationServerBuilder::throttle`](crate::AuthorizationServerBuilder::throttle);
 /// endpoints apply it with [`Context::throttle`](crate::Context::throttle) after client
 /// authentication.
-pub struct Throttle {
+pub(crate) struct Throttle {
     limiter: DefaultKeyedRateLimiter<Arc<str>>,
     clock: DefaultClock,
     quota: Quota,
@@ -26,7 +29,7 @@ pub struct Throttle {
 
 impl Throttle {
     /// A limiter allowing each client `quota` (e.g. `Quota::per_second(n).allow_burst(m)`).
-    pub fn new(quota: Quota) -> Self {
+    pub(crate) fn new(quota: Quota) -> Self {
         Self {
             limiter: DefaultKeyedRateLimiter::keyed(quota.governor()),
             clock: DefaultClock::default(),
@@ -34,26 +37,15 @@ impl Throttle {
         }
     }
 
-    /// The quota each client gets.
-    pub fn quota(&self) -> Quota {
-        self.quota
-    }
-
     /// Counts one request of `client_id`: `Ok` under the limit; over it, 429 with `Retry-After`
     /// (see [`OAuthError::too_many_requests`]).
-    pub fn check(&self, client_id: &Arc<str>) -> Result<(), OAuthError> {
+    pub(crate) fn check(&self, client_id: &Arc<str>) -> Result<(), OAuthError> {
         self.limiter.check_key(client_id).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             // Whole seconds, rounded up, at least one: a client that waits that long gets in.
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             OAuthError::too_many_requests(u32::try_from(seconds.max(1)).unwrap_or(u32::MAX))
         })
-    }
-
-    /// Forgets clients whose limit has fully recovered, to bound memory in long-running servers
-    /// with many clients.
-    pub fn retain_recent(&self) {
-        self.limiter.retain_recent();
     }
 }
 

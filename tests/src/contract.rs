@@ -4,6 +4,8 @@
 pub use oauth_endpoints::test_kit::{record, token_store_races};
 
 /// Runs every clause of the contract against `store`, which must start empty.
-pub async fn run<S: oauth_endpoints::ClientStore + oauth_endpoints::TokenStore>(store: &S) {
+pub async fn run<S: oauth_endpoints::store::ClientStore + oauth_endpoints::store::TokenStore>(
+    store: &S,
+) {
     oauth_endpoints::test_kit::store_contract(store).await;
 }

@@ -16,9 +16,9 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, Request, StatusCode};
-use oauth_endpoints::{
-    AuthorizationServer, AuthorizationServerBuilder, Client, ManualClock, MemoryStore,
-};
+use oauth_endpoints::clock::ManualClock;
+use oauth_endpoints::store::MemoryStore;
+use oauth_endpoints::{AuthorizationServer, AuthorizationServerBuilder, Client};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
@@ -190,6 +190,22 @@ impl Harness {
     /// A server with the default configuration.
     pub async fn new(clients: &[Client]) -> Self {
         Self::with(clients, |builder| builder).await
+    }
+
+    /// The stored record of a token value (it must exist).
+    pub async fn record(&self, token: &str) -> oauth_endpoints::token::TokenRecord {
+        self.server
+            .tokens()
+            .find(&oauth_endpoints::secret::TokenHash::of(token), None)
+            .await
+            .expect("the store answers")
+            .expect("the token is stored")
+    }
+
+    /// Whether a stored token is active now, by the harness's clock.
+    pub async fn is_active(&self, token: &str) -> bool {
+        use oauth_endpoints::clock::Clock as _;
+        self.record(token).await.is_active(self.clock.now())
     }
 
     /// Dispatches a request.

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use oauth_endpoints::{Id, PgStore, PgStoreOptions};
+use oauth_endpoints::secret::Id;
+use oauth_endpoints::store::{PgStore, PgStoreOptions};
 use sqlx::Connection as _;
 
 /// The environment variable naming the test database, e.g.

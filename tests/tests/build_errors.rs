@@ -10,9 +10,11 @@ use std::any::type_name;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
+use oauth_endpoints::endpoint::{Source, json_response};
+use oauth_endpoints::server::EndpointSpec;
 use oauth_endpoints::{
     AuthorizationServer, AuthorizationServerBuilder, BuildError, Context, Endpoint, EndpointResult,
-    EndpointSpec, Source, json_response, oauth_endpoint,
+    oauth_endpoint,
 };
 use serde_json::json;
 
@@ -158,7 +160,7 @@ fn two_annotated_types_with_one_name() {
 
 #[test]
 fn an_annotated_and_an_explicit_endpoint_with_one_name() {
-    let error = fails(only(&["fine"]).register_endpoint(Explicit, "fine", "/other", "GET"));
+    let error = fails(only(&["fine"]).register_endpoint("fine", "/other", [Method::GET], Explicit));
     let BuildError::DuplicateName {
         name,
         first,
@@ -189,8 +191,8 @@ fn an_annotated_and_an_explicit_endpoint_with_one_name() {
 fn two_explicit_endpoints_with_one_name() {
     let error = fails(
         only(&[])
-            .register_endpoint(Explicit, "same", "/one", "POST")
-            .register_endpoint(Explicit, "same", "/two", "POST"),
+            .register_endpoint("same", "/one", [Method::POST], Explicit)
+            .register_endpoint("same", "/two", [Method::POST], Explicit),
     );
     let BuildError::DuplicateName {
         name,
@@ -244,8 +246,12 @@ fn two_annotated_endpoints_answering_one_method_on_one_path() {
 
 #[test]
 fn an_explicit_endpoint_on_an_annotated_route() {
-    let error =
-        fails(only(&["fine"]).register_endpoint(Explicit, "also-fine", "/fine", "POST, GET"));
+    let error = fails(only(&["fine"]).register_endpoint(
+        "also-fine",
+        "/fine",
+        [Method::POST, Method::GET],
+        Explicit,
+    ));
     let BuildError::DuplicateRoute {
         method,
         path,
@@ -275,7 +281,7 @@ fn a_mount_onto_a_taken_route() {
 #[tokio::test]
 async fn different_methods_on_one_path_are_fine() {
     let server = only(&["clash-one", "clash-delete"])
-        .register_endpoint(Explicit, "clash-put", "/clash", "PUT")
+        .register_endpoint("clash-put", "/clash", [Method::PUT], Explicit)
         .build()
         .unwrap();
     assert_eq!(server.routes().len(), 3);
@@ -313,7 +319,7 @@ fn an_unknown_exclusion() {
     // `exclude` selects among collected endpoints: an explicit name is unknown to it.
     let error = fails(
         only(&["fine"])
-            .register_endpoint(Explicit, "explicit", "/explicit", "POST")
+            .register_endpoint("explicit", "/explicit", [Method::POST], Explicit)
             .exclude("explicit"),
     );
     assert!(matches!(error, BuildError::UnknownExclusion { name } if name == "explicit"));
@@ -388,7 +394,7 @@ fn an_invalid_path_through_mount() {
 
 #[test]
 fn an_invalid_path_through_register_endpoint() {
-    let error = fails(only(&[]).register_endpoint(Explicit, "spaced", "/a b", "POST"));
+    let error = fails(only(&[]).register_endpoint("spaced", "/a b", [Method::POST], Explicit));
     let BuildError::InvalidPath { name, at, .. } = &error else {
         panic!("expected InvalidPath, got {error:?}");
     };
@@ -398,15 +404,15 @@ fn an_invalid_path_through_register_endpoint() {
 
 #[test]
 fn an_invalid_method_through_register_endpoint() {
+    let extension = |name: &[u8]| Method::from_bytes(name).unwrap();
     for (methods, offending) in [
-        ("FETCH", "FETCH"),
-        ("get", "get"),
-        ("GET, POST, GET", "GET"),
-        ("", ""),
-        ("GET,", ""),
-        ("CONNECT", "CONNECT"),
+        (vec![extension(b"FETCH")], "FETCH"),
+        (vec![extension(b"get")], "get"),
+        (vec![Method::GET, Method::POST, Method::GET], "GET"),
+        (vec![], ""),
+        (vec![Method::CONNECT], "CONNECT"),
     ] {
-        let error = fails(only(&[]).register_endpoint(Explicit, "odd", "/odd", methods));
+        let error = fails(only(&[]).register_endpoint("odd", "/odd", methods.clone(), Explicit));
         let BuildError::InvalidMethod { name, method, at } = &error else {
             panic!("{methods:?}: expected InvalidMethod, got {error:?}");
         };
@@ -420,15 +426,17 @@ fn an_invalid_method_through_register_endpoint() {
     }
 
     // Through `register` and an `EndpointSpec` too.
-    let error =
-        fails(only(&[]).register(EndpointSpec::new("odd", "/odd").methods("TRACE"), Explicit));
+    let error = fails(only(&[]).register(
+        EndpointSpec::new("odd", "/odd").methods([Method::TRACE]),
+        Explicit,
+    ));
     assert!(matches!(error, BuildError::InvalidMethod { method, .. } if method == "TRACE"));
 }
 
 #[test]
 fn an_invalid_name_through_register_endpoint() {
     for bad in ["", "two words", "tab\there", "line\n"] {
-        let error = fails(only(&[]).register_endpoint(Explicit, bad, "/named", "POST"));
+        let error = fails(only(&[]).register_endpoint(bad, "/named", [Method::POST], Explicit));
         let BuildError::InvalidName { name, at } = &error else {
             panic!("{bad:?}: expected InvalidName, got {error:?}");
         };
@@ -444,7 +452,7 @@ fn an_explicit_endpoint_must_accept_some_auth_method() {
     let error = oauth_endpoints::AuthorizationServer::builder()
         .only(Vec::<String>::new())
         .register(
-            oauth_endpoints::EndpointSpec::new("no-auth", "/no-auth").auth_methods([]),
+            oauth_endpoints::server::EndpointSpec::new("no-auth", "/no-auth").auth_methods([]),
             Explicit,
         )
         .build()
@@ -460,7 +468,8 @@ fn an_explicit_metadata_name_must_be_snake_case() {
     let error = oauth_endpoints::AuthorizationServer::builder()
         .only(Vec::<String>::new())
         .register(
-            oauth_endpoints::EndpointSpec::new("bad-meta", "/bad-meta").metadata("Not Snake"),
+            oauth_endpoints::server::EndpointSpec::new("bad-meta", "/bad-meta")
+                .metadata("Not Snake"),
             Explicit,
         )
         .build()

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used)] // Fixtures in helper functions; a failure is a failing test.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use oauth_endpoints::{
-    AuthFailure, Client, ClientAuthMethod, ClientAuthenticationFailed, EventListener,
-};
+use oauth_endpoints::Client;
+use oauth_endpoints::client_auth::ClientAuthMethod;
+use oauth_endpoints::hooks::{AuthFailure, ClientAuthenticationFailed, EventListener};
 use oauth_endpoints_tests::{Harness, basic, form, post};
 
 const TRICKY_SECRET: &str = "s:e+c%r et/=&kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1";
@@ -231,7 +231,7 @@ async fn client_debug_output_never_shows_the_secret() {
 /// authenticates with its `client_id` alone, and a human-chosen secret is refused.
 #[test]
 fn invalid_clients_cannot_be_built() {
-    let secret = oauth_endpoints::generate_secret();
+    let secret = oauth_endpoints::secret::generate_secret();
     let none_with_secret = Client::confidential("c", &secret)
         .with_auth_method(ClientAuthMethod::None)
         .build();
@@ -245,7 +245,7 @@ fn invalid_clients_cannot_be_built() {
         assert_eq!(error.field, "client_secret", "{weak}");
     }
     // A lower bound is configurable, down to 16.
-    let policy = oauth_endpoints::SecretPolicy::with_min_length(16);
+    let policy = oauth_endpoints::client::SecretPolicy::with_min_length(16);
     assert!(
         Client::confidential("c", "x7Kq2mPw9ZrT4vBn")
             .with_secret_policy(policy)
@@ -255,7 +255,7 @@ fn invalid_clients_cannot_be_built() {
     assert!(Client::confidential("c\0", &secret).build().is_err());
     // A stored hash is not re-checked for strength (the secret is not known), but the method
     // rule holds for it too.
-    let stored = Client::with_secret_hash("c", oauth_endpoints::SecretHash::of("any"))
+    let stored = Client::with_secret_hash("c", oauth_endpoints::secret::SecretHash::of("any"))
         .with_auth_method(ClientAuthMethod::None)
         .build();
     assert!(stored.is_err());

@@ -15,10 +15,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use oauth_endpoints::{
-    AuthorizationServer, Client, ClientStore, ManualClock, MemoryStore, SqliteStore, TokenKind,
-    TokenStore,
-};
+use oauth_endpoints::clock::ManualClock;
+use oauth_endpoints::store::{ClientStore, MemoryStore, SqliteStore, TokenStore};
+use oauth_endpoints::token::TokenKind;
+use oauth_endpoints::{AuthorizationServer, Client};
 use oauth_endpoints_tests::{START, basic, form, post, send};
 
 const CLIENTS: usize = 4;
@@ -245,7 +245,7 @@ async fn check<S: TokenStore>(world: &World, store: &S) {
     let mut members: HashMap<_, Vec<String>> = HashMap::new();
     for known in &pool {
         let record = store
-            .find_token(&oauth_endpoints::TokenHash::of(&known.value), None)
+            .find_token(&oauth_endpoints::secret::TokenHash::of(&known.value), None)
             .await
             .unwrap()
             .expect("every issued token is stored");
@@ -352,10 +352,13 @@ async fn postgres_store_under_concurrent_issue_introspect_rotate_revoke() {
         return;
     };
     // A schema of its own, so this test runs beside the others.
-    let schema = format!("oauth_test_concurrency_{}", oauth_endpoints::Id::random())
-        .to_lowercase()
-        .replace('-', "_");
-    let store = oauth_endpoints::PgStore::connect_with_schema(&url, &schema)
+    let schema = format!(
+        "oauth_test_concurrency_{}",
+        oauth_endpoints::secret::Id::random()
+    )
+    .to_lowercase()
+    .replace('-', "_");
+    let store = oauth_endpoints::store::PgStore::connect_with_schema(&url, &schema)
         .await
         .unwrap();
     exercise(server(store.clone()), &store, 40).await;

@@ -13,10 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PRAGMA};
 use http::{Method, Request, Response, StatusCode};
-use oauth_endpoints::{
-    AuthorizationServer, Context, Endpoint, EndpointResult, ServerConfig, UnknownEndpoint,
-    json_response, oauth_endpoint,
-};
+use oauth_endpoints::endpoint::json_response;
+use oauth_endpoints::server::{ServerConfig, UnknownEndpoint};
+use oauth_endpoints::{AuthorizationServer, Context, Endpoint, EndpointResult, oauth_endpoint};
 use serde_json::{Map, Value, json};
 
 /// Counts the requests that reached an endpoint, when given as state; the test keeps a clone.
@@ -399,7 +398,8 @@ async fn form_mistakes_are_400_invalid_request() {
 async fn a_thousand_explicit_endpoints_are_all_dispatchable() {
     let mut builder = AuthorizationServer::builder().only(Vec::<String>::new());
     for i in 0..1000 {
-        builder = builder.register_endpoint(Numbered, format!("e{i}"), format!("/e/{i}"), "GET");
+        builder =
+            builder.register_endpoint(format!("e{i}"), format!("/e/{i}"), [Method::GET], Numbered);
     }
     let server = builder.build().unwrap();
     assert_eq!(server.routes().len(), 1000);
@@ -428,4 +428,58 @@ async fn a_thousand_explicit_endpoints_are_all_dispatchable() {
     let response = server.dispatch(request(Method::POST, "/e/5", b"")).await;
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(allow(&response), BTreeSet::from(["GET"]));
+}
+
+#[tokio::test]
+async fn a_base_path_moves_every_route_and_the_metadata_together() {
+    let server = AuthorizationServer::builder()
+        .issuer("https://as.example.com")
+        .base_path("/auth")
+        .mount("revocation", "/v2/revoke")
+        .build()
+        .unwrap();
+    let paths: Vec<&str> = server.routes().iter().map(|route| route.path()).collect();
+    assert!(paths.contains(&"/auth/oauth/token"), "{paths:?}");
+    assert!(paths.contains(&"/auth/v2/revoke"), "{paths:?}");
+    // The document stays where RFC 8414 §3 puts it, and advertises the moved endpoints.
+    assert!(
+        paths.contains(&"/.well-known/oauth-authorization-server"),
+        "{paths:?}"
+    );
+    let metadata = server.metadata().unwrap();
+    assert_eq!(
+        metadata["token_endpoint"],
+        "https://as.example.com/auth/oauth/token"
+    );
+    assert_eq!(
+        metadata["revocation_endpoint"],
+        "https://as.example.com/auth/v2/revoke"
+    );
+
+    let request = |path: &str| {
+        Request::post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Bytes::from_static(b"grant_type=client_credentials"))
+            .unwrap()
+    };
+    // Served at the moved path (401: no credentials), no longer at the declared one.
+    assert_eq!(
+        server.dispatch(request("/auth/oauth/token")).await.status(),
+        401
+    );
+    assert_eq!(server.dispatch(request("/oauth/token")).await.status(), 404);
+}
+
+#[test]
+fn a_base_path_breaking_the_path_rule_is_a_build_error() {
+    for bad in ["auth", "/auth/", "/a b", "/auth?x"] {
+        let error = AuthorizationServer::builder()
+            .base_path(bad)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&error, oauth_endpoints::BuildError::InvalidBasePath { path, .. } if path == bad),
+            "{bad}: {error}"
+        );
+    }
 }

@@ -7,9 +7,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Fixtures.
 
 use http::StatusCode;
+use oauth_endpoints::form::Form;
+use oauth_endpoints::grant::DescribedGrant;
+use oauth_endpoints::secret::TokenHash;
+use oauth_endpoints::token::TokenRequest;
 use oauth_endpoints::{
-    AuthorizationServer, BuildError, Client, Context, DescribedGrant, EndpointResult, Form, Grant,
-    OAuthError, TokenRequest, oauth_grant,
+    AuthorizationServer, BuildError, Client, Context, EndpointResult, Grant, OAuthError,
+    oauth_grant,
 };
 use oauth_endpoints_tests::{Harness, START, basic, form, post};
 use serde_json::json;
@@ -41,7 +45,10 @@ impl Grant for EchoGrant {
         let request = TokenRequest::new(client, client.scope().clone()).with_subject(subject);
         let issued = cx.issuer().issue(&request).await?;
         // The token store already knows the token.
-        let found = cx.tokens().find(issued.access_token(), None).await?;
+        let found = cx
+            .tokens()
+            .find(&TokenHash::of(issued.access_token()), None)
+            .await?;
         assert!(found.is_some());
         Ok(issued.into_response(None))
     }

@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A failure is a failing test.
 
 use base64::Engine as _;
-use oauth_endpoints::{AuthorizationServer, Client, MemoryStore, SqliteStore};
+use oauth_endpoints::store::{MemoryStore, SqliteStore};
+use oauth_endpoints::{AuthorizationServer, Client};
 use oauth_endpoints_tests::pg::TestSchema;
 use oauth_endpoints_tests::{Answer, basic, post, send};
 use sqlx::Connection as _;

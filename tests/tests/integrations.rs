@@ -8,7 +8,8 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::BodyExt;
-use oauth_endpoints::{AuthorizationServer, Client, OAuthService};
+use oauth_endpoints::server::OAuthService;
+use oauth_endpoints::{AuthorizationServer, Client};
 use oauth_endpoints_tests::{basic, form};
 use tower::ServiceExt;
 

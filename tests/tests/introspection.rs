@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
-use oauth_endpoints::{Client, ClientAuthMethod, INACTIVE, TokenRecord, TokenRequest};
+use oauth_endpoints::Client;
+use oauth_endpoints::client_auth::ClientAuthMethod;
+use oauth_endpoints::endpoints::INACTIVE;
+use oauth_endpoints::secret::TokenHash;
+use oauth_endpoints::token::{TokenRecord, TokenRequest};
 use oauth_endpoints_tests::{Answer, Harness, basic, form, post};
 use serde_json::{Value, json};
 
@@ -86,7 +90,7 @@ async fn an_active_access_token_is_described_without_nulls() {
     let record = h
         .server
         .tokens()
-        .find(&access, None)
+        .find(&TokenHash::of(&access), None)
         .await
         .unwrap()
         .unwrap();
@@ -427,7 +431,7 @@ fn a_public_client_cannot_be_given_introspection() {
         .with_introspect_any_token(true)
         .build();
     assert_eq!(any.unwrap_err().field, "introspect_any_token");
-    let metadata: oauth_endpoints::ClientMetadata = serde_json::from_value(json!({
+    let metadata: oauth_endpoints::client::ClientMetadata = serde_json::from_value(json!({
         "client_id": "spa", "token_endpoint_auth_method": "none", "introspect_any_token": true
     }))
     .unwrap();

@@ -4,9 +4,10 @@
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
+use oauth_endpoints::endpoint::json_response;
 use oauth_endpoints::{
     AuthorizationServer, AuthorizationServerBuilder, BuildError, Context, Endpoint, EndpointResult,
-    json_response, oauth_endpoint,
+    oauth_endpoint,
 };
 use oauth_endpoints_tests::{Answer, send};
 use serde_json::{Value, json};

@@ -12,10 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser as _;
-use oauth_endpoints::{
-    AuthorizationServer, Client, ClientStore, Id, PgStore, PgStoreOptions, Rotation, StoreError,
-    TokenHash, TokenKind, TokenStore,
+use oauth_endpoints::secret::{Id, TokenHash};
+use oauth_endpoints::store::{
+    ClientStore, PgStore, PgStoreOptions, Rotation, StoreError, TokenStore,
 };
+use oauth_endpoints::token::TokenKind;
+use oauth_endpoints::{AuthorizationServer, Client};
 use oauth_endpoints_examples::server::{Options, bind, prepare, serve};
 use oauth_endpoints_tests::pg::{TestSchema, with_search_path};
 use oauth_endpoints_tests::{Answer, basic, contract, form, post, send};
@@ -1244,10 +1246,10 @@ async fn a_client_change_on_one_instance_reaches_the_others_cache() {
     let Some(schema) = TestSchema::create("client_feed").await else {
         return;
     };
-    let cache = oauth_endpoints::ClientCacheOptions {
+    let cache = oauth_endpoints::store::ClientCacheOptions {
         ttl: Duration::from_secs(600),
         ttl_with_feed: Duration::from_secs(600),
-        ..oauth_endpoints::ClientCacheOptions::default()
+        ..oauth_endpoints::store::ClientCacheOptions::default()
     };
     let a = AuthorizationServer::builder()
         .store(schema.store().await)
@@ -1426,5 +1428,50 @@ async fn a_grant_revocation_holds_against_batched_insertions_on_another_instance
             unrevoked, 0,
             "round {round}: {unrevoked} tokens of the grant are active after its revocation"
         );
+    }
+}
+
+/// A refused write releases its grant's lock when it answers: a write on the same grant from
+/// another instance right after it goes through, well within a 1 s operation timeout. The
+/// store rolls a refused write back before answering rather than leave it to sqlx, which rolls
+/// a dropped transaction back from a background task (the device-flow add-on's PostgreSQL store
+/// kept a client's lock for the 5 s idle-in-transaction timeout that way:
+/// `device_flow_stores.rs`).
+#[tokio::test]
+async fn a_refused_rotation_releases_its_grant_when_it_answers() {
+    let Some(schema) = TestSchema::create("refused_release").await else {
+        return;
+    };
+    let a = schema.store().await;
+    let b = schema
+        .options()
+        .operation_timeout(Duration::from_secs(1))
+        .connect()
+        .await
+        .unwrap();
+    let late = oauth_endpoints::test_kit::NOW + 7_200;
+    for round in 0..5 {
+        let grant = Id::random();
+        let refresh = new_grant(&a, grant).await;
+        // The refresh token expired an hour ago: the rotation locks the grant, then refuses.
+        let (_, replacement) = contract::record(TokenKind::Refresh, grant, CLIENT);
+        let outcome = a
+            .rotate_refresh_token(
+                &TokenHash::of(&refresh),
+                late,
+                &[replacement],
+                Duration::ZERO,
+            )
+            .await
+            .unwrap();
+        assert!(
+            !matches!(outcome, Rotation::Rotated(_)),
+            "round {round}: {outcome:?}"
+        );
+        let revoked = b
+            .revoke_grant(&grant, late)
+            .await
+            .unwrap_or_else(|error| panic!("round {round}: the revocation failed: {error}"));
+        assert!(revoked > 0, "round {round}");
     }
 }

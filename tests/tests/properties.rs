@@ -8,10 +8,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth_endpoints::{
-    AuthorizationServer, Client, ClientAuthMethod, Form, Id, MemoryStore, Rotation, Scope,
-    SqliteStore, StoreError, TokenHash, TokenKind, TokenRecord, TokenStore, UnixTime, parse_basic,
-};
+use oauth_endpoints::client_auth::{ClientAuthMethod, parse_basic};
+use oauth_endpoints::clock::UnixTime;
+use oauth_endpoints::form::Form;
+use oauth_endpoints::scope::Scope;
+use oauth_endpoints::secret::{Id, TokenHash};
+use oauth_endpoints::store::{MemoryStore, Rotation, SqliteStore, StoreError, TokenStore};
+use oauth_endpoints::token::{TokenKind, TokenRecord};
+use oauth_endpoints::{AuthorizationServer, Client};
 use oauth_endpoints_tests::{basic, form, post, send};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -109,7 +113,7 @@ fn any_client_id_and_secret_authenticate_at_the_token_endpoint() {
     };
     // Any id in its syntax; any generated-strength secret in its syntax (RFC 6749 A.1, A.2).
     proptest!(config, |(id in "[!-~][ -~]{0,23}", secret in "[!-~]{32,48}", post_method in prop::bool::ANY)| {
-        prop_assume!(oauth_endpoints::SecretPolicy::default().check(&secret).is_ok());
+        prop_assume!(oauth_endpoints::client::SecretPolicy::default().check(&secret).is_ok());
         let method = if post_method {
             ClientAuthMethod::ClientSecretPost
         } else {

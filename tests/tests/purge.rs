@@ -7,10 +7,13 @@
 
 use std::time::Duration;
 
-use oauth_endpoints::{
-    AuthorizationServer, Client, ManualClock, MemoryStore, PurgeOptions, Scope, SqliteStore,
-    TokenRequest,
-};
+use oauth_endpoints::clock::ManualClock;
+use oauth_endpoints::purge::PurgeOptions;
+use oauth_endpoints::scope::Scope;
+use oauth_endpoints::secret::TokenHash;
+use oauth_endpoints::store::{MemoryStore, SqliteStore};
+use oauth_endpoints::token::TokenRequest;
+use oauth_endpoints::{AuthorizationServer, Client};
 use oauth_endpoints_tests::START;
 use oauth_endpoints_tests::pg::TestSchema;
 
@@ -97,7 +100,7 @@ impl Fixture {
     async fn stored(&self, token: &str) -> bool {
         self.server
             .tokens()
-            .find(token, None)
+            .find(&TokenHash::of(token), None)
             .await
             .unwrap()
             .is_some()
@@ -154,7 +157,12 @@ async fn a_pass_purges_what_expired_before_the_grace_and_nothing_else() {
         }
         assert!(f.stored(&fresh).await, "{name}: unexpired");
         // What is kept still answers as an expired token, and nothing more goes now.
-        let record = f.server.tokens().find(&issued[4], None).await.unwrap();
+        let record = f
+            .server
+            .tokens()
+            .find(&TokenHash::of(&issued[4]), None)
+            .await
+            .unwrap();
         assert!(record.is_some_and(|r| !r.is_active(f.server.now())));
         assert_eq!(f.server.purge_expired(&options).await.unwrap().purged, 0);
     }

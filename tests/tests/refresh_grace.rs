@@ -8,10 +8,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use oauth_endpoints::{
-    AuthorizationServer, Client, ClientMetadata, EventListener, MemoryStore, RefreshGraceRedeemed,
-    RefreshTokenReused, SqliteStore,
-};
+use oauth_endpoints::client::ClientMetadata;
+use oauth_endpoints::hooks::{EventListener, RefreshGraceRedeemed, RefreshTokenReused};
+use oauth_endpoints::secret::TokenHash;
+use oauth_endpoints::store::{MemoryStore, SqliteStore};
+use oauth_endpoints::{AuthorizationServer, Client};
 use oauth_endpoints_tests::pg::TestSchema;
 use oauth_endpoints_tests::{Answer, Harness, basic, form, post, send};
 use serde_json::Value;
@@ -94,8 +95,7 @@ async fn active(server: &AuthorizationServer, token: &str) -> bool {
 }
 
 async fn record_id(h: &Harness, token: &str) -> String {
-    let record = h.server.tokens().find(token, None).await.unwrap().unwrap();
-    record.id.to_string()
+    h.record(token).await.id.to_string()
 }
 
 #[tokio::test]
@@ -138,7 +138,12 @@ async fn a_lost_answer_is_recovered_within_the_window_and_is_reuse_after_it() {
     let grant = |token: String| {
         let server = &h.server;
         async move {
-            let record = server.tokens().find(&token, None).await.unwrap().unwrap();
+            let record = server
+                .tokens()
+                .find(&TokenHash::of(&token), None)
+                .await
+                .unwrap()
+                .unwrap();
             record.grant_id
         }
     };
@@ -221,7 +226,7 @@ async fn revoking_the_grant_during_the_window_ends_it() {
     let record = h
         .server
         .tokens()
-        .find(&refresh, None)
+        .find(&TokenHash::of(&refresh), None)
         .await
         .unwrap()
         .unwrap();
@@ -403,7 +408,7 @@ fn on(store: impl Into<StoreChoice>, grace: Duration) -> AuthorizationServer {
 enum StoreChoice {
     Memory(MemoryStore),
     Sqlite(SqliteStore),
-    Pg(oauth_endpoints::PgStore),
+    Pg(oauth_endpoints::store::PgStore),
 }
 
 impl From<MemoryStore> for StoreChoice {
@@ -418,8 +423,8 @@ impl From<SqliteStore> for StoreChoice {
     }
 }
 
-impl From<oauth_endpoints::PgStore> for StoreChoice {
-    fn from(store: oauth_endpoints::PgStore) -> Self {
+impl From<oauth_endpoints::store::PgStore> for StoreChoice {
+    fn from(store: oauth_endpoints::store::PgStore) -> Self {
         Self::Pg(store)
     }
 }

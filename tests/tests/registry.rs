@@ -12,10 +12,13 @@ use std::any::type_name;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
+use oauth_endpoints::client_auth::ClientAuthMethod;
+use oauth_endpoints::endpoint::json_response;
+use oauth_endpoints::endpoints::{
+    IntrospectionEndpoint, MetadataEndpoint, RevocationEndpoint, TokenEndpoint,
+};
 use oauth_endpoints::{
-    AuthorizationServer, ClientAuthMethod, Context, Endpoint, EndpointResult,
-    IntrospectionEndpoint, MetadataEndpoint, OAuthError, RevocationEndpoint, TokenEndpoint,
-    json_response, oauth_endpoint,
+    AuthorizationServer, Context, Endpoint, EndpointResult, OAuthError, oauth_endpoint,
 };
 use serde_json::{Value, json};
 
@@ -300,9 +303,9 @@ fn routes_are_sorted_by_path_then_name() {
     let build = || {
         AuthorizationServer::builder()
             // Registered out of order: names and paths both descending.
-            .register_endpoint(Explicit("Zeta"), "zeta", "/a", "GET")
-            .register_endpoint(Explicit("Alpha"), "alpha", "/a", "POST")
-            .register_endpoint(Explicit("Early"), "early", "/", "GET")
+            .register_endpoint("zeta", "/a", [Method::GET], Explicit("Zeta"))
+            .register_endpoint("alpha", "/a", [Method::POST], Explicit("Alpha"))
+            .register_endpoint("early", "/", [Method::GET], Explicit("Early"))
             .build()
             .unwrap()
     };
@@ -390,10 +393,10 @@ async fn exclude_then_register_replaces_a_collected_endpoint() {
     let server = AuthorizationServer::builder()
         .exclude("revocation")
         .register_endpoint(
-            Explicit("Replacement"),
             "revocation",
             "/oauth/revoke",
-            "POST",
+            [Method::POST],
+            Explicit("Replacement"),
         )
         .build()
         .unwrap();
@@ -413,7 +416,7 @@ async fn exclude_then_register_replaces_a_collected_endpoint() {
 async fn only_keeps_the_named_collected_endpoints_and_every_explicit_one() {
     let server = AuthorizationServer::builder()
         .only(["hello", "custom-introspection"])
-        .register_endpoint(Explicit("Extra"), "extra", "/extra", "PUT")
+        .register_endpoint("extra", "/extra", [Method::PUT], Explicit("Extra"))
         .build()
         .unwrap();
     assert_eq!(names(&server), ["custom-introspection", "extra", "hello"]);
@@ -465,7 +468,7 @@ async fn mount_moves_an_endpoint_to_a_new_path() {
 async fn mount_moves_an_explicit_endpoint_too() {
     let server = AuthorizationServer::builder()
         .only(["hello"])
-        .register_endpoint(Explicit("Moved"), "moved", "/before", "POST")
+        .register_endpoint("moved", "/before", [Method::POST], Explicit("Moved"))
         .mount("moved", "/after")
         .build()
         .unwrap();

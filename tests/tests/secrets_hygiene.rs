@@ -15,11 +15,15 @@ use device_flow::{
     DeviceAuthorization, DeviceFlow, DeviceStatus, DeviceStore, FixedUser, MemoryDeviceStore,
     UserCode,
 };
-use oauth_endpoints::{
-    AuthorizationServer, Client, ClientAuthMethod, ClientMetadata, Context, Endpoint,
-    EndpointResult, Form, ManualClock, MemoryStore, SecretHash, SqliteStore, TokenRequest,
-    json_response, parse_basic,
-};
+use oauth_endpoints::client::ClientMetadata;
+use oauth_endpoints::client_auth::{ClientAuthMethod, parse_basic};
+use oauth_endpoints::clock::ManualClock;
+use oauth_endpoints::endpoint::json_response;
+use oauth_endpoints::form::Form;
+use oauth_endpoints::secret::{SecretHash, TokenHash};
+use oauth_endpoints::store::{MemoryStore, SqliteStore};
+use oauth_endpoints::token::TokenRequest;
+use oauth_endpoints::{AuthorizationServer, Client, Context, Endpoint, EndpointResult};
 use oauth_endpoints_tests::{Answer, START, basic, form, post, send};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -358,7 +362,12 @@ async fn debug_redacts_every_secret_and_token() {
     let access = issued.access_token().to_owned();
     let refresh = issued.refresh_token().unwrap().to_owned();
     assert_redacted(&issued, &[&access, &refresh]);
-    let record = server.tokens().find(&access, None).await.unwrap().unwrap();
+    let record = server
+        .tokens()
+        .find(&TokenHash::of(&access), None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_redacted(&record, &[&access, &refresh]);
     assert_redacted(issued.refresh_record().unwrap(), &[&access, &refresh]);
     assert_redacted(&server, &[secret, &access, &refresh]);
@@ -386,7 +395,7 @@ async fn debug_of_the_device_flow_shows_no_user_code_and_no_user() {
     let user_code = UserCode::generate();
     let device_code = "device-code-Vb8Nm2Qw4Er6";
     let authorization = DeviceAuthorization {
-        device_code_hash: oauth_endpoints::TokenHash::of(device_code),
+        device_code_hash: oauth_endpoints::secret::TokenHash::of(device_code),
         user_code: user_code.clone(),
         client_id: "tv".into(),
         scope: "read".parse().unwrap(),
@@ -410,10 +419,10 @@ async fn debug_of_the_device_flow_shows_no_user_code_and_no_user() {
         .issuer("https://auth.example.com")
         .with_state(flow)
         .register_endpoint(
-            ShowDeviceFlow,
             "show_device_flow",
             "/debug/device-flow",
-            "GET",
+            [http::Method::GET],
+            ShowDeviceFlow,
         )
         .build()
         .unwrap();

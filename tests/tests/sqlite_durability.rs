@@ -18,7 +18,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use oauth_endpoints::{Id, SqliteStore, TokenHash, TokenKind, TokenStore};
+use oauth_endpoints::secret::{Id, TokenHash};
+use oauth_endpoints::store::{SqliteStore, TokenStore};
+use oauth_endpoints::token::TokenKind;
 use oauth_endpoints_tests::contract;
 
 const CRASH_CHILD: &str = "OAUTH_ENDPOINTS_CRASH_CHILD";

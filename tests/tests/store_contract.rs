@@ -1,6 +1,6 @@
 //! The store contract, run against every store this build has.
 
-use oauth_endpoints::{MemoryStore, SqliteStore};
+use oauth_endpoints::store::{MemoryStore, SqliteStore};
 use oauth_endpoints_tests::contract;
 use oauth_endpoints_tests::pg::TestSchema;
 use std::time::Duration;
@@ -48,18 +48,18 @@ async fn sqlite_store_keeps_the_contract_in_a_file_and_survives_reopening() {
     let store = SqliteStore::open(&path).await.expect("open");
     contract::run(&store).await;
     let (value, record) = contract::record(
-        oauth_endpoints::TokenKind::Access,
-        oauth_endpoints::Id::random(),
+        oauth_endpoints::token::TokenKind::Access,
+        oauth_endpoints::secret::Id::random(),
         "c1",
     );
-    oauth_endpoints::TokenStore::insert_tokens(&store, std::slice::from_ref(&record))
+    oauth_endpoints::store::TokenStore::insert_tokens(&store, std::slice::from_ref(&record))
         .await
         .expect("insert");
     drop(store);
     let reopened = SqliteStore::open(&path).await.expect("reopen");
-    let found = oauth_endpoints::TokenStore::find_token(
+    let found = oauth_endpoints::store::TokenStore::find_token(
         &reopened,
-        &oauth_endpoints::TokenHash::of(&value),
+        &oauth_endpoints::secret::TokenHash::of(&value),
         None,
     )
     .await
@@ -73,9 +73,10 @@ async fn sqlite_concurrent_rotations_have_exactly_one_winner() {
     let store = SqliteStore::open(dir.path().join("oauth.db"))
         .await
         .expect("open");
-    let grant = oauth_endpoints::Id::random();
-    let (refresh, record) = contract::record(oauth_endpoints::TokenKind::Refresh, grant, "c1");
-    oauth_endpoints::TokenStore::insert_tokens(&store, &[record])
+    let grant = oauth_endpoints::secret::Id::random();
+    let (refresh, record) =
+        contract::record(oauth_endpoints::token::TokenKind::Refresh, grant, "c1");
+    oauth_endpoints::store::TokenStore::insert_tokens(&store, &[record])
         .await
         .expect("insert");
     let tasks: Vec<_> = (0..12)
@@ -83,10 +84,11 @@ async fn sqlite_concurrent_rotations_have_exactly_one_winner() {
             let store = store.clone();
             let refresh = refresh.clone();
             tokio::spawn(async move {
-                let (_, next) = contract::record(oauth_endpoints::TokenKind::Refresh, grant, "c1");
-                oauth_endpoints::TokenStore::rotate_refresh_token(
+                let (_, next) =
+                    contract::record(oauth_endpoints::token::TokenKind::Refresh, grant, "c1");
+                oauth_endpoints::store::TokenStore::rotate_refresh_token(
                     &store,
-                    &oauth_endpoints::TokenHash::of(&refresh),
+                    &oauth_endpoints::secret::TokenHash::of(&refresh),
                     1_700_000_001,
                     &[next],
                     Duration::ZERO,
@@ -100,7 +102,7 @@ async fn sqlite_concurrent_rotations_have_exactly_one_winner() {
     for task in tasks {
         if matches!(
             task.await.expect("joined"),
-            oauth_endpoints::Rotation::Rotated(_)
+            oauth_endpoints::store::Rotation::Rotated(_)
         ) {
             rotated += 1;
         }
@@ -116,19 +118,19 @@ async fn postgres_store_keeps_the_contract_and_survives_reopening() {
     let store = schema.store().await;
     contract::run(&store).await;
     let (value, record) = contract::record(
-        oauth_endpoints::TokenKind::Access,
-        oauth_endpoints::Id::random(),
+        oauth_endpoints::token::TokenKind::Access,
+        oauth_endpoints::secret::Id::random(),
         "c1",
     );
-    oauth_endpoints::TokenStore::insert_tokens(&store, std::slice::from_ref(&record))
+    oauth_endpoints::store::TokenStore::insert_tokens(&store, std::slice::from_ref(&record))
         .await
         .expect("insert");
     store.pool().close().await;
     drop(store);
     let reopened = schema.store().await;
-    let found = oauth_endpoints::TokenStore::find_token(
+    let found = oauth_endpoints::store::TokenStore::find_token(
         &reopened,
-        &oauth_endpoints::TokenHash::of(&value),
+        &oauth_endpoints::secret::TokenHash::of(&value),
         None,
     )
     .await
@@ -150,7 +152,9 @@ async fn sqlite_store_opens_inside_a_spawned_task() {
 
 #[tokio::test]
 async fn a_sqlite_file_of_the_first_schema_migrates_and_keeps_its_revoked_grants() {
-    use oauth_endpoints::{Id, Rotation, StoreError, TokenHash, TokenKind, TokenStore};
+    use oauth_endpoints::secret::{Id, TokenHash};
+    use oauth_endpoints::store::{Rotation, StoreError, TokenStore};
+    use oauth_endpoints::token::TokenKind;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("oauth.db");
     let store = SqliteStore::open(&path).await.expect("open");
@@ -209,7 +213,10 @@ async fn a_sqlite_file_of_the_first_schema_migrates_and_keeps_its_revoked_grants
 
 #[tokio::test]
 async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
-    use oauth_endpoints::{Client, ClientStore, Id, Rotation, TokenHash, TokenKind, TokenStore};
+    use oauth_endpoints::Client;
+    use oauth_endpoints::secret::{Id, TokenHash};
+    use oauth_endpoints::store::{ClientStore, Rotation, TokenStore};
+    use oauth_endpoints::token::TokenKind;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("oauth.db");
     let store = SqliteStore::open(&path).await.expect("open");
@@ -292,7 +299,9 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 #[test]
 fn sqlite_store_needs_no_async_runtime() {
-    use oauth_endpoints::{Id, TokenKind, TokenStore};
+    use oauth_endpoints::secret::Id;
+    use oauth_endpoints::store::TokenStore;
+    use oauth_endpoints::token::TokenKind;
     let dir = tempfile::tempdir().expect("a temporary directory");
     block_on(async {
         let store = SqliteStore::open(dir.path().join("oauth.db"))

@@ -1,10 +1,11 @@
 //! A store that fails: every endpoint answers 503 `temporarily_unavailable` with `Retry-After`
 //! (RFC 7009 §2.2.1), and the store trait is implementable outside the crate.
 
-use oauth_endpoints::{
-    AuthorizationServer, Client, Id, MemoryStore, Rotation, StoreError, TokenHash, TokenKind,
-    TokenRecord, TokenStore, UnixTime,
-};
+use oauth_endpoints::clock::UnixTime;
+use oauth_endpoints::secret::{Id, TokenHash};
+use oauth_endpoints::store::{MemoryStore, Rotation, StoreError, TokenStore};
+use oauth_endpoints::token::{TokenKind, TokenRecord};
+use oauth_endpoints::{AuthorizationServer, Client};
 use oauth_endpoints_tests::{Answer, basic, form, post, send};
 
 /// A token store whose database is down.

@@ -8,10 +8,10 @@ use std::num::NonZeroU32;
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use oauth_endpoints::{
-    Client, ClientAuthMethod, Context, Endpoint, EndpointResult, OAuthError, Quota, json_response,
-    oauth_endpoint,
-};
+use oauth_endpoints::client_auth::ClientAuthMethod;
+use oauth_endpoints::endpoint::json_response;
+use oauth_endpoints::throttle::Quota;
+use oauth_endpoints::{Client, Context, Endpoint, EndpointResult, OAuthError, oauth_endpoint};
 use oauth_endpoints_tests::{Answer, Harness, basic, form, post};
 
 /// One request per hour after a burst of `burst`: the limit cannot recover during a test.

@@ -6,7 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth_endpoints::{Client, TokenHash, TokenKind, TokenStore};
+use oauth_endpoints::Client;
+use oauth_endpoints::secret::TokenHash;
+use oauth_endpoints::store::TokenStore;
+use oauth_endpoints::token::TokenKind;
 use oauth_endpoints_tests::{Harness, basic, form, post};
 
 fn service() -> Client {
@@ -61,7 +64,7 @@ async fn requested_scope_within_the_client_scope_is_granted_without_echo() {
     let record = h
         .server
         .tokens()
-        .find(answer.str("access_token").unwrap(), None)
+        .find(&TokenHash::of(answer.str("access_token").unwrap()), None)
         .await
         .unwrap()
         .unwrap();
@@ -108,7 +111,7 @@ async fn tokens_are_stored_only_as_hashes() {
     let refresh_record = h
         .server
         .tokens()
-        .find(refresh, None)
+        .find(&TokenHash::of(refresh), None)
         .await
         .unwrap()
         .unwrap();
@@ -169,7 +172,13 @@ async fn lifetimes_are_configurable_and_expiry_follows_the_clock() {
     assert_eq!(answer.json["expires_in"].as_u64(), Some(60));
     let access = answer.str("access_token").unwrap();
     let refresh = answer.str("refresh_token").unwrap().to_owned();
-    let record = h.server.tokens().find(access, None).await.unwrap().unwrap();
+    let record = h
+        .server
+        .tokens()
+        .find(&TokenHash::of(access), None)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(record.is_active(h.clock_now()));
     h.clock.advance(Duration::from_secs(61));
     assert!(!record.is_active(h.clock_now()));
@@ -192,7 +201,7 @@ trait ClockNow {
 
 impl ClockNow for Harness {
     fn clock_now(&self) -> u64 {
-        use oauth_endpoints::Clock;
+        use oauth_endpoints::clock::Clock;
         self.clock.now()
     }
 }
@@ -238,7 +247,13 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_grant() {
 
     // Every token of the grant is now revoked, including the ones the rotation produced.
     for value in [&new_access, &new_refresh] {
-        let record = h.server.tokens().find(value, None).await.unwrap().unwrap();
+        let record = h
+            .server
+            .tokens()
+            .find(&TokenHash::of(value), None)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(record.revoked_at.is_some(), "{record:?}");
     }
     h.refresh("app", "app-secret-kR8vN2qX5tLw9ZpB3mYc7HdF", &new_refresh)
@@ -406,21 +421,28 @@ async fn purge_removes_only_expired_records() {
     assert_eq!(purged, 1);
     assert_eq!(h.store.token_count(), 1);
     let kept = fresh.str("access_token").unwrap();
-    assert!(h.server.tokens().find(kept, None).await.unwrap().is_some());
+    assert!(
+        h.server
+            .tokens()
+            .find(&TokenHash::of(kept), None)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
 async fn the_issuing_api_is_public() {
     let h = Harness::new(&[service()]).await;
     let client = service();
-    let request = oauth_endpoints::TokenRequest::new(&client, "read".parse().unwrap())
+    let request = oauth_endpoints::token::TokenRequest::new(&client, "read".parse().unwrap())
         .with_subject("user-1")
         .with_audience(["https://api.example"]);
     let issued = h.server.issuer().issue(&request).await.unwrap();
     let record = h
         .server
         .tokens()
-        .find(issued.access_token(), None)
+        .find(&TokenHash::of(issued.access_token()), None)
         .await
         .unwrap()
         .unwrap();

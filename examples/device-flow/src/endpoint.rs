@@ -2,10 +2,10 @@
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use oauth_endpoints::{
-    Context, Endpoint, EndpointResult, Form, OAuthError, TokenHash, generate_secret, json_response,
-    oauth_endpoint,
-};
+use oauth_endpoints::endpoint::json_response;
+use oauth_endpoints::form::Form;
+use oauth_endpoints::secret::{TokenHash, generate_secret};
+use oauth_endpoints::{Context, Endpoint, EndpointResult, OAuthError, oauth_endpoint};
 use serde::Serialize;
 
 use crate::GRANT_TYPE;

@@ -4,10 +4,11 @@
 use std::borrow::Cow;
 
 use http::StatusCode;
-use oauth_endpoints::{
-    Client, Context, EndpointResult, Form, Grant, OAuthError, REFRESH_TOKEN, TokenHash,
-    TokenRequest, oauth_grant,
-};
+use oauth_endpoints::form::Form;
+use oauth_endpoints::grant::REFRESH_TOKEN;
+use oauth_endpoints::secret::TokenHash;
+use oauth_endpoints::token::TokenRequest;
+use oauth_endpoints::{Client, Context, EndpointResult, Grant, OAuthError, oauth_grant};
 
 use crate::config::DeviceFlow;
 use crate::store::{DeviceStatus, PollOutcome};

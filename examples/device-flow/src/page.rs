@@ -47,10 +47,9 @@ use http::header::{
 };
 use http::{Method, Request, Response, StatusCode};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use oauth_endpoints::{
-    Context, Endpoint, EndpointResult, Form, OAuthError, SecretHash, generate_secret,
-    oauth_endpoint,
-};
+use oauth_endpoints::form::Form;
+use oauth_endpoints::secret::{SecretHash, generate_secret};
+use oauth_endpoints::{Context, Endpoint, EndpointResult, OAuthError, oauth_endpoint};
 
 use crate::config::DeviceFlow;
 use crate::store::DeviceAuthorization;

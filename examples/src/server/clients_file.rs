@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use oauth_endpoints::{Client, ClientMetadata, SecretPolicy};
+use oauth_endpoints::Client;
+use oauth_endpoints::client::{ClientMetadata, SecretPolicy};
 use serde_json::Value;
 
 use crate::server::StartError;
@@ -46,7 +47,7 @@ pub fn parse(text: &str, policy: SecretPolicy) -> Result<Vec<Client>, String> {
 
 #[cfg(test)]
 mod tests {
-    use oauth_endpoints::SecretPolicy;
+    use oauth_endpoints::client::SecretPolicy;
 
     const S: &str = "kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1";
 

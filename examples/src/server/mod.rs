@@ -9,10 +9,11 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use oauth_endpoints::{
-    AuthorizationServer, AuthorizationServerBuilder, BuildError, Client, MemoryStore, PgStore,
-    PurgeOptions, SecretPolicy, SqliteStore, StoreError, generate_secret,
-};
+use oauth_endpoints::client::SecretPolicy;
+use oauth_endpoints::purge::PurgeOptions;
+use oauth_endpoints::secret::generate_secret;
+use oauth_endpoints::store::{MemoryStore, PgStore, SqliteStore, StoreError};
+use oauth_endpoints::{AuthorizationServer, AuthorizationServerBuilder, BuildError, Client};
 use tokio::net::TcpListener;
 
 pub use clients_file::{load as load_clients, parse as parse_clients};

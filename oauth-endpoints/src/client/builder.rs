@@ -3,9 +3,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::client::{CLIENT_CREDENTIALS, Client, ClientData, PreviousSecret, SecretPolicy};
+use crate::client::{Client, ClientData, PreviousSecret, SecretPolicy};
 use crate::client_auth::ClientAuthMethod;
 use crate::config::DEFAULT_INTROSPECTION_SCOPE;
+use crate::grant::CLIENT_CREDENTIALS;
 use crate::scope::Scope;
 use crate::secret::SecretHash;
 use crate::syntax::is_vschar;
@@ -128,7 +129,7 @@ impl ClientBuilder {
     }
 
     /// Keeps accepting a replaced secret until a time (see
-    /// [`Clients::rotate_secret`](crate::Clients::rotate_secret)); `None` accepts only the
+    /// [`Clients::rotate_secret`](crate::store::Clients::rotate_secret)); `None` accepts only the
     /// current secret. Stores set it when they read a client back.
     pub fn with_previous_secret(mut self, previous: Option<PreviousSecret>) -> Self {
         self.data.previous_secret = previous;

@@ -4,15 +4,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{CLIENT_CREDENTIALS, Client, InvalidClient, SecretPolicy};
+use crate::client::{Client, InvalidClient, SecretPolicy};
 use crate::client_auth::ClientAuthMethod;
+use crate::grant::CLIENT_CREDENTIALS;
 use crate::scope::Scope;
 
 /// A client described with RFC 7591 §2 metadata names, plus `introspect_any_token`, e.g. one entry
 /// of a clients file. The secret is plaintext here and hashed by [`ClientMetadata::into_client`].
 ///
 /// ```
-/// use oauth_endpoints::ClientMetadata;
+/// use oauth_endpoints::client::ClientMetadata;
 ///
 /// let metadata: ClientMetadata = serde_json::from_str(r#"{
 ///     "client_id": "reporting",
@@ -49,7 +50,7 @@ pub struct ClientMetadata {
     pub allowed_cors_origins: Vec<String>,
     /// The client's refresh-token grace window in seconds (0: off for this client); absent,
     /// the server's applies (off by default). See
-    /// [`ClientBuilder::with_refresh_token_grace`](crate::ClientBuilder::with_refresh_token_grace).
+    /// [`ClientBuilder::with_refresh_token_grace`](crate::client::ClientBuilder::with_refresh_token_grace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_grace: Option<u64>,
 }
@@ -64,7 +65,7 @@ fn default_grants() -> Vec<String> {
 
 impl ClientMetadata {
     /// Builds the client with the default [`SecretPolicy`], hashing its secret; every rule of
-    /// [`ClientBuilder::build`](crate::ClientBuilder::build) applies.
+    /// [`ClientBuilder::build`](crate::client::ClientBuilder::build) applies.
     pub fn into_client(self) -> Result<Client, InvalidClient> {
         self.into_client_with(SecretPolicy::default())
     }

@@ -19,11 +19,6 @@ use crate::clock::UnixTime;
 use crate::scope::Scope;
 use crate::secret::SecretHash;
 
-/// The `grant_type` of RFC 6749 §4.4.
-pub const CLIENT_CREDENTIALS: &str = "client_credentials";
-/// The `grant_type` of RFC 6749 §6.
-pub const REFRESH_TOKEN: &str = "refresh_token";
-
 /// A registered client (RFC 7591 §2 names). Its secret is kept only as a SHA-256 hash.
 ///
 /// A `Client` is always consistent: it is made by [`ClientBuilder::build`], which checks every
@@ -32,7 +27,9 @@ pub const REFRESH_TOKEN: &str = "refresh_token";
 /// clients through the same builder, so a stored row that breaks a rule is refused too.
 ///
 /// ```
-/// use oauth_endpoints::{Client, ClientAuthMethod, generate_secret};
+/// use oauth_endpoints::Client;
+/// use oauth_endpoints::client_auth::ClientAuthMethod;
+/// use oauth_endpoints::secret::generate_secret;
 ///
 /// let secret = generate_secret();
 /// let client = Client::confidential("api-gateway", &secret)
@@ -74,7 +71,7 @@ pub(crate) struct ClientData {
     refresh_token_grace: Option<Duration>,
 }
 
-/// A client secret replaced by [`Clients::rotate_secret`](crate::Clients::rotate_secret), still
+/// A client secret replaced by [`Clients::rotate_secret`](crate::store::Clients::rotate_secret), still
 /// accepted until `until` so that every copy of the client's configuration can move to the new
 /// one.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -103,7 +100,7 @@ impl Client {
     }
 
     /// A confidential client with a secret the server generates
-    /// ([`generate_secret`](crate::generate_secret), 256 random bits): the builder, and the
+    /// ([`generate_secret`](crate::secret::generate_secret), 256 random bits): the builder, and the
     /// secret to hand to the client once (only its hash is kept).
     pub fn confidential_generated(client_id: impl Into<Arc<str>>) -> (ClientBuilder, String) {
         let secret = crate::secret::generate_secret();
@@ -184,7 +181,7 @@ impl Client {
     }
 
     /// The client's own refresh-token grace window, if it has one; otherwise the server's
-    /// ([`ServerConfig::refresh_token_grace`](crate::ServerConfig::refresh_token_grace), off by
+    /// ([`ServerConfig::refresh_token_grace`](crate::server::ServerConfig::refresh_token_grace), off by
     /// default) applies. `Some(Duration::ZERO)` turns the window off for this client.
     pub fn refresh_token_grace(&self) -> Option<Duration> {
         self.inner.refresh_token_grace

@@ -11,14 +11,15 @@ use crate::syntax::is_vschar;
 /// the rest of the request path (a password hash such as Argon2 would cost tens of milliseconds
 /// of CPU on every token, revocation and introspection request). It is the wrong hash for
 /// human-chosen secrets, which a leaked store would give up to a dictionary: so such secrets
-/// are refused here. Secrets from [`generate_secret`](crate::generate_secret) (256 random bits)
+/// are refused here. Secrets from [`generate_secret`](crate::secret::generate_secret) (256 random bits)
 /// always pass.
 ///
 /// The default asks for at least 32 characters of `VSCHAR` (RFC 6749 A.2), none of them a
 /// space, with at least 10 distinct characters (so `aaaa…` or `abab…` are refused).
 ///
 /// ```
-/// use oauth_endpoints::{SecretPolicy, generate_secret};
+/// use oauth_endpoints::client::SecretPolicy;
+/// use oauth_endpoints::secret::generate_secret;
 ///
 /// let policy = SecretPolicy::default();
 /// assert!(policy.check(&generate_secret()).is_ok());

@@ -63,7 +63,7 @@ pub(crate) fn is_basic(value: &[u8]) -> bool {
 /// secret are form-urlencoded before base64, so a secret may hold `:`, `+`, `%` or spaces.
 ///
 /// ```
-/// use oauth_endpoints::parse_basic;
+/// use oauth_endpoints::client_auth::parse_basic;
 ///
 /// // "my%3Aclient:p%40ss+word%2B" in base64
 /// let credentials = parse_basic(b"Basic bXklM0FjbGllbnQ6cCU0MHNzK3dvcmQlMkI=").unwrap();
@@ -80,6 +80,11 @@ pub fn parse_basic(value: &[u8]) -> Result<BasicCredentials, BasicError> {
 }
 
 /// Decoded credentials up to this size are read without allocating.
+///
+/// The stack buffer is kept over decoding into a `Vec` and owning the id and secret by a
+/// measured margin (issue 16: a 12-character id and a 32-character secret, medians of 41
+/// interleaved rounds, `cargo bench -p oauth-endpoints-bench --bench basic_buffer`, load average
+/// 6.2 on 2 cores): 162 ns borrowed from the buffer against 240 ns through a `Vec`.
 pub(crate) const BASIC_BUFFER: usize = 128;
 
 /// [`parse_basic`], decoding into `buffer`: the id and secret borrow from it unless

@@ -9,7 +9,6 @@ use serde_json::Value;
 use crate::client::Client;
 use crate::clock::UnixTime;
 use crate::context::Context;
-use crate::cors::{allowed_origin, expose};
 use crate::endpoint::{Endpoint, EndpointResult};
 use crate::error::OAuthError;
 use crate::form::Form;
@@ -35,7 +34,7 @@ pub const INACTIVE: &[u8] = br#"{"active":false}"#;
 ///   public client, 401 `invalid_token`, and one without the scope 403 `insufficient_scope`
 ///   (§2.3, RFC 6750 §3.1). Authorisation comes before parameter checks.
 /// - `token` is required (`invalid_request`); `token_type_hint` orders the lookup only.
-/// - Who may see what is the server's [`IntrospectionPolicy`](crate::IntrospectionPolicy).
+/// - Who may see what is the server's [`IntrospectionPolicy`](crate::hooks::IntrospectionPolicy).
 /// - A token whose client no longer exists is inactive, whatever its record says (a request
 ///   authenticated just before its client's deletion may have stored it).
 /// - Active tokens: `active`, `scope`, `client_id`, `token_type` (`Bearer` or `refresh_token`),
@@ -63,27 +62,19 @@ impl Endpoint for IntrospectionEndpoint {
         let form = cx.form(&request);
         let empty = Form::default();
         let caller = authorize(cx, &request, form.as_ref().unwrap_or(&empty)).await?;
-        let origin = allowed_origin(&request, &caller)?;
-        let result = async {
-            cx.throttle(&caller)?;
-            introspect(cx, &caller, form).await
-        };
-        expose(result.await, origin)
+        cx.throttle(&caller)?;
+        introspect(cx, &caller, &form?).await
     }
 }
 
-/// Introspection proper, after the caller is authorised and the origin checked.
-async fn introspect(
-    cx: &Context,
-    caller: &Client,
-    form: Result<Form, OAuthError>,
-) -> EndpointResult {
-    let form = form?;
+/// Introspection proper, after the caller is authorised (and, for a cross-origin request, its
+/// origin admitted).
+async fn introspect(cx: &Context, caller: &Client, form: &Form) -> EndpointResult {
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let hint = form.get("token_type_hint").and_then(TokenKind::from_hint);
-    let record = cx.tokens().find(token, hint).await?;
+    let record = cx.tokens().find(&TokenHash::of(token), hint).await?;
     let mut active = record
         .as_ref()
         .filter(|record| record.is_active(cx.now()) && cx.hooks().may_introspect(caller, record));
@@ -145,7 +136,7 @@ async fn authorize(
     }
     let record = cx
         .tokens()
-        .find(value, Some(TokenKind::Access))
+        .find(&TokenHash::of(value), Some(TokenKind::Access))
         .await?
         .filter(|record| record.kind == TokenKind::Access && record.is_active(cx.now()))
         .ok_or_else(invalid)?;
@@ -156,11 +147,14 @@ async fn authorize(
     }
     // A public client proves nothing about itself (RFC 7662 §2.1, §4): its token cannot stand
     // for a protected resource, whatever scope it carries.
-    cx.clients()
+    let caller = cx
+        .clients()
         .find(&record.client_id)
         .await?
         .filter(|client| !client.is_public())
-        .ok_or_else(invalid)
+        .ok_or_else(invalid)?;
+    cx.check_origin(request, &caller)?;
+    Ok(caller)
 }
 
 fn inactive() -> Response<Bytes> {

@@ -5,6 +5,7 @@ mod metadata;
 mod revocation;
 mod token;
 
+pub use crate::metadata::WELL_KNOWN_PATH;
 pub use introspection::{INACTIVE, IntrospectionEndpoint};
 pub use metadata::MetadataEndpoint;
 pub use revocation::RevocationEndpoint;

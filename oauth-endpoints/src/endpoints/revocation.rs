@@ -5,13 +5,13 @@ use http::{Request, StatusCode};
 
 use crate::client::Client;
 use crate::context::Context;
-use crate::cors::{allowed_origin, expose};
 use crate::endpoint::{Endpoint, EndpointResult};
 use crate::error::OAuthError;
 use crate::form::Form;
 use crate::hooks::TokenRevoked;
 use crate::oauth_endpoint;
 use crate::response::json_bytes_response;
+use crate::secret::TokenHash;
 use crate::token::TokenKind;
 
 /// `revocation` at `/oauth/revoke` (POST): a client revokes a token issued to it (RFC 7009).
@@ -51,24 +51,18 @@ pub struct RevocationEndpoint;
 impl Endpoint for RevocationEndpoint {
     async fn handle(&self, cx: &Context, request: Request<Bytes>) -> EndpointResult {
         let (client, form) = cx.authenticate_then_form(&request).await?;
-        let client = client.client;
-        let origin = allowed_origin(&request, &client)?;
-        let result = async {
-            cx.throttle(&client)?;
-            revoke(cx, &client, form).await
-        };
-        expose(result.await, origin)
+        cx.throttle(&client.client)?;
+        revoke(cx, &client.client, &form).await
     }
 }
 
-/// Revocation proper, after client authentication and the origin check.
-async fn revoke(cx: &Context, client: &Client, form: Result<Form, OAuthError>) -> EndpointResult {
-    let form = form?;
+/// Revocation proper, after client authentication.
+async fn revoke(cx: &Context, client: &Client, form: &Form) -> EndpointResult {
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let hint = form.get("token_type_hint").and_then(TokenKind::from_hint);
-    let Some(record) = cx.tokens().find(token, hint).await? else {
+    let Some(record) = cx.tokens().find(&TokenHash::of(token), hint).await? else {
         return Ok(revoked());
     };
     if *record.client_id != *client.client_id() {

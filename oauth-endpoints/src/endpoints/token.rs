@@ -29,27 +29,20 @@ impl Endpoint for TokenEndpoint {
     async fn handle(&self, cx: &Context, request: Request<Bytes>) -> EndpointResult {
         // Authenticate first, so an unauthenticated caller learns nothing about its request.
         let (client, form) = cx.authenticate_then_form(&request).await?;
-        let (client, form) = (client.client, form?);
+        let client = client.client;
         let grant_type = form
             .get("grant_type")
             .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-        if !cx.grants().contains(grant_type) {
+        let Some(grant) = cx.grants().get(grant_type) else {
             return Err(OAuthError::unsupported_grant_type(
                 "this grant type is not supported",
             ));
-        }
+        };
         if !client.allows_grant(grant_type) {
             return Err(OAuthError::unauthorized_client(
                 "the client is not allowed this grant type",
             ));
         }
-        cx.grants()
-            .exchange(grant_type, cx, &client, &form)
-            .await
-            .unwrap_or_else(|| {
-                Err(OAuthError::unsupported_grant_type(
-                    "this grant type is not supported",
-                ))
-            })
+        grant.exchange(cx, &client, &form).await
     }
 }

@@ -1,11 +1,12 @@
 //! The client credentials grant (RFC 6749 §4.4).
 
-use crate::client::{Client, REFRESH_TOKEN};
+use crate::client::Client;
 use crate::context::Context;
 use crate::endpoint::EndpointResult;
 use crate::error::OAuthError;
 use crate::form::Form;
 use crate::grant::Grant;
+use crate::grant::REFRESH_TOKEN;
 use crate::oauth_grant;
 use crate::token::TokenRequest;
 

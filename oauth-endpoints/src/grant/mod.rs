@@ -21,11 +21,16 @@ use crate::form::Form;
 pub use client_credentials::ClientCredentialsGrant;
 pub use refresh_token::RefreshTokenGrant;
 
+/// The `grant_type` of RFC 6749 §4.4.
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
+/// The `grant_type` of RFC 6749 §6.
+pub const REFRESH_TOKEN: &str = "refresh_token";
+
 /// A grant type (RFC 6749 §4, §6, or an extension grant, §4.5).
 ///
 /// The token endpoint authenticates the client, checks that the grant type is registered and
 /// that the client's `grant_types` lists it, then calls `exchange`. Answer with
-/// [`IssuedTokens::into_response`](crate::IssuedTokens::into_response) on success.
+/// [`IssuedTokens::into_response`](crate::token::IssuedTokens::into_response) on success.
 pub trait Grant: Send + Sync + 'static {
     /// Exchanges the grant presented in `form` by the authenticated `client`.
     fn exchange(
@@ -158,16 +163,29 @@ impl Grants {
         self.by_type.contains_key(grant_type)
     }
 
-    /// Runs the grant registered for `grant_type`; `None` if there is none.
-    pub async fn exchange(
-        &self,
-        grant_type: &str,
-        cx: &Context,
-        client: &Client,
-        form: &Form,
-    ) -> Option<EndpointResult> {
-        let grant = self.by_type.get(grant_type)?;
-        Some(grant.exchange_boxed(cx, client, form).await)
+    /// The grant registered for `grant_type`, if any: look it up once, then
+    /// [`exchange`](MountedGrant::exchange) through it.
+    pub fn get(&self, grant_type: &str) -> Option<MountedGrant<'_>> {
+        self.by_type
+            .get(grant_type)
+            .map(|grant| MountedGrant(&**grant))
+    }
+}
+
+/// A grant type mounted on a server, found with [`Grants::get`].
+#[derive(Clone, Copy)]
+pub struct MountedGrant<'a>(&'a dyn DynGrant);
+
+impl MountedGrant<'_> {
+    /// Runs the grant for the authenticated `client` with the request's `form`.
+    pub async fn exchange(self, cx: &Context, client: &Client, form: &Form) -> EndpointResult {
+        self.0.exchange_boxed(cx, client, form).await
+    }
+}
+
+impl fmt::Debug for MountedGrant<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MountedGrant")
     }
 }
 

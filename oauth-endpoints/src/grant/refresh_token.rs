@@ -11,6 +11,7 @@ use crate::form::Form;
 use crate::grant::Grant;
 use crate::hooks::{RefreshGraceRedeemed, RefreshTokenReused};
 use crate::oauth_grant;
+use crate::secret::TokenHash;
 use crate::store::Rotation;
 use crate::token::{TokenKind, TokenRequest};
 
@@ -25,7 +26,7 @@ use crate::token::{TokenKind, TokenRequest};
 ///   again revokes every token of its grant (RFC 9700 §4.14.2) and answers `invalid_grant`.
 ///   Rotation is one atomic store operation, so of two concurrent exchanges exactly one wins.
 /// - With a grace window (off by default: [`ServerConfig::refresh_token_grace`](
-///   crate::ServerConfig::refresh_token_grace), or the client's own
+///   crate::server::ServerConfig::refresh_token_grace), or the client's own
 ///   [`Client::refresh_token_grace`]), a rotated refresh token presented again within the
 ///   window while its successor is unused answers new tokens of the same grant and revokes
 ///   that successor ([`Rotation::Reissued`]): one live refresh token per grant, a lost answer
@@ -42,7 +43,7 @@ impl Grant for RefreshTokenGrant {
         let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
         let record = cx
             .tokens()
-            .find(value, Some(TokenKind::Refresh))
+            .find(&TokenHash::of(value), Some(TokenKind::Refresh))
             .await?
             .filter(|record| record.kind == TokenKind::Refresh)
             .ok_or_else(invalid)?;

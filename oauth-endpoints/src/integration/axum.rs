@@ -21,8 +21,9 @@ impl AuthorizationServer {
     /// - Prefer `merge` at the root to `Router::nest`: the metadata document (RFC 8414)
     ///   advertises each endpoint at the path it is mounted at in the server, so a router
     ///   nested under `/auth` serves `/auth/oauth/token` while the document still says
-    ///   `/oauth/token`. To serve the endpoints under a prefix, `mount` each at its full path
-    ///   (`.mount("token", "/auth/oauth/token")`): the document follows.
+    ///   `/oauth/token`. To serve the endpoints under a prefix, give the builder
+    ///   [`base_path`](crate::AuthorizationServerBuilder::base_path)`("/auth")` and merge: the
+    ///   routes and the document move together.
     ///
     /// ```
     /// use axum::routing::get;

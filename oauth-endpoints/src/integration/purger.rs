@@ -27,7 +27,8 @@ impl AuthorizationServer {
     /// Outside a Tokio runtime, as `tokio::spawn` does.
     ///
     /// ```
-    /// use oauth_endpoints::{AuthorizationServer, PurgeOptions};
+    /// use oauth_endpoints::AuthorizationServer;
+    /// use oauth_endpoints::purge::PurgeOptions;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {

@@ -25,7 +25,7 @@ use crate::server::{AuthorizationServer, check_body_size};
 /// use tower_service::Service;
 ///
 /// let server = oauth_endpoints::AuthorizationServer::builder().build().unwrap();
-/// let mut service = oauth_endpoints::OAuthService::new(server);
+/// let mut service = oauth_endpoints::server::OAuthService::new(server);
 /// let request = http::Request::get("/nowhere").body(Full::new(bytes::Bytes::new())).unwrap();
 /// let response = service.call(request).await.unwrap();
 /// assert_eq!(response.status(), 404);

@@ -90,6 +90,14 @@ pub enum BuildError {
         /// Where the endpoint was defined.
         at: Source,
     },
+    /// The base path breaks the path rule, or ends with `/`.
+    #[error("base path `{path}` {reason}")]
+    InvalidBasePath {
+        /// The base path.
+        path: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
     /// An explicitly registered endpoint has an empty name or one with whitespace.
     #[error("endpoint {at}: name `{name}` must be non-empty and contain no whitespace")]
     InvalidName {

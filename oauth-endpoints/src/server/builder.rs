@@ -20,7 +20,7 @@ use crate::grant::{self, DynGrant, Grant, GrantCandidate, GrantInstance, Grants}
 use crate::hooks::{EventListener, Hooks, IntrospectionClaims, IntrospectionPolicy};
 use crate::metadata;
 use crate::registration;
-use crate::route::{Route, check_path, parse_methods};
+use crate::route::{Route, check_methods, check_path};
 use crate::server::spec::EndpointSpec;
 use crate::server::table::Table;
 use crate::server::{AuthorizationServer, BuildError, Inner};
@@ -55,6 +55,7 @@ pub struct AuthorizationServerBuilder {
     exclude: Vec<String>,
     only: Option<Vec<String>>,
     mounts: Vec<(String, String)>,
+    base_path: Option<String>,
     state: StateMap,
     config: ServerConfig,
     clients: Option<Arc<dyn DynClientStore>>,
@@ -77,6 +78,7 @@ impl AuthorizationServerBuilder {
             exclude: Vec::new(),
             only: None,
             mounts: Vec::new(),
+            base_path: None,
             state: StateMap::default(),
             config: ServerConfig::default(),
             clients: None,
@@ -93,15 +95,37 @@ impl AuthorizationServerBuilder {
         }
     }
 
-    /// Registers an endpoint instance under `name` at `path` for `methods` (one method or a
-    /// comma-separated list), accepting `client_secret_basic`, as Authlib's `register_endpoint`.
+    /// Registers an endpoint instance under `name` at `path` for `methods`, accepting
+    /// `client_secret_basic`, as Authlib's `register_endpoint`. Every registration takes its
+    /// declaration first and the instance last: [`register`](Self::register) takes a full
+    /// [`EndpointSpec`], [`register_grant`](Self::register_grant) a `grant_type`.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use http::{Method, Request, StatusCode};
+    /// # use oauth_endpoints::{AuthorizationServer, Context, Endpoint, EndpointResult};
+    /// # use oauth_endpoints::endpoint::json_response;
+    /// struct Health;
+    ///
+    /// impl Endpoint for Health {
+    ///     async fn handle(&self, _cx: &Context, _request: Request<Bytes>) -> EndpointResult {
+    ///         Ok(json_response(StatusCode::OK, &serde_json::json!({ "ok": true })))
+    ///     }
+    /// }
+    ///
+    /// let server = AuthorizationServer::builder()
+    ///     .register_endpoint("health", "/health", [Method::GET], Health)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(server.route("health").unwrap().methods(), [Method::GET]);
+    /// ```
     #[track_caller]
     pub fn register_endpoint<E: Endpoint>(
         self,
-        endpoint: E,
         name: impl Into<Cow<'static, str>>,
         path: impl Into<String>,
-        methods: &str,
+        methods: impl IntoIterator<Item = Method>,
+        endpoint: E,
     ) -> Self {
         let spec = EndpointSpec::new(name, path).methods(methods);
         self.register(spec, endpoint)
@@ -137,6 +161,36 @@ impl AuthorizationServerBuilder {
     /// Mounts the endpoint named `name` at `path` instead of its declared path.
     pub fn mount(mut self, name: impl Into<String>, path: impl Into<String>) -> Self {
         self.mounts.push((name.into(), path.into()));
+        self
+    }
+
+    /// Serves every endpoint under `prefix` (e.g. `"/auth"`: the token endpoint at
+    /// `/auth/oauth/token`), declared and [`mount`](Self::mount)ed paths alike; the metadata
+    /// document advertises the prefixed URLs. The RFC 8414 metadata document itself stays at
+    /// the well-known path that the issuer fixes (§3: between the host and the issuer's path),
+    /// which is where clients look for it.
+    ///
+    /// Use it instead of `Router::nest` when the endpoints live under a prefix, and merge the
+    /// router at the root:
+    ///
+    /// ```
+    /// let server = oauth_endpoints::AuthorizationServer::builder()
+    ///     .base_path("/auth")
+    ///     .issuer("https://as.example.com")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(server.route("token").unwrap().path(), "/auth/oauth/token");
+    /// assert_eq!(
+    ///     server.metadata().unwrap()["token_endpoint"],
+    ///     "https://as.example.com/auth/oauth/token"
+    /// );
+    /// assert_eq!(
+    ///     server.route("metadata").unwrap().path(),
+    ///     "/.well-known/oauth-authorization-server"
+    /// );
+    /// ```
+    pub fn base_path(mut self, prefix: impl Into<String>) -> Self {
+        self.base_path = Some(prefix.into());
         self
     }
 
@@ -179,7 +233,7 @@ impl AuthorizationServerBuilder {
         self
     }
 
-    /// Uses `clock` instead of the system clock (e.g. a [`ManualClock`](crate::ManualClock) in
+    /// Uses `clock` instead of the system clock (e.g. a [`ManualClock`](crate::clock::ManualClock) in
     /// tests).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -205,7 +259,7 @@ impl AuthorizationServerBuilder {
     }
 
     /// Turns on the refresh-token grace window for every client that sets none of its own
-    /// ([`ClientBuilder::with_refresh_token_grace`](crate::ClientBuilder::with_refresh_token_grace)).
+    /// ([`ClientBuilder::with_refresh_token_grace`](crate::client::ClientBuilder::with_refresh_token_grace)).
     /// Default zero: off, as RFC 9700 §4.14.2 has it.
     ///
     /// Within `grace` (whole seconds, counted from a refresh token's rotation) a rotated refresh
@@ -274,7 +328,7 @@ impl AuthorizationServerBuilder {
     }
 
     /// Replaces the introspection policy (who may see which token, RFC 7662 §4). The default
-    /// is [`DefaultIntrospectionPolicy`](crate::DefaultIntrospectionPolicy).
+    /// is [`DefaultIntrospectionPolicy`](crate::hooks::DefaultIntrospectionPolicy).
     pub fn introspection_policy(mut self, policy: impl IntrospectionPolicy) -> Self {
         self.hooks.policy = Arc::new(policy);
         self
@@ -300,7 +354,8 @@ impl AuthorizationServerBuilder {
     ///
     /// ```
     /// use std::num::NonZeroU32;
-    /// use oauth_endpoints::{AuthorizationServer, Quota};
+    /// use oauth_endpoints::AuthorizationServer;
+    /// use oauth_endpoints::throttle::Quota;
     ///
     /// const PER_SECOND: NonZeroU32 = NonZeroU32::new(10).unwrap();
     /// const BURST: NonZeroU32 = NonZeroU32::new(50).unwrap();
@@ -310,7 +365,7 @@ impl AuthorizationServerBuilder {
     ///     .unwrap();
     /// ```
     #[cfg(feature = "throttle")]
-    pub fn throttle(mut self, quota: crate::Quota) -> Self {
+    pub fn throttle(mut self, quota: crate::throttle::Quota) -> Self {
         self.throttle = Some(crate::throttle::Throttle::new(quota));
         self
     }
@@ -369,6 +424,7 @@ impl AuthorizationServerBuilder {
             exclude,
             only,
             mounts,
+            base_path,
             state,
             config,
             clients,
@@ -407,6 +463,9 @@ impl AuthorizationServerBuilder {
         let mut candidates = select(collect(), &exclude, only.as_deref())?;
         candidates.extend(explicit);
         apply_mounts(&mut candidates, mounts)?;
+        if let Some(prefix) = base_path {
+            apply_base_path(&mut candidates, &prefix)?;
+        }
         // RFC 8414 §3.1: an issuer with a path moves the well-known document under that path.
         if let Some(issuer) = issuer_id.as_ref().filter(|issuer| !issuer.path.is_empty()) {
             for candidate in candidates.iter_mut().filter(|c| {
@@ -559,7 +618,11 @@ fn collect() -> Vec<Candidate> {
                 spec: EndpointSpec {
                     name: Cow::Borrowed(description.name()),
                     path: description.path().to_owned(),
-                    methods: description.methods().join(", "),
+                    methods: description
+                        .methods()
+                        .iter()
+                        .filter_map(|method| Method::from_bytes(method.as_bytes()).ok())
+                        .collect(),
                     auth_methods: description
                         .auth_methods()
                         .unwrap_or(ClientAuthMethod::DEFAULT)
@@ -614,6 +677,25 @@ fn apply_mounts(
     Ok(())
 }
 
+/// Prefixes every path but the well-known metadata document's with `prefix`.
+fn apply_base_path(candidates: &mut [Candidate], prefix: &str) -> Result<(), BuildError> {
+    let invalid = |reason| BuildError::InvalidBasePath {
+        path: prefix.to_owned(),
+        reason,
+    };
+    check_path(prefix).map_err(invalid)?;
+    if prefix.ends_with('/') {
+        return Err(invalid("must not end with `/`"));
+    }
+    for candidate in candidates
+        .iter_mut()
+        .filter(|c| c.spec.path != metadata::WELL_KNOWN_PATH)
+    {
+        candidate.spec.path.insert_str(0, prefix);
+    }
+    Ok(())
+}
+
 /// Checks names, paths and methods, and that names are unique; returns one route per candidate.
 fn validate(candidates: &[Candidate]) -> Result<Vec<Route>, BuildError> {
     let mut routes = Vec::with_capacity(candidates.len());
@@ -632,7 +714,7 @@ fn validate(candidates: &[Candidate]) -> Result<Vec<Route>, BuildError> {
             reason,
             at,
         })?;
-        let methods = parse_methods(&spec.methods).map_err(|method| BuildError::InvalidMethod {
+        check_methods(&spec.methods).map_err(|method| BuildError::InvalidMethod {
             name: spec.name.to_string(),
             method,
             at,
@@ -657,7 +739,7 @@ fn validate(candidates: &[Candidate]) -> Result<Vec<Route>, BuildError> {
         routes.push(Route {
             name: spec.name.clone(),
             path: spec.path.clone(),
-            methods,
+            methods: spec.methods.clone(),
             auth_methods: spec.auth_methods.clone(),
             metadata: spec.metadata.clone(),
             source: at,

@@ -1,4 +1,6 @@
-//! [`AuthorizationServer`]: the built registry, its routes and its dispatch.
+//! The server: [`AuthorizationServer`] (the built registry, its routes and its dispatch), its
+//! builder, the errors of building it, explicit registrations ([`EndpointSpec`]), its
+//! configuration, and with feature `tower` the `OAuthService` that serves it.
 
 mod build_error;
 mod builder;
@@ -9,19 +11,21 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_LENGTH};
+use http::header::{ALLOW, CONTENT_LENGTH, ORIGIN};
 use http::{Request, Response, StatusCode};
 
-use crate::config::ServerConfig;
 use crate::context::{Context, Shared};
 use crate::cors;
 use crate::endpoint::DynEndpoint;
 use crate::error::OAuthError;
 use crate::grant::Grants;
-use crate::route::Route;
 use crate::store::{Clients, Tokens};
 use crate::token::TokenIssuer;
 
+pub use crate::config::{DEFAULT_INTROSPECTION_SCOPE, ServerConfig};
+#[cfg(feature = "tower")]
+pub use crate::integration::OAuthService;
+pub use crate::route::Route;
 pub use build_error::BuildError;
 pub use builder::AuthorizationServerBuilder;
 pub use spec::EndpointSpec;
@@ -35,7 +39,8 @@ use table::Table;
 /// ```
 /// use bytes::Bytes;
 /// use http::{Request, StatusCode};
-/// use oauth_endpoints::{AuthorizationServer, Context, Endpoint, EndpointResult, json_response, oauth_endpoint};
+/// use oauth_endpoints::{AuthorizationServer, Context, Endpoint, EndpointResult, oauth_endpoint};
+/// use oauth_endpoints::endpoint::json_response;
 ///
 /// #[derive(Default)]
 /// #[oauth_endpoint(name = "hello", path = "/hello", methods = "GET")]
@@ -195,6 +200,33 @@ impl AuthorizationServer {
         if let Err(error) = check_body_size(&request, cx.config().body_limit) {
             return error.into_response();
         }
+        let mut request = request;
+        let cross_origin = cx
+            .route()
+            .cors()
+            .then(|| request.headers().get(ORIGIN).cloned())
+            .flatten()
+            .map(|origin| {
+                let admission = cors::Admission::default();
+                request.extensions_mut().insert(admission.clone());
+                (origin, admission)
+            });
+        let mut response = self.run(endpoint.as_ref(), cx, request).await;
+        if let Some((origin, admission)) = cross_origin
+            && admission.admitted()
+        {
+            cors::expose(&mut response, origin);
+        }
+        response
+    }
+
+    /// Runs the endpoint and renders its error, logging server failures once.
+    async fn run(
+        &self,
+        endpoint: &dyn DynEndpoint,
+        cx: &Context,
+        request: Request<Bytes>,
+    ) -> Response<Bytes> {
         match endpoint.handle_boxed(cx, request).await {
             Ok(response) => response,
             Err(error) => {

@@ -2,23 +2,27 @@
 
 use std::borrow::Cow;
 
+use http::Method;
+
 use crate::client_auth::ClientAuthMethod;
 
 /// What `#[oauth_endpoint(...)]` says, for an instance registered with
-/// [`AuthorizationServerBuilder::register`](crate::AuthorizationServerBuilder::register).
+/// [`AuthorizationServerBuilder::register`](crate::server::AuthorizationServerBuilder::register).
 ///
 /// ```
-/// use oauth_endpoints::{ClientAuthMethod, EndpointSpec};
+/// use http::Method;
+/// use oauth_endpoints::client_auth::ClientAuthMethod;
+/// use oauth_endpoints::server::EndpointSpec;
 ///
 /// let spec = EndpointSpec::new("revocation", "/v2/revoke")
-///     .methods("POST")
+///     .methods([Method::POST])
 ///     .auth_methods([ClientAuthMethod::ClientSecretBasic, ClientAuthMethod::None]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointSpec {
     pub(crate) name: Cow<'static, str>,
     pub(crate) path: String,
-    pub(crate) methods: String,
+    pub(crate) methods: Vec<Method>,
     pub(crate) auth_methods: Vec<ClientAuthMethod>,
     pub(crate) metadata: Option<Cow<'static, str>>,
     pub(crate) cors: bool,
@@ -30,17 +34,18 @@ impl EndpointSpec {
         Self {
             name: name.into(),
             path: path.into(),
-            methods: "POST".to_owned(),
+            methods: vec![Method::POST],
             auth_methods: ClientAuthMethod::DEFAULT.to_vec(),
             metadata: None,
             cors: false,
         }
     }
 
-    /// The HTTP methods: one, or a list separated by commas, spaces or both (`"GET, POST"`).
+    /// The HTTP methods it answers (`GET`, `HEAD`, `POST`, `PUT`, `DELETE`, `PATCH` or
+    /// `OPTIONS`, each once), replacing the default `POST`.
     #[must_use]
-    pub fn methods(mut self, methods: impl Into<String>) -> Self {
-        self.methods = methods.into();
+    pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
+        self.methods = methods.into_iter().collect();
         self
     }
 
@@ -52,8 +57,9 @@ impl EndpointSpec {
     }
 
     /// Answers CORS preflights and accepts cross-origin requests from the origins each client
-    /// allows (RFC 7009 §2.3). The endpoint checks the origin with
-    /// [`allowed_origin`](crate::allowed_origin).
+    /// allows (RFC 7009 §2.3): client authentication checks the origin
+    /// ([`Context::check_origin`](crate::Context::check_origin)) and the server exposes the
+    /// answer.
     #[must_use]
     pub fn cors(mut self, cors: bool) -> Self {
         self.cors = cors;

@@ -5,7 +5,7 @@
 //!
 //! How stale an entry can be is bounded, and the bound is stated:
 //!
-//! - A change made through this server's [`Clients`](crate::Clients) (save, update, rotation,
+//! - A change made through this server's [`Clients`](crate::store::Clients) (save, update, rotation,
 //!   delete) drops the entry at once.
 //! - A change made elsewhere (another instance, a script on the database) reaches this cache
 //!   through the store's change feed when it has one ([`ClientStore::watch_clients`]:
@@ -19,7 +19,7 @@
 //! each drop bumps a generation, and a read stores its result only if no drop happened while
 //! it ran.
 //!
-//! [`ClientStore::watch_clients`]: crate::ClientStore::watch_clients
+//! [`ClientStore::watch_clients`]: crate::store::ClientStore::watch_clients
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -164,7 +164,7 @@ impl ClientCache {
 
 /// Where a store with a change feed reports changes made outside this server (another
 /// instance, a script), so the client cache in front of it drops them. Given to
-/// [`ClientStore::watch_clients`](crate::ClientStore::watch_clients); cheap to clone. Once the
+/// [`ClientStore::watch_clients`](crate::store::ClientStore::watch_clients); cheap to clone. Once the
 /// server is gone, [`is_closed`](Self::is_closed) turns true: stop the feed then.
 #[derive(Clone)]
 pub struct ClientWatcher {

@@ -13,7 +13,7 @@ use crate::store::StoreError;
 use crate::store::client_cache::{ClientCache, ClientCacheOptions, ClientWatcher};
 
 /// Loads and saves clients. Implement it on your database, or use
-/// [`MemoryStore`](crate::MemoryStore). Write the methods as plain `async fn`s.
+/// [`MemoryStore`](crate::store::MemoryStore). Write the methods as plain `async fn`s.
 pub trait ClientStore: Send + Sync + 'static {
     /// The client with this `client_id`, if any.
     fn find_client(

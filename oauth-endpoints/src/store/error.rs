@@ -12,7 +12,7 @@ use std::error::Error;
 #[non_exhaustive]
 pub enum StoreError {
     /// The records belong to a revoked grant, so none was stored
-    /// ([`TokenStore::insert_tokens`](crate::TokenStore::insert_tokens)): once a grant is
+    /// ([`TokenStore::insert_tokens`](crate::store::TokenStore::insert_tokens)): once a grant is
     /// revoked, no token is added to it (RFC 7009 §2.1, RFC 9700 §4.14.2).
     #[error("the grant is revoked")]
     GrantRevoked,
@@ -41,7 +41,7 @@ impl StoreError {
     /// failure only, the causes are its [`source`](Error::source) chain.
     ///
     /// ```
-    /// use oauth_endpoints::StoreError;
+    /// use oauth_endpoints::store::StoreError;
     ///
     /// let error = StoreError::unavailable("connection refused");
     /// assert_eq!(error.to_string(), "the store is unavailable");

@@ -63,7 +63,7 @@ pub enum Rotation {
 /// between these operations, and should retry internally a transaction the database rolled
 /// back for a conflict rather than fail: the caller did not cause it.
 ///
-/// Implement it on your database, or use [`MemoryStore`](crate::MemoryStore). Write the methods
+/// Implement it on your database, or use [`MemoryStore`](crate::store::MemoryStore). Write the methods
 /// as plain `async fn`s. With the `test-kit` feature, `oauth_endpoints::test_kit` checks a
 /// store against this contract.
 pub trait TokenStore: Send + Sync + 'static {
@@ -287,17 +287,14 @@ impl Tokens {
         Self(Arc::new(store))
     }
 
-    /// The record of a token value, whatever its state (see [`TokenStore::find_token`]). A value
-    /// outside `1*VSCHAR` (RFC 6749 A.12, A.17) was never issued: `None`, without a store call.
+    /// The record of a token, by the hash of its value ([`TokenHash::of`]), whatever its state:
+    /// see [`TokenStore::find_token`].
     pub async fn find(
         &self,
-        token: &str,
+        hash: &TokenHash,
         hint: Option<TokenKind>,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        if token.is_empty() || !crate::syntax::is_vschar(token) {
-            return Ok(None);
-        }
-        self.0.find_token(&TokenHash::of(token), hint).await
+        self.0.find_token(hash, hint).await
     }
 
     /// See [`TokenStore::insert_tokens`].

@@ -18,7 +18,9 @@ use crate::token::{TokenKind, TokenRecord};
 /// refresh token comes with the access token.
 ///
 /// ```
-/// use oauth_endpoints::{Client, TokenRequest, generate_secret};
+/// use oauth_endpoints::Client;
+/// use oauth_endpoints::secret::generate_secret;
+/// use oauth_endpoints::token::TokenRequest;
 ///
 /// let client = Client::confidential("svc", &generate_secret()).build().unwrap();
 /// let request = TokenRequest::new(&client, "read".parse().unwrap())

@@ -31,7 +31,7 @@ impl TokenIssuer {
     }
 
     /// Mints tokens without storing them (store them yourself, e.g. with
-    /// [`Tokens::rotate_refresh_token`](crate::Tokens::rotate_refresh_token)).
+    /// [`Tokens::rotate_refresh_token`](crate::store::Tokens::rotate_refresh_token)).
     pub fn mint(&self, request: &TokenRequest) -> IssuedTokens {
         IssuedTokens::mint(request, self.clock.now(), self.access_ttl, self.refresh_ttl)
     }

@@ -1,4 +1,5 @@
-use oauth_endpoints::{Client, Context, EndpointResult, Form, Grant, OAuthError, oauth_grant};
+use oauth_endpoints::{Client, Context, EndpointResult, Grant, OAuthError, oauth_grant};
+use oauth_endpoints::form::Form;
 
 #[derive(Default)]
 #[oauth_grant(grant_type = "urn:example:demo")]

@@ -1,4 +1,5 @@
-use oauth_endpoints::{Client, Context, EndpointResult, Form, Grant, OAuthError, oauth_grant};
+use oauth_endpoints::{Client, Context, EndpointResult, Grant, OAuthError, oauth_grant};
+use oauth_endpoints::form::Form;
 
 // Every mistake is reported: the arguments' and the item's.
 #[oauth_grant(grant_type = "urn:example:demo grant", grant_types = "urn:example:demo", "demo")]

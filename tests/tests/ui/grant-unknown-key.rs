@@ -1,4 +1,5 @@
-use oauth_endpoints::{Client, Context, EndpointResult, Form, Grant, OAuthError, oauth_grant};
+use oauth_endpoints::{Client, Context, EndpointResult, Grant, OAuthError, oauth_grant};
+use oauth_endpoints::form::Form;
 
 // A key close to `grant_type` is suggested; another key gets the list alone.
 #[derive(Default)]

@@ -1,6 +1,7 @@
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use oauth_endpoints::{Context, Endpoint, EndpointResult, json_response, oauth_endpoint};
+use oauth_endpoints::{Context, Endpoint, EndpointResult, oauth_endpoint};
+use oauth_endpoints::endpoint::json_response;
 
 #[derive(Default)]
 #[oauth_endpoint("revocation", path = "/oauth/revoke")]

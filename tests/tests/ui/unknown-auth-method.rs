@@ -1,6 +1,7 @@
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use oauth_endpoints::{Context, Endpoint, EndpointResult, json_response, oauth_endpoint};
+use oauth_endpoints::{Context, Endpoint, EndpointResult, oauth_endpoint};
+use oauth_endpoints::endpoint::json_response;
 
 #[derive(Default)]
 #[oauth_endpoint(name = "revocation", path = "/oauth/revoke", auth_methods = "client_secret_basic private_key_jwt")]

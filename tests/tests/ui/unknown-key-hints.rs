@@ -1,6 +1,7 @@
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use oauth_endpoints::{Context, Endpoint, EndpointResult, json_response, oauth_endpoint};
+use oauth_endpoints::{Context, Endpoint, EndpointResult, oauth_endpoint};
+use oauth_endpoints::endpoint::json_response;
 
 // A close known key is suggested (and not also reported missing): same but for case, one edit
 // away, or a prefix. A key close to nothing gets the list alone.

@@ -3,7 +3,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use oauth_endpoints::{StoreError, TokenHash, UnixTime};
+use oauth_endpoints::clock::UnixTime;
+use oauth_endpoints::secret::TokenHash;
+use oauth_endpoints::store::StoreError;
 
 use crate::store::{
     Created, DeviceAuthorization, DeviceStatus, DeviceStore, PollOutcome, SLOW_DOWN_STEP,

@@ -19,7 +19,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use oauth_endpoints::{Scope, StoreError, TokenHash, UnixTime};
+use oauth_endpoints::clock::UnixTime;
+use oauth_endpoints::scope::Scope;
+use oauth_endpoints::secret::TokenHash;
+use oauth_endpoints::store::StoreError;
 
 use crate::user_code::UserCode;
 

@@ -28,7 +28,9 @@
 
 use std::sync::Arc;
 
-use oauth_endpoints::{PgStore, StoreError, TokenHash, UnixTime};
+use oauth_endpoints::clock::UnixTime;
+use oauth_endpoints::secret::TokenHash;
+use oauth_endpoints::store::{PgStore, StoreError};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Executor as _, Row};
 
@@ -332,7 +334,10 @@ impl DeviceStore for PgDeviceStore {
             .await
             .map_err(error)?;
         if pending >= i64::from(max_pending) {
-            // Dropping the transaction rolls it back and releases the lock.
+            // Rolled back here, not by dropping the transaction: sqlx rolls a dropped one back
+            // from a background task, and the client's lock was seen held for the 5 s
+            // idle-in-transaction timeout (`device_flow_stores.rs`, two tests on one client).
+            tx.rollback().await.map_err(error)?;
             return Ok(Created::TooManyPending);
         }
         // Frees the user code of an expired request.
@@ -358,6 +363,7 @@ impl DeviceStore for PgDeviceStore {
             .map_err(error)?
             .rows_affected();
         if inserted == 0 {
+            tx.rollback().await.map_err(error)?;
             return Ok(Created::UserCodeTaken);
         }
         tx.commit().await.map_err(error)?;
@@ -416,6 +422,7 @@ impl DeviceStore for PgDeviceStore {
             .await
             .map_err(error)?;
         let Some(locked) = locked else {
+            tx.rollback().await.map_err(error)?;
             return Ok(PollOutcome::NotPending);
         };
         let interval = read_time(locked.try_get("poll_interval").map_err(error)?)?;

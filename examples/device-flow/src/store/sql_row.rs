@@ -1,7 +1,9 @@
 //! Reading a device authorization from a SQL row: one mapping for the SQLite and PostgreSQL
 //! stores, whose columns differ only in the name of the polling interval.
 
-use oauth_endpoints::{StoreError, TokenHash, UnixTime};
+use oauth_endpoints::clock::UnixTime;
+use oauth_endpoints::secret::TokenHash;
+use oauth_endpoints::store::StoreError;
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
 use crate::store::{DeviceAuthorization, DeviceStatus};

@@ -1,7 +1,9 @@
 //! [`SqliteDeviceStore`]: device authorizations in a table of their own, beside the core's tables
 //! in the same SQLite database (feature `sqlite`).
 
-use oauth_endpoints::{SqliteStore, StoreError, TokenHash, UnixTime};
+use oauth_endpoints::clock::UnixTime;
+use oauth_endpoints::secret::TokenHash;
+use oauth_endpoints::store::{SqliteStore, StoreError};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Sqlite, Transaction};
 

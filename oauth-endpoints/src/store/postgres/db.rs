@@ -69,7 +69,7 @@ pub(super) struct Db {
     pub(super) pool: PgPool,
     pub(super) operation_timeout: Duration,
     /// The `NOTIFY` channel of this schema's client changes (see
-    /// [`ClientStore::watch_clients`](crate::ClientStore::watch_clients)).
+    /// [`ClientStore::watch_clients`](crate::store::ClientStore::watch_clients)).
     pub(super) channel: Arc<str>,
 }
 
@@ -104,10 +104,16 @@ impl Db {
                     xid: None,
                 };
                 let (tx, outcome) = operation(tx).await;
-                match outcome? {
-                    Finish::Commit(value) => self.commit(tx, value).await,
-                    // Dropping the transaction rolls it back.
-                    Finish::Rollback(value) => Ok(value),
+                match outcome {
+                    Ok(Finish::Commit(value)) => self.commit(tx, value).await,
+                    Ok(Finish::Rollback(value)) => {
+                        tx.roll_back(self.operation_timeout).await;
+                        Ok(value)
+                    }
+                    Err(failure) => {
+                        tx.roll_back(self.operation_timeout).await;
+                        Err(failure)
+                    }
                 }
             }
             .await;
@@ -219,6 +225,22 @@ pub(super) struct PgTx {
 }
 
 impl PgTx {
+    /// Rolls the transaction back now, releasing its locks. Dropping a sqlx transaction only
+    /// queues its `ROLLBACK`, sent by a background task that returns the connection to the
+    /// pool; the row and advisory locks stay held until that task runs, and if it never runs
+    /// (its runtime is shutting down), until PostgreSQL notices: the device-flow add-on's
+    /// store held a client's lock for the 5 s idle-in-transaction timeout that way. A rollback
+    /// that fails or does not come within `timeout` changes nothing either: the connection is
+    /// closed when it returns to the pool, and PostgreSQL rolls back a transaction whose
+    /// session ends.
+    pub(super) async fn roll_back(self, timeout: Duration) {
+        match tokio::time::timeout(timeout, self.tx.rollback()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(failure)) => tracing::debug!(error = %failure, "rollback failed"),
+            Err(_) => tracing::debug!("rollback timed out"),
+        }
+    }
+
     /// Announces, on commit, that client `client_id` changed (see
     /// [`ClientStore::watch_clients`]).
     pub(super) async fn notify(

@@ -67,9 +67,9 @@ fn valid_schema(name: &str) -> bool {
 /// time bounds.
 ///
 /// ```no_run
-/// # async fn open() -> Result<(), oauth_endpoints::StoreError> {
+/// # async fn open() -> Result<(), oauth_endpoints::store::StoreError> {
 /// use std::time::Duration;
-/// use oauth_endpoints::PgStoreOptions;
+/// use oauth_endpoints::store::PgStoreOptions;
 ///
 /// let store = PgStoreOptions::new("postgres://oauth@db.internal/oauth")
 ///     .schema("oauth")

@@ -37,7 +37,7 @@ const FIND_TOKENS: &str = concat!(
     " FROM oauth_tokens WHERE hash = k.key LIMIT 1) AS t"
 );
 
-/// Stores the records of a batch of [`TokenStore::insert_tokens`](crate::TokenStore::insert_tokens)
+/// Stores the records of a batch of [`TokenStore::insert_tokens`](crate::store::TokenStore::insert_tokens)
 /// calls in one statement, all or none per call, and answers the transaction id and the calls
 /// refused because a grant of theirs is revoked. The parameters are one array per column (the
 /// `token_columns!`), preceded by the call each record belongs to.
@@ -115,12 +115,12 @@ impl Tokens {
         }
     }
 
-    /// [`TokenStore::find_token`](crate::TokenStore::find_token), in the next lookup batch.
+    /// [`TokenStore::find_token`](crate::store::TokenStore::find_token), in the next lookup batch.
     pub(super) async fn find(&self, hash: TokenHash) -> Result<Option<TokenRecord>, StoreError> {
         self.lookups.call(hash).await
     }
 
-    /// [`TokenStore::insert_tokens`](crate::TokenStore::insert_tokens), in the next insertion
+    /// [`TokenStore::insert_tokens`](crate::store::TokenStore::insert_tokens), in the next insertion
     /// batch.
     pub(super) async fn insert(&self, records: Vec<TokenRecord>) -> Result<(), StoreError> {
         self.inserts.call(records).await
@@ -216,7 +216,7 @@ async fn insert_batch(db: &Db, calls: &[Vec<TokenRecord>]) -> Vec<Result<(), Sto
     }
 }
 
-/// One call of [`TokenStore::insert_tokens`](crate::TokenStore::insert_tokens) in a
+/// One call of [`TokenStore::insert_tokens`](crate::store::TokenStore::insert_tokens) in a
 /// transaction of its own, statement by statement (`sql/mod.rs`).
 async fn insert_alone(db: &Db, records: &[TokenRecord]) -> Result<(), StoreError> {
     db.write(|mut tx| async move {

@@ -174,7 +174,7 @@ fn grants_in_lock_order(records: &[TokenRecord], also: Option<&Id>) -> Vec<(Id, 
     grants
 }
 
-/// [`TokenStore::insert_tokens`](crate::TokenStore::insert_tokens): locks the records'
+/// [`TokenStore::insert_tokens`](crate::store::TokenStore::insert_tokens): locks the records'
 /// grants, refuses a revoked one, inserts.
 pub(crate) async fn insert_tokens(
     tx: &mut impl WriteTx,
@@ -191,7 +191,7 @@ pub(crate) async fn insert_tokens(
     Ok(Finish::Commit(()))
 }
 
-/// [`TokenStore::revoke_grant`](crate::TokenStore::revoke_grant): marks the grant revoked
+/// [`TokenStore::revoke_grant`](crate::store::TokenStore::revoke_grant): marks the grant revoked
 /// (which locks it), then revokes its tokens.
 pub(crate) async fn revoke_grant(
     tx: &mut impl WriteTx,
@@ -228,7 +228,7 @@ pub(crate) async fn revoke_grants_of(
     Ok(changed)
 }
 
-/// [`ClientStore::delete_client`](crate::ClientStore::delete_client): deletes the client, then
+/// [`ClientStore::delete_client`](crate::store::ClientStore::delete_client): deletes the client, then
 /// revokes its grants ([`revoke_grants_of`]).
 pub(crate) async fn delete_client(
     tx: &mut impl WriteTx,
@@ -240,7 +240,7 @@ pub(crate) async fn delete_client(
     Ok(Finish::Commit(deleted))
 }
 
-/// [`TokenStore::rotate_refresh_token`](crate::TokenStore::rotate_refresh_token): locks the
+/// [`TokenStore::rotate_refresh_token`](crate::store::TokenStore::rotate_refresh_token): locks the
 /// token's grant (and the replacements'), then rotates, redeems within the grace window,
 /// detects reuse, or refuses, as [`RotationStep`] decides (the memory store takes the same
 /// decisions). Every read below happens while holding the grant's lock, so the token and its
@@ -353,7 +353,7 @@ mod tests {
         }
     }
 
-    fn answered(code: &'static str) -> crate::StoreError {
+    fn answered(code: &'static str) -> crate::store::StoreError {
         error(sqlx::Error::Database(Box::new(Answer(code))))
     }
 
@@ -365,7 +365,7 @@ mod tests {
             assert!(!is_conflict(&answered(code)), "{code}");
         }
         assert!(!is_conflict(&error(sqlx::Error::PoolTimedOut)));
-        assert!(!is_conflict(&crate::StoreError::GrantRevoked));
+        assert!(!is_conflict(&crate::store::StoreError::GrantRevoked));
     }
 
     #[test]
@@ -373,11 +373,14 @@ mod tests {
         // `PgStore::commit` settles a commit that failed as `Unavailable` (its answer may be
         // lost) and reports one the database refused.
         let lost = error(sqlx::Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
-        assert!(matches!(lost, crate::StoreError::Unavailable(_)));
+        assert!(matches!(lost, crate::store::StoreError::Unavailable(_)));
         assert!(matches!(
             answered("08006"),
-            crate::StoreError::Unavailable(_)
+            crate::store::StoreError::Unavailable(_)
         ));
-        assert!(matches!(answered("40001"), crate::StoreError::Backend(_)));
+        assert!(matches!(
+            answered("40001"),
+            crate::store::StoreError::Backend(_)
+        ));
     }
 }

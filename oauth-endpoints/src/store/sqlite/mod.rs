@@ -196,7 +196,7 @@ fn prepare(connection: &mut Connection) -> Result<(), StoreError> {
 ///   leaves the others; each caller is answered once the batch holding its change is durable.
 ///   Writes no longer contend for SQLite's write lock, nor sleep in its busy handler. The write
 ///   logic (grant locking, insertion, grant revocation, rotation and reuse detection, client
-///   deletion) is the one `store/sql/mod.rs` shares with [`PgStore`](crate::PgStore).
+///   deletion) is the one `store/sql/mod.rs` shares with [`PgStore`](crate::store::PgStore).
 /// - **Readers on the calling thread.** Lookups run at once on a read connection of their own
 ///   with cached prepared statements: a primary-key lookup costs a few microseconds, less than
 ///   handing it to another thread (see `readers.rs`).
@@ -207,7 +207,7 @@ fn prepare(connection: &mut Connection) -> Result<(), StoreError> {
 ///   the writer commits the next batch (`synchronous=NORMAL` plus that `fsync`: the argument
 ///   that it is as durable as `synchronous=FULL` is in `sqlite/syncer.rs`).
 /// - **New tokens at the end.** Token values carry a time-ordered selector
-///   ([`generate_token`](crate::generate_token)) and grants time-ordered ids, so every index a
+///   ([`generate_token`](crate::secret::generate_token)) and grants time-ordered ids, so every index a
 ///   new token enters grows at its end: an issuance writes no page at a random place, and a
 ///   new grant writes no grant row (only revoked grants have one).
 /// - **Checkpoints out of the commits.** The WAL is copied back into the database file by a

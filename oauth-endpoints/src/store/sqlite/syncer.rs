@@ -33,7 +33,7 @@
 //! by a batch are not known to anyone before their request is answered.
 //!
 //! If the sync fails, nothing tells whether the batch reached the disk: its callers get
-//! [`StoreError::Unavailable`](crate::StoreError::Unavailable), and the failure is logged as an
+//! [`StoreError::Unavailable`](crate::store::StoreError::Unavailable), and the failure is logged as an
 //! error (a disk that fails `fsync` needs an operator).
 
 use std::fs::File;

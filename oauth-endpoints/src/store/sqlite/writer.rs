@@ -558,7 +558,7 @@ mod tests {
     use crate::store::sqlite::SqliteStore;
     use crate::store::{StoreError, TokenStore};
     use crate::test_kit::record;
-    use crate::{Id, TokenKind};
+    use crate::{secret::Id, token::TokenKind};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_operation_is_rolled_back_alone_and_its_batch_is_committed() {
@@ -581,7 +581,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let [kept, lost, also_kept] =
             [(); 3].map(|()| record(TokenKind::Access, Id::random(), "c1").1);
-        let insert = |record: crate::TokenRecord| {
+        let insert = |record: crate::token::TokenRecord| {
             let writer = writer.clone();
             tokio::spawn(async move {
                 writer

@@ -2,10 +2,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use oauth_endpoints::{
-    AuthorizationServer, ClientAuthMethod, Context, DescribedEndpoint, Endpoint, EndpointResult,
-    json_response, oauth_endpoint,
-};
+use oauth_endpoints::{AuthorizationServer, Context, Endpoint, EndpointResult, oauth_endpoint};
+use oauth_endpoints::client_auth::ClientAuthMethod;
+use oauth_endpoints::endpoint::{DescribedEndpoint, json_response};
 
 /// An endpoint with configuration fields, built by its own `Default` impl.
 #[oauth_endpoint(name = "custom-introspection", path = "/custom/introspect")]

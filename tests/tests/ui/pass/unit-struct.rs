@@ -1,9 +1,8 @@
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
-use oauth_endpoints::{
-    AuthorizationServer, ClientAuthMethod, Context, DescribedEndpoint, Endpoint, EndpointResult,
-    json_response, oauth_endpoint,
-};
+use oauth_endpoints::{AuthorizationServer, Context, Endpoint, EndpointResult, oauth_endpoint};
+use oauth_endpoints::client_auth::ClientAuthMethod;
+use oauth_endpoints::endpoint::{DescribedEndpoint, json_response};
 
 #[derive(Default)]
 #[oauth_endpoint(
