@@ -4,13 +4,12 @@
 //! carries no credentials, so it cannot name a client); the actual request is then refused unless
 //! the authenticated client lists the request's `Origin` in `allowed_cors_origins`.
 //!
-//! One step, applied by the server and the shared authentication step rather than by each
-//! endpoint: the server marks a `cors` route's request that carries `Origin` with an
-//! [`Admission`]; client authentication ([`Context::authenticate_client`]) checks the origin
-//! against the client and marks the admission; after the endpoint answers, the server exposes
-//! the answer to the origin if it was admitted.
-//!
-//! [`Context::authenticate_client`]: crate::Context::authenticate_client
+//! One step, applied by the declaration and the shared authentication step rather than by each
+//! endpoint: the builder wraps a `cors` route's endpoint in [`CrossOrigin`], which marks a
+//! request carrying `Origin` with an [`Admission`]; client authentication
+//! ([`Context::authenticate_client`]) checks the origin against the client and marks the
+//! admission; after the endpoint answers, [`CrossOrigin`] exposes the answer to the origin if it
+//! was admitted. Routes without `cors` are not wrapped and pay nothing.
 
 use bytes::Bytes;
 use http::header::{
@@ -22,7 +21,10 @@ use http::{Method, Request, Response, StatusCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::boxed::BoxFuture;
 use crate::client::Client;
+use crate::context::Context;
+use crate::endpoint::{DynEndpoint, EndpointResult};
 use crate::error::OAuthError;
 
 /// Whether `request` is a CORS preflight (an `OPTIONS` with `Origin` and
@@ -54,16 +56,35 @@ pub(crate) fn preflight<B>(request: &Request<B>, allow: &HeaderValue) -> Respons
     response
 }
 
-/// Set on a request (as an extension) by the server when it runs an endpoint of a `cors` route
-/// for a request with `Origin`; [`admit`] marks it once the caller's client allows the origin,
-/// and the server then exposes the answer with [`expose`].
+/// Set on a request (as an extension) by [`CrossOrigin`] when it runs an endpoint for a request
+/// with `Origin`; [`admit`] marks it once the caller's client allows the origin.
 #[derive(Clone, Default)]
 pub(crate) struct Admission(Arc<AtomicBool>);
 
-impl Admission {
-    /// Whether the request's origin was admitted.
-    pub(crate) fn admitted(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+/// The endpoint of a route declared `cors`, wrapped by the builder: a request with `Origin`
+/// gets an [`Admission`]; if the shared authentication step admitted the origin, the answer,
+/// success or error, is exposed to it.
+pub(crate) struct CrossOrigin(pub(crate) Arc<dyn DynEndpoint>);
+
+impl DynEndpoint for CrossOrigin {
+    fn handle_boxed<'a>(
+        &'a self,
+        cx: &'a Context,
+        mut request: Request<Bytes>,
+    ) -> BoxFuture<'a, EndpointResult> {
+        let Some(origin) = request.headers().get(ORIGIN).cloned() else {
+            return self.0.handle_boxed(cx, request);
+        };
+        let admission = Admission::default();
+        request.extensions_mut().insert(admission.clone());
+        Box::pin(async move {
+            let result = self.0.handle_boxed(cx, request).await;
+            if admission.0.load(Ordering::Acquire) {
+                expose(result, origin)
+            } else {
+                result
+            }
+        })
     }
 }
 
@@ -91,9 +112,18 @@ pub(crate) fn admit(request: &Request<Bytes>, client: &Client) -> Result<(), OAu
     Ok(())
 }
 
-/// Lets the browser at `origin` read `response` (success or error).
-pub(crate) fn expose(response: &mut Response<Bytes>, origin: HeaderValue) {
-    let headers = response.headers_mut();
-    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    headers.append(VARY, HeaderValue::from_static("Origin"));
+/// Lets the browser at `origin` read `result`, success or error.
+fn expose(result: EndpointResult, origin: HeaderValue) -> EndpointResult {
+    let vary = HeaderValue::from_static("Origin");
+    match result {
+        Ok(mut response) => {
+            let headers = response.headers_mut();
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.append(VARY, vary);
+            Ok(response)
+        }
+        Err(error) => Err(error
+            .with_header(ACCESS_CONTROL_ALLOW_ORIGIN, origin)
+            .with_header(VARY, vary)),
+    }
 }

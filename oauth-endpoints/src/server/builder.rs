@@ -14,6 +14,7 @@ use crate::client_auth::ClientAuthMethod;
 use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
 use crate::context::{Context, Shared};
+use crate::cors;
 use crate::description::Source;
 use crate::endpoint::{DynEndpoint, Endpoint};
 use crate::grant::{self, DynGrant, Grant, GrantCandidate, GrantInstance, Grants};
@@ -537,10 +538,15 @@ impl AuthorizationServerBuilder {
             .into_iter()
             .enumerate()
             .map(|(index, candidate)| {
-                let endpoint = match candidate.instance {
+                let mut endpoint = match candidate.instance {
                     Instance::Factory(factory) => factory(),
                     Instance::Ready(endpoint) => endpoint,
                 };
+                // The `cors` declaration applies the CORS step around the endpoint, so routes
+                // without it pay nothing for it.
+                if candidate.spec.cors {
+                    endpoint = Arc::new(cors::CrossOrigin(endpoint));
+                }
                 (endpoint, Context::new(Arc::clone(&shared), index))
             })
             .collect();

@@ -11,12 +11,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_LENGTH, ORIGIN};
+use http::header::{ALLOW, CONTENT_LENGTH};
 use http::{Request, Response, StatusCode};
 
 use crate::context::{Context, Shared};
 use crate::cors;
-use crate::endpoint::DynEndpoint;
+use crate::endpoint::{DynEndpoint, EndpointResult};
 use crate::error::OAuthError;
 use crate::grant::Grants;
 use crate::store::{Clients, Tokens};
@@ -200,49 +200,24 @@ impl AuthorizationServer {
         if let Err(error) = check_body_size(&request, cx.config().body_limit) {
             return error.into_response();
         }
-        let mut request = request;
-        let cross_origin = cx
-            .route()
-            .cors()
-            .then(|| request.headers().get(ORIGIN).cloned())
-            .flatten()
-            .map(|origin| {
-                let admission = cors::Admission::default();
-                request.extensions_mut().insert(admission.clone());
-                (origin, admission)
-            });
-        let mut response = self.run(endpoint.as_ref(), cx, request).await;
-        if let Some((origin, admission)) = cross_origin
-            && admission.admitted()
-        {
-            cors::expose(&mut response, origin);
-        }
-        response
+        render(cx, endpoint.handle_boxed(cx, request).await)
     }
+}
 
-    /// Runs the endpoint and renders its error, logging server failures once.
-    async fn run(
-        &self,
-        endpoint: &dyn DynEndpoint,
-        cx: &Context,
-        request: Request<Bytes>,
-    ) -> Response<Bytes> {
-        match endpoint.handle_boxed(cx, request).await {
-            Ok(response) => response,
-            Err(error) => {
-                // The one place a server failure is logged, with its cause (never sent).
-                if error.status().is_server_error() {
-                    tracing::error!(
-                        endpoint = cx.route().name(),
-                        error = %crate::error::Chain(&error),
-                        "answered {}",
-                        error.status().as_u16()
-                    );
-                }
-                error.into_response()
-            }
+/// An endpoint's answer, its error rendered; the one place a server failure is logged, with its
+/// cause (never sent).
+fn render(cx: &Context, result: EndpointResult) -> Response<Bytes> {
+    result.unwrap_or_else(|error| {
+        if error.status().is_server_error() {
+            tracing::error!(
+                endpoint = cx.route().name(),
+                error = %crate::error::Chain(&error),
+                "answered {}",
+                error.status().as_u16()
+            );
         }
-    }
+        error.into_response()
+    })
 }
 
 /// Refuses a body (or a declared `Content-Length`) over `limit` with 413.

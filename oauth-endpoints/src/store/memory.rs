@@ -42,6 +42,30 @@ struct Inner {
 /// A slot number in [`Tokens::slots`].
 type SlotIndex = u32;
 
+/// An entry of the expiry heap: the expiry in the high 32 bits, the slot in the low ones, so
+/// entries order by expiry and take 8 bytes. A `(UnixTime, SlotIndex)` pair takes 16: 247.4
+/// bytes of resident memory per token at 1,000,000 tokens against 239.4 with this entry
+/// (`cargo bench -p oauth-endpoints-bench --bench scale`, one after the other).
+/// Expiries past `u32::MAX` (the year 2106) are kept as `u32::MAX`: such a record is purged no
+/// earlier than it should be, since a purge checks the slot's own expiry.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct ExpiryEntry(u64);
+
+impl ExpiryEntry {
+    fn new(expires_at: UnixTime, slot: SlotIndex) -> Self {
+        Self((expires_at.min(u64::from(u32::MAX)) << 32) | u64::from(slot))
+    }
+
+    fn expires_at(self) -> UnixTime {
+        self.0 >> 32
+    }
+
+    fn slot(self) -> SlotIndex {
+        // The low 32 bits, a slot number by construction.
+        (self.0 & u64::from(u32::MAX)) as SlotIndex
+    }
+}
+
 /// The end of a grant's chain.
 const NONE: SlotIndex = SlotIndex::MAX;
 
@@ -229,10 +253,11 @@ struct Tokens {
     /// The successor of each rotated refresh token (the refresh token that replaced it), for
     /// the grace window (`store/rotation.rs`). An entry leaves with its token's record.
     successors: foldhash::HashMap<TokenHash, TokenHash>,
-    /// Every stored record's `(expires_at, slot)`, soonest first: what a purge takes, without
-    /// scanning the slots. An entry outlives its record when a record with the same hash
-    /// replaces it; a purge checks each entry against its slot and drops the stale ones.
-    expiry: BinaryHeap<Reverse<(UnixTime, SlotIndex)>>,
+    /// Every stored record's expiry and slot, soonest first ([`ExpiryEntry`]): what a purge
+    /// takes, without scanning the slots. An entry outlives its record when a record with the
+    /// same hash replaces it; a purge checks each entry against its slot and drops the stale
+    /// ones.
+    expiry: BinaryHeap<Reverse<ExpiryEntry>>,
 }
 
 impl Tokens {
@@ -315,7 +340,8 @@ impl Tokens {
             Some(free) => *free = Some(slot),
             None => self.slots.push(Some(slot)),
         }
-        self.expiry.push(Reverse((record.expires_at, index)));
+        self.expiry
+            .push(Reverse(ExpiryEntry::new(record.expires_at, index)));
         let slots = &self.slots;
         let grant_hash = hasher.hash_one(record.grant_id);
         match newest {
@@ -361,9 +387,10 @@ impl Tokens {
             if purged == limit {
                 return (purged, true);
             }
-            let Some(&Reverse((expires_at, index))) = self.expiry.peek() else {
+            let Some(&Reverse(entry)) = self.expiry.peek() else {
                 return (purged, false);
             };
+            let (expires_at, index) = (entry.expires_at(), entry.slot());
             if expires_at >= before {
                 return (purged, false);
             }
