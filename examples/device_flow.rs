@@ -96,7 +96,13 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
 /// The device flow, step by step, with commands to paste.
 fn tour(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
-    let base = format!("http://{addr}");
+    // Each endpoint's URL as mounted (a base path or a `mount` moves it).
+    let url = |name: &str| {
+        let path = prepared.server.route(name).map_or("", |route| route.path());
+        format!("http://{addr}{path}")
+    };
+    let (start, page) = (url("device_authorization"), url("device_verification"));
+    let (token, revoke) = (url("token"), url("revocation"));
     let mut out = String::from("device flow (RFC 8628):\n");
     if prepared.server.config().issuer.is_none() {
         out.push_str(
@@ -117,27 +123,27 @@ fn tour(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
     let auth_line = format!("-d client_id={client}");
     out.push_str(&format!(
         "  1. start a flow, as the device ({client}):\n\
-         \x20    FLOW=$(curl -s {auth_line} -d scope=read {base}/oauth/device_authorization); echo \"$FLOW\"\n\
+         \x20    FLOW=$(curl -s {auth_line} -d scope=read {start}); echo \"$FLOW\"\n\
          \x20    DEVICE_CODE=$(echo \"$FLOW\" | sed -E 's/.*\"device_code\":\"([^\"]+)\".*/\\1/')\n"
     ));
     out.push_str(&format!(
-        "  2. open the printed verification_uri_complete ({base}/device?user_code=...) in a browser,\n\
+        "  2. open the printed verification_uri_complete ({page}?user_code=...) in a browser,\n\
          \x20    check the code and approve (the page signs you in as `{DEMO_USER}`); or with curl:\n\
          \x20    URI=$(echo \"$FLOW\" | sed -E 's/.*\"verification_uri_complete\":\"([^\"]+)\".*/\\1/'); JAR=$(mktemp)\n\
          \x20    CSRF=$(curl -s -c $JAR \"$URI\" | sed -nE 's/.*name=\"csrf\" value=\"([^\"]+)\".*/\\1/p')\n\
-         \x20    curl -s -b $JAR -d csrf=$CSRF -d user_code=${{URI##*=}} -d action=approve {base}/device \\\n\
+         \x20    curl -s -b $JAR -d csrf=$CSRF -d user_code=${{URI##*=}} -d action=approve {page} \\\n\
          \x20        | grep -o '<h1>.*</h1>'\n\
          \x20 3. poll for the token (authorization_pending until you approve; wait `interval` seconds\n\
          \x20    between polls or get slow_down):\n\
          \x20    TOKEN=$(curl -s {auth_line} -d grant_type={GRANT_TYPE} \\\n\
-         \x20        -d device_code=$DEVICE_CODE {base}/oauth/token | tee /dev/stderr \\\n\
+         \x20        -d device_code=$DEVICE_CODE {token} | tee /dev/stderr \\\n\
          \x20        | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n"
     ));
     out.push_str(&format!(
         "  then revoke it (as the device); a resource server registered with \
          introspect_any_token in a\n\
          \x20    clients file introspects it like any other token:\n\
-         \x20    curl -s {auth_line} -d token=$TOKEN {base}/oauth/revoke; echo\n"
+         \x20    curl -s {auth_line} -d token=$TOKEN {revoke}; echo\n"
     ));
     out
 }

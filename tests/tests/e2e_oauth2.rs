@@ -222,3 +222,79 @@ async fn a_revoked_token_stays_revoked_after_a_restart_on_the_same_sqlite_file()
     assert!(after(kept.access_token().clone()).await);
     second.stop().await;
 }
+
+/// `--base-path` moves every endpoint and the metadata with it, and the start-up banner's
+/// commands use the moved URLs: running them as printed issues, introspects and revokes.
+#[tokio::test]
+async fn the_banner_of_a_server_under_a_base_path_works_as_printed() {
+    let options = Options::try_parse_from([
+        "server",
+        "--addr",
+        "127.0.0.1:0",
+        "--store",
+        "memory",
+        "--base-path",
+        "/auth",
+        "--issuer",
+        "https://as.example.com",
+    ])
+    .unwrap();
+    let prepared = prepare(&options).await.unwrap();
+    let listener = bind(options.addr).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let banner = oauth_endpoints_examples::server::banner(addr, &prepared);
+    let token_url = format!("http://{addr}/auth/oauth/token");
+    assert!(banner.contains(&token_url), "{banner}");
+    assert!(
+        !banner.contains(&format!("http://{addr}/oauth/")),
+        "{banner}"
+    );
+    let (id, secret) = prepared.demo.clone().unwrap();
+    let metadata = prepared.server.metadata().unwrap().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, prepared.server, async {
+        let _ = stopped.await;
+    }));
+
+    let http = reqwest::Client::new();
+    let issued = http
+        .post(&token_url)
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let issued: serde_json::Value = serde_json::from_slice(&issued).unwrap();
+    let token = issued["access_token"].as_str().unwrap();
+    for (name, active) in [
+        ("introspection", true),
+        ("revocation", false),
+        ("introspection", false),
+    ] {
+        // Where the metadata document says the endpoint is, on this server.
+        let advertised = metadata[&format!("{name}_endpoint")].as_str().unwrap();
+        let path = advertised.strip_prefix("https://as.example.com").unwrap();
+        assert!(path.starts_with("/auth/oauth/"), "{advertised}");
+        let answer = http
+            .post(format!("http://{addr}{path}"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+        if name == "introspection" {
+            assert_eq!(answer["active"], active, "{answer}");
+        } else {
+            assert_eq!(answer, serde_json::json!({}));
+        }
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}

@@ -149,6 +149,9 @@ where
     if let Some(issuer) = issuer {
         builder = builder.issuer(issuer);
     }
+    if let Some(prefix) = &options.base_path {
+        builder = builder.base_path(prefix);
+    }
     let choice = StoreChoice::parse(&options.store);
     let demo_wanted =
         clients.is_none() && (options.demo_client || choice == Some(StoreChoice::Memory));
@@ -222,7 +225,12 @@ pub fn banner(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
             route.name()
         ));
     }
-    let base = format!("http://{addr}");
+    // Each endpoint's URL as mounted (a base path or a `mount` moves it).
+    let url = |name: &str| {
+        let path = prepared.server.route(name).map_or("", |route| route.path());
+        format!("http://{addr}{path}")
+    };
+    let (token, introspect, revoke) = (url("token"), url("introspection"), url("revocation"));
     match &prepared.demo {
         Some((id, secret)) => {
             out.push_str(&format!(
@@ -230,17 +238,17 @@ pub fn banner(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
                  --demo-client (its secret is shown only now):\n  client_id     {id}\n  client_secret {secret}\n\ntry it:\n"
             ));
             out.push_str(&format!(
-                "  TOKEN=$(curl -s -u '{id}:{secret}' -d grant_type=client_credentials -d scope=read \\\n      {base}/oauth/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n"
+                "  TOKEN=$(curl -s -u '{id}:{secret}' -d grant_type=client_credentials -d scope=read \\\n      {token} | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n"
             ));
-            for path in ["introspect", "revoke", "introspect"] {
+            for endpoint in [&introspect, &revoke, &introspect] {
                 out.push_str(&format!(
-                    "  curl -s -u '{id}:{secret}' -d token=$TOKEN {base}/oauth/{path}; echo\n"
+                    "  curl -s -u '{id}:{secret}' -d token=$TOKEN {endpoint}; echo\n"
                 ));
             }
         }
         None => out.push_str(&format!(
             "\nclients: those of --clients FILE and any already in the store (pass --demo-client \
-             for a throwaway demo client); try:\n  curl -s -u CLIENT_ID:SECRET -d grant_type=client_credentials {base}/oauth/token\n"
+             for a throwaway demo client); try:\n  curl -s -u CLIENT_ID:SECRET -d grant_type=client_credentials {token}\n"
         )),
     }
     out

@@ -37,6 +37,11 @@ pub struct Options {
     #[arg(long, env = "OAUTH_ISSUER")]
     pub issuer: Option<String>,
 
+    /// Serve every endpoint under this path prefix (e.g. `/auth`); the metadata document
+    /// follows, and stays at its RFC 8414 well-known path.
+    #[arg(long, env = "OAUTH_BASE_PATH")]
+    pub base_path: Option<String>,
+
     /// Access token lifetime in seconds.
     #[arg(long, env = "OAUTH_ACCESS_TOKEN_TTL", default_value_t = 3600)]
     pub access_token_ttl: u64,
@@ -61,6 +66,7 @@ impl std::fmt::Debug for Options {
             .field("demo_client", &self.demo_client)
             .field("client_secret_min_length", &self.client_secret_min_length)
             .field("issuer", &self.issuer)
+            .field("base_path", &self.base_path)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("refresh_token_grace", &self.refresh_token_grace)
