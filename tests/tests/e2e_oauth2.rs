@@ -257,17 +257,13 @@ async fn the_banner_of_a_server_under_a_base_path_works_as_printed() {
     }));
 
     let http = reqwest::Client::new();
-    let issued = http
-        .post(&token_url)
-        .basic_auth(&id, Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let issued: serde_json::Value = serde_json::from_slice(&issued).unwrap();
+    let issued = post_form(
+        &http,
+        &token_url,
+        (&id, &secret),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
     let token = issued["access_token"].as_str().unwrap();
     for (name, active) in [
         ("introspection", true),
@@ -278,17 +274,8 @@ async fn the_banner_of_a_server_under_a_base_path_works_as_printed() {
         let advertised = metadata[&format!("{name}_endpoint")].as_str().unwrap();
         let path = advertised.strip_prefix("https://as.example.com").unwrap();
         assert!(path.starts_with("/auth/oauth/"), "{advertised}");
-        let answer = http
-            .post(format!("http://{addr}{path}"))
-            .basic_auth(&id, Some(&secret))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+        let url = format!("http://{addr}{path}");
+        let answer = post_form(&http, &url, (&id, &secret), &[("token", token)]).await;
         if name == "introspection" {
             assert_eq!(answer["active"], active, "{answer}");
         } else {
@@ -297,4 +284,24 @@ async fn the_banner_of_a_server_under_a_base_path_works_as_printed() {
     }
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
+}
+
+/// POSTs `form` to `url` with Basic credentials; the JSON answer.
+async fn post_form(
+    http: &reqwest::Client,
+    url: &str,
+    (id, secret): (&str, &str),
+    form: &[(&str, &str)],
+) -> serde_json::Value {
+    let body = http
+        .post(url)
+        .basic_auth(id, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    serde_json::from_slice(&body).unwrap()
 }
