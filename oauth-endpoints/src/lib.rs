@@ -14,6 +14,7 @@
 //! | [`server`] | the server, its builder, routes, configuration, `OAuthService` (feature `tower`) |
 //! | [`endpoint`], [`endpoints`] | writing an endpoint; the built-in token, revocation, introspection and metadata endpoints |
 //! | [`grant`] | writing a grant type; the built-in `client_credentials` and `refresh_token` |
+//! | [`authorization`] | the authorization endpoint's rules (RFC 6749 §4.1): PKCE (RFC 7636), registered redirect URIs |
 //! | [`client`], [`client_auth`] | registered clients; client authentication (RFC 6749 §2.3) |
 //! | [`store`] | the store traits, [`MemoryStore`](store::MemoryStore), `SqliteStore` (feature `sqlite`), `PgStore` (feature `postgres`) |
 //! | [`token`], [`secret`], [`scope`] | token records and issuing; hashes and random values; scopes |
@@ -52,6 +53,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as oauth_endpoints;
 
+pub mod authorization;
 mod boxed;
 pub mod client;
 pub mod client_auth;
