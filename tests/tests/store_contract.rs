@@ -179,7 +179,8 @@ async fn a_sqlite_file_of_the_first_schema_migrates_and_keeps_its_revoked_grants
          ALTER TABLE oauth_tokens DROP COLUMN successor; \
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_hash; \
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_until; \
-         ALTER TABLE oauth_clients DROP COLUMN refresh_token_grace; PRAGMA user_version = 1;",
+         ALTER TABLE oauth_clients DROP COLUMN refresh_token_grace; \
+         ALTER TABLE oauth_clients DROP COLUMN redirect_uris; PRAGMA user_version = 1;",
     )
     .execute(store.pool())
     .await
@@ -230,7 +231,8 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
         "ALTER TABLE oauth_tokens DROP COLUMN successor; DROP INDEX oauth_tokens_subject; \
          ALTER TABLE oauth_clients DROP COLUMN refresh_token_grace; \
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_hash; \
-         ALTER TABLE oauth_clients DROP COLUMN previous_secret_until; PRAGMA user_version = 2;",
+         ALTER TABLE oauth_clients DROP COLUMN previous_secret_until; \
+         ALTER TABLE oauth_clients DROP COLUMN redirect_uris; PRAGMA user_version = 2;",
     )
     .execute(store.pool())
     .await
@@ -242,7 +244,7 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
         .fetch_one(store.pool())
         .await
         .expect("version");
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let found = store.find_client("spa").await.expect("find");
     assert_eq!(found.map(|c| c.refresh_token_grace()), Some(None));
     let grace = Duration::from_secs(10);

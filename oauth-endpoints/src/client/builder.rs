@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::authorization::RedirectUri;
 use crate::client::{Client, ClientData, PreviousSecret, SecretPolicy};
 use crate::client_auth::ClientAuthMethod;
 use crate::config::DEFAULT_INTROSPECTION_SCOPE;
@@ -41,6 +42,9 @@ pub struct ClientBuilder {
     data: ClientData,
     credential: Credential,
     policy: SecretPolicy,
+    /// Redirect URIs as given to `with_redirect_uris`, parsed at `build`; `None` keeps the
+    /// client's.
+    redirect_uris: Option<Vec<String>>,
 }
 
 impl ClientBuilder {
@@ -55,6 +59,7 @@ impl ClientBuilder {
                 scope: Scope::empty(),
                 introspect_any_token: false,
                 allowed_cors_origins: Vec::new(),
+                redirect_uris: Vec::new(),
                 refresh_token_grace: None,
             },
             credential,
@@ -66,6 +71,7 @@ impl ClientBuilder {
             data,
             credential,
             policy: SecretPolicy::default(),
+            redirect_uris: None,
         }
     }
 
@@ -107,6 +113,18 @@ impl ClientBuilder {
         S: Into<String>,
     {
         self.data.allowed_cors_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the redirect URIs of the client (RFC 7591 §2), checked at `build` by
+    /// [`RedirectUri`]'s rules: absolute, no fragment, `https` (or `http` on a loopback IP, or a
+    /// private-use scheme for a native app, RFC 8252 §7).
+    pub fn with_redirect_uris<I, S>(mut self, uris: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.redirect_uris = Some(uris.into_iter().map(Into::into).collect());
         self
     }
 
@@ -196,6 +214,19 @@ impl ClientBuilder {
         if data.grant_types.iter().any(String::is_empty) {
             return invalid("grant_types", "must not contain an empty grant type");
         }
+        if let Some(given) = &self.redirect_uris {
+            let parsed: Result<Vec<RedirectUri>, _> = given.iter().map(|uri| uri.parse()).collect();
+            data.redirect_uris = match parsed {
+                Ok(uris) => uris,
+                Err(_) => {
+                    return invalid(
+                        "redirect_uris",
+                        "must be absolute, without a fragment, and https (http only on 127.0.0.1 \
+                         or [::1]; a private-use scheme for a native app)",
+                    );
+                }
+            };
+        }
         Ok(Client {
             inner: Arc::new(data),
         })
@@ -218,5 +249,54 @@ impl fmt::Debug for ClientBuilder {
             .field("grant_types", &self.data.grant_types)
             .field("scope", &self.data.scope)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Client;
+
+    #[test]
+    fn redirect_uris_are_checked_at_build_and_kept_by_to_builder() {
+        let client = Client::public("app")
+            .with_redirect_uris(["https://app.example.com/cb", "http://127.0.0.1/cb"])
+            .build()
+            .unwrap();
+        let uris: Vec<&str> = client
+            .redirect_uris()
+            .iter()
+            .map(RedirectUri::as_str)
+            .collect();
+        assert_eq!(uris, ["https://app.example.com/cb", "http://127.0.0.1/cb"]);
+        assert!(client.redirect_uris()[1].matches("http://127.0.0.1:49152/cb"));
+
+        // Rebuilt without mentioning them, the client keeps them; given anew, they replace.
+        let kept = client
+            .to_builder()
+            .with_scope("read".parse().unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(kept.redirect_uris(), client.redirect_uris());
+        let cleared = client
+            .to_builder()
+            .with_redirect_uris(Vec::<String>::new())
+            .build()
+            .unwrap();
+        assert!(cleared.redirect_uris().is_empty());
+
+        for bad in [
+            "http://app.example.com/cb",
+            "https://app.example.com/cb#fragment",
+            "/relative",
+            "http://localhost/cb",
+            "javascript:alert(1)",
+        ] {
+            let error = Client::public("app")
+                .with_redirect_uris([bad])
+                .build()
+                .unwrap_err();
+            assert_eq!(error.field, "redirect_uris", "{bad}");
+        }
     }
 }

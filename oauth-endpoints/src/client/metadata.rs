@@ -48,6 +48,9 @@ pub struct ClientMetadata {
     /// Browser origins allowed to call the revocation endpoint for this client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_cors_origins: Vec<String>,
+    /// `redirect_uris` (RFC 7591 §2): where authorization responses may be sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<String>,
     /// The client's refresh-token grace window in seconds (0: off for this client); absent,
     /// the server's applies (off by default). See
     /// [`ClientBuilder::with_refresh_token_grace`](crate::client::ClientBuilder::with_refresh_token_grace).
@@ -86,6 +89,7 @@ impl ClientMetadata {
             .with_scope(self.scope)
             .with_introspect_any_token(self.introspect_any_token)
             .with_allowed_cors_origins(self.allowed_cors_origins)
+            .with_redirect_uris(self.redirect_uris)
             .with_secret_policy(policy)
             .build()
     }

@@ -14,6 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::authorization::RedirectUri;
 use crate::client_auth::ClientAuthMethod;
 use crate::clock::UnixTime;
 use crate::scope::Scope;
@@ -68,6 +69,7 @@ pub(crate) struct ClientData {
     scope: Scope,
     introspect_any_token: bool,
     allowed_cors_origins: Vec<String>,
+    redirect_uris: Vec<RedirectUri>,
     refresh_token_grace: Option<Duration>,
 }
 
@@ -180,6 +182,13 @@ impl Client {
         &self.inner.allowed_cors_origins
     }
 
+    /// The redirect URIs registered for the client (RFC 7591 §2, RFC 6749 §3.1.2): where an
+    /// authorization response may be sent, each compared exactly
+    /// ([`RedirectUri::matches`]).
+    pub fn redirect_uris(&self) -> &[RedirectUri] {
+        &self.inner.redirect_uris
+    }
+
     /// The client's own refresh-token grace window, if it has one; otherwise the server's
     /// ([`ServerConfig::refresh_token_grace`](crate::server::ServerConfig::refresh_token_grace), off by
     /// default) applies. `Some(Duration::ZERO)` turns the window off for this client.
@@ -234,6 +243,7 @@ impl fmt::Debug for Client {
             .field("grant_types", &self.inner.grant_types)
             .field("scope", &self.inner.scope)
             .field("introspect_any_token", &self.inner.introspect_any_token)
+            .field("redirect_uris", &self.inner.redirect_uris)
             .field("refresh_token_grace", &self.inner.refresh_token_grace)
             .finish_non_exhaustive()
     }

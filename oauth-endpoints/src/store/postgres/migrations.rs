@@ -67,6 +67,10 @@ ALTER TABLE oauth_clients ADD COLUMN previous_secret_hash BYTEA;
 ALTER TABLE oauth_clients ADD COLUMN previous_secret_until BIGINT;
 CREATE INDEX oauth_tokens_subject ON oauth_tokens (subject) WHERE subject IS NOT NULL;
 ",
+    r"
+-- 5: the client's redirect URIs (RFC 7591 `redirect_uris`), a JSON array like the origins.
+ALTER TABLE oauth_clients ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]';
+",
 ];
 
 /// The transaction-scoped advisory lock that serializes migrations of instances opening at

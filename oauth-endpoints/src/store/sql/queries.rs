@@ -19,7 +19,7 @@ macro_rules! client_columns {
     () => {
         "client_id, secret_hash, auth_method, grant_types, scope, introspect_any_token, \
          allowed_cors_origins, previous_secret_hash, previous_secret_until, \
-         refresh_token_grace"
+         refresh_token_grace, redirect_uris"
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
@@ -135,14 +135,15 @@ macro_rules! save_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, \
              auth_method = excluded.auth_method, grant_types = excluded.grant_types, \
              scope = excluded.scope, introspect_any_token = excluded.introspect_any_token, \
              allowed_cors_origins = excluded.allowed_cors_origins, \
              previous_secret_hash = excluded.previous_secret_hash, \
              previous_secret_until = excluded.previous_secret_until, \
-             refresh_token_grace = excluded.refresh_token_grace"
+             refresh_token_grace = excluded.refresh_token_grace, \
+             redirect_uris = excluded.redirect_uris"
         )
     };
 }
@@ -176,7 +177,7 @@ macro_rules! insert_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (client_id) DO NOTHING"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (client_id) DO NOTHING"
         )
     };
 }

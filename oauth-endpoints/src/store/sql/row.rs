@@ -47,6 +47,8 @@ pub(crate) struct ClientRow {
     pub(crate) previous_secret_until: Option<i64>,
     /// Seconds; NULL: the server's window applies.
     pub(crate) refresh_token_grace: Option<i64>,
+    /// A JSON array of strings.
+    pub(crate) redirect_uris: String,
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -191,6 +193,8 @@ impl ClientRow {
             refresh_token_grace: client
                 .refresh_token_grace()
                 .map(|grace| time(crate::store::rotation::grace_seconds(grace))),
+            redirect_uris: serde_json::to_string(client.redirect_uris())
+                .unwrap_or_else(|_| "[]".into()),
         }
     }
 
@@ -203,6 +207,8 @@ impl ClientRow {
             serde_json::from_str(&self.grant_types).map_err(|_| corrupt("grant types"))?;
         let origins: Vec<String> = serde_json::from_str(&self.allowed_cors_origins)
             .map_err(|_| corrupt("allowed origins"))?;
+        let redirect_uris: Vec<String> =
+            serde_json::from_str(&self.redirect_uris).map_err(|_| corrupt("redirect URIs"))?;
         let previous = match (self.previous_secret_hash, self.previous_secret_until) {
             (Some(hash), Some(until)) => Some(PreviousSecret {
                 hash: SecretHash::from_bytes(array(&hash, "previous secret hash")?),
@@ -232,6 +238,7 @@ impl ClientRow {
             .with_scope(self.scope.parse().map_err(|_| corrupt("scope"))?)
             .with_introspect_any_token(self.introspect_any_token)
             .with_allowed_cors_origins(origins)
+            .with_redirect_uris(redirect_uris)
             .with_previous_secret(previous)
             .build()
             .map_err(|_| corrupt("client"))
@@ -269,7 +276,7 @@ where
         .bind(row.rotated_at)
 }
 
-/// Binds a client row's ten columns in `client_columns!` order.
+/// Binds a client row's eleven columns in `client_columns!` order.
 #[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) fn bind_client<'q, DB>(query: SqlQuery<'q, DB>, row: ClientRow) -> SqlQuery<'q, DB>
 where
@@ -292,6 +299,7 @@ where
         .bind(row.previous_secret_hash)
         .bind(row.previous_secret_until)
         .bind(row.refresh_token_grace)
+        .bind(row.redirect_uris)
 }
 
 /// Reads a token record from a row holding the `token_columns!`.
@@ -344,6 +352,7 @@ where
         previous_secret_hash: row.try_get("previous_secret_hash").map_err(error)?,
         previous_secret_until: row.try_get("previous_secret_until").map_err(error)?,
         refresh_token_grace: row.try_get("refresh_token_grace").map_err(error)?,
+        redirect_uris: row.try_get("redirect_uris").map_err(error)?,
     }
     .into_client()
 }

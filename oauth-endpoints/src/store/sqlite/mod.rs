@@ -86,6 +86,10 @@ ALTER TABLE oauth_clients ADD COLUMN previous_secret_hash BLOB;
 ALTER TABLE oauth_clients ADD COLUMN previous_secret_until INTEGER;
 CREATE INDEX oauth_tokens_subject ON oauth_tokens (subject) WHERE subject IS NOT NULL;
 ",
+    r"
+-- 5: the client's redirect URIs (RFC 7591 `redirect_uris`), a JSON array like the origins.
+ALTER TABLE oauth_clients ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]';
+",
 ];
 
 /// How long a write waits for SQLite's write lock while another process (or another store, or

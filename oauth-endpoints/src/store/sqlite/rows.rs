@@ -84,6 +84,7 @@ pub(super) fn client(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
         previous_secret_hash: row.get(7)?,
         previous_secret_until: row.get(8)?,
         refresh_token_grace: row.get(9)?,
+        redirect_uris: row.get(10)?,
     })
 }
 
@@ -110,7 +111,7 @@ pub(super) fn bind_token(
     ])
 }
 
-/// Runs `statement` (ten parameters in `client_columns!` order) for `row`.
+/// Runs `statement` (eleven parameters in `client_columns!` order) for `row`.
 pub(super) fn bind_client(
     statement: &mut Statement<'_>,
     row: &ClientRow,
@@ -126,5 +127,6 @@ pub(super) fn bind_client(
         row.previous_secret_hash,
         row.previous_secret_until,
         row.refresh_token_grace,
+        row.redirect_uris,
     ])
 }
