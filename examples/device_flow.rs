@@ -21,7 +21,7 @@ use device_flow::{
 use oauth_endpoints::Client;
 use oauth_endpoints::clock::{Clock, SystemClock};
 use oauth_endpoints_examples::server::{
-    OpenedStore, Options, Prepared, banner, bind, init_logging, prepare_with, serve,
+    OpenedStore, Options, Prepared, banner, bind, endpoint_url, init_logging, prepare_with, serve,
     shutdown_signal,
 };
 
@@ -96,11 +96,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
 /// The device flow, step by step, with commands to paste.
 fn tour(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
-    // Each endpoint's URL as mounted (a base path or a `mount` moves it).
-    let url = |name: &str| {
-        let path = prepared.server.route(name).map_or("", |route| route.path());
-        format!("http://{addr}{path}")
-    };
+    let url = |name| endpoint_url(addr, &prepared.server, name);
     let (start, page) = (url("device_authorization"), url("device_verification"));
     let (token, revoke) = (url("token"), url("revocation"));
     let mut out = String::from("device flow (RFC 8628):\n");

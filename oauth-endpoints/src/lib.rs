@@ -87,6 +87,7 @@ pub mod test_kit;
 #[cfg(feature = "throttle")]
 pub mod throttle;
 pub mod token;
+mod yield_now;
 
 pub use client::Client;
 pub use context::Context;

@@ -39,14 +39,12 @@
 #[cfg(feature = "tokio")]
 pub use crate::integration::Purger;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::clock::UnixTime;
 use crate::server::AuthorizationServer;
 use crate::store::StoreError;
+use crate::yield_now::yield_now;
 
 /// How the server purges expired tokens: how long they are kept after they expire, how many
 /// records one store call deletes, how many such batches one pass makes at most, and (for the
@@ -246,7 +244,7 @@ impl AuthorizationServer {
         let mut report = PurgeReport::default();
         while report.batches < options.max_batches {
             if report.batches > 0 {
-                YieldNow(false).await;
+                yield_now().await;
             }
             let purged = self
                 .tokens()
@@ -260,23 +258,6 @@ impl AuthorizationServer {
             }
         }
         Ok(report)
-    }
-}
-
-/// Lets the executor run other tasks once, whatever the executor.
-struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
     }
 }
 

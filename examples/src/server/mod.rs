@@ -213,6 +213,17 @@ pub async fn serve(
     result
 }
 
+/// The URL of the endpoint named `name` as the server mounts it (a base path or a `mount`
+/// moves it), for the commands a tour prints.
+pub fn endpoint_url(
+    addr: std::net::SocketAddr,
+    server: &AuthorizationServer,
+    name: &str,
+) -> String {
+    let path = server.route(name).map_or("", |route| route.path());
+    format!("http://{addr}{path}")
+}
+
 /// What the server prints at start: the address, the routes, and how to try it.
 pub fn banner(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
     let mut out = format!("oauth-endpoints listening on http://{addr}\n\nroutes:\n");
@@ -225,11 +236,7 @@ pub fn banner(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
             route.name()
         ));
     }
-    // Each endpoint's URL as mounted (a base path or a `mount` moves it).
-    let url = |name: &str| {
-        let path = prepared.server.route(name).map_or("", |route| route.path());
-        format!("http://{addr}{path}")
-    };
+    let url = |name| endpoint_url(addr, &prepared.server, name);
     let (token, introspect, revoke) = (url("token"), url("introspection"), url("revocation"));
     match &prepared.demo {
         Some((id, secret)) => {

@@ -4,10 +4,9 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::error::OAuthError;
+use crate::secret::SecretHash;
 
 /// The length of an `S256` challenge: BASE64URL of a SHA-256 (32 bytes) without padding.
 const CHALLENGE_CHARS: usize = 43;
@@ -57,6 +56,8 @@ const MAX_VERIFIER_CHARS: usize = 128;
 pub struct CodeChallenge {
     /// The 43 base64url characters of the challenge.
     text: Box<str>,
+    /// The SHA-256 they encode, which a verifier's hash must equal.
+    digest: SecretHash,
 }
 
 /// A `code_challenge` or `code_challenge_method` the authorization endpoint refuses. Each one
@@ -126,9 +127,14 @@ impl CodeChallenge {
         // refuses non-zero trailing bits, so each SHA-256 has exactly one accepted rendering.
         let mut digest = [0u8; 33];
         match URL_SAFE_NO_PAD.decode_slice(challenge, &mut digest) {
-            Ok(32) => Ok(Self {
-                text: challenge.into(),
-            }),
+            Ok(32) => {
+                let mut sha256 = [0u8; 32];
+                sha256.copy_from_slice(&digest[..32]);
+                Ok(Self {
+                    text: challenge.into(),
+                    digest: SecretHash::from_bytes(sha256),
+                })
+            }
             _ => Err(InvalidChallenge::NotBase64Url),
         }
     }
@@ -147,15 +153,9 @@ impl CodeChallenge {
     ///
     /// `false` is the token endpoint's `invalid_grant` (RFC 7636 §4.6).
     pub fn verify(&self, verifier: &str) -> bool {
-        if !is_code_verifier(verifier) {
-            return false;
-        }
-        let digest = Sha256::digest(verifier.as_bytes());
-        let mut encoded = [0u8; CHALLENGE_CHARS];
-        match URL_SAFE_NO_PAD.encode_slice(digest, &mut encoded) {
-            Ok(CHALLENGE_CHARS) => encoded[..].ct_eq(self.text.as_bytes()).into(),
-            _ => false,
-        }
+        // The challenge is the verifier's SHA-256, base64url-encoded: compared as hashes, in
+        // constant time, as client secrets are.
+        is_code_verifier(verifier) && self.digest.verify(verifier)
     }
 }
 
@@ -179,6 +179,7 @@ impl fmt::Debug for CodeChallenge {
 mod tests {
     use super::*;
     use rand::Rng;
+    use sha2::{Digest, Sha256};
 
     /// RFC 7636 Appendix B.
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";

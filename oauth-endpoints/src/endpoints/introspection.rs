@@ -126,9 +126,10 @@ async fn authorize(
     let value = std::str::from_utf8(&bearer[7..])
         .map_err(|_| invalid())?
         .trim();
+    let bearer_hash = TokenHash::of(value);
     if form
         .get("token")
-        .is_some_and(|token| TokenHash::of(token) == TokenHash::of(value))
+        .is_some_and(|token| TokenHash::of(token) == bearer_hash)
     {
         return Err(OAuthError::invalid_token(
             "the bearer token may not introspect itself",
@@ -136,7 +137,7 @@ async fn authorize(
     }
     let record = cx
         .tokens()
-        .find(&TokenHash::of(value), Some(TokenKind::Access))
+        .find(&bearer_hash, Some(TokenKind::Access))
         .await?
         .filter(|record| record.kind == TokenKind::Access && record.is_active(cx.now()))
         .ok_or_else(invalid)?;

@@ -13,6 +13,7 @@ use crate::secret::{Id, TokenHash};
 use crate::store::rotation::{RotationStep, successor_among, successor_unused};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
 use crate::token::{TokenKind, TokenRecord};
+use crate::yield_now::yield_now;
 
 /// Clients and tokens in process memory: for tests, development, and single-instance servers
 /// that can lose their tokens on restart. Clones share the same data.
@@ -26,8 +27,7 @@ use crate::token::{TokenKind, TokenRecord};
 /// Tokens are kept compactly: records sit side by side in one array, indexed by hash and by
 /// grant through `hashbrown::HashTable<u32>`s of slot numbers, and the client ids, scopes,
 /// subjects and audiences they repeat are stored once and shared. A million stored tokens take
-/// about 240 bytes each (`BENCHMARKS.md`; measured before the 16-byte expiry entry and the
-/// `HashTable` indexes, about 6 bytes smaller each per token).
+/// about 240 bytes each, the expiry heap included (`BENCHMARKS.md`).
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Inner>,
@@ -193,7 +193,7 @@ impl<T: Shared> Interner<T> {
 /// Slot numbers by a 64-bit hash of what the slot holds (its token hash, or its grant id):
 /// `hashbrown::HashTable<u32>` over the slot array, the slot compared on a hit.
 ///
-/// Until issue 16 this was an open-addressing table of 8-byte entries written for the store
+/// This was once an open-addressing table of 8-byte entries written for the store
 /// (the hash's upper half beside the slot number, probed linearly). Against this one, in one
 /// run (`cargo bench -p oauth-endpoints-bench --bench store_index`, load average 5.6 on 2
 /// cores; BENCHMARKS.md, "Hand-written structures"), at 1,000,000 entries it was no faster on a
@@ -727,7 +727,7 @@ impl TokenStore for MemoryStore {
             if !more || purged == limit {
                 break;
             }
-            YieldNow(false).await;
+            yield_now().await;
         }
         Ok(purged as u64)
     }
@@ -738,26 +738,6 @@ impl TokenStore for MemoryStore {
 /// changed"), a stall of every request once a minute; a purge now takes the expired records
 /// from a heap instead, a chunk at a time.
 const PURGE_CHUNK: usize = 4096;
-
-/// Lets the executor run other tasks once (returns `Pending` once, having woken itself), on
-/// any runtime.
-struct YieldNow(bool);
-
-impl std::future::Future for YieldNow {
-    type Output = ();
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        if self.0 {
-            return std::task::Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    }
-}
 
 #[cfg(test)]
 mod tests {
