@@ -86,6 +86,10 @@ impl DynEndpoint for CrossOrigin {
             }
         })
     }
+
+    fn check_setup_dyn(&self, setup: &crate::server::Setup<'_>) -> Result<(), String> {
+        self.0.check_setup_dyn(setup)
+    }
 }
 
 /// Admits the request's `Origin` if `client` allows it (a request without `Origin`, not from

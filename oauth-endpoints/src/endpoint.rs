@@ -10,6 +10,7 @@ use http::{Request, Response};
 use crate::boxed::BoxFuture;
 use crate::context::Context;
 use crate::error::OAuthError;
+use crate::server::Setup;
 
 pub use crate::description::{DescribedEndpoint, EndpointDescription, Source};
 pub use crate::response::{json_bytes_response, json_response};
@@ -47,6 +48,18 @@ pub trait Endpoint: Send + Sync + 'static {
         cx: &Context,
         request: Request<Bytes>,
     ) -> impl Future<Output = EndpointResult> + Send;
+
+    /// Whether the endpoint can serve on a server set up as `setup` says, asked once while the
+    /// server is built. `Err(reason)` leaves it out: it is not routed nor published, the reason
+    /// is logged at start-up and listed by
+    /// [`AuthorizationServer::unmounted`](crate::AuthorizationServer::unmounted), and
+    /// `require_endpoint` fails with it. An endpoint that needs state the application must give
+    /// (a sign-in hook, a store) says so here instead of answering errors at every request.
+    /// Endpoints registered explicitly are asked too. By default, any setup will do.
+    fn check_setup(&self, setup: &Setup<'_>) -> Result<(), String> {
+        let _ = setup;
+        Ok(())
+    }
 }
 
 /// The object-safe twin of [`Endpoint`]: the registry stores `Arc<dyn DynEndpoint>`.
@@ -56,6 +69,7 @@ pub(crate) trait DynEndpoint: Send + Sync + 'static {
         cx: &'a Context,
         request: Request<Bytes>,
     ) -> BoxFuture<'a, EndpointResult>;
+    fn check_setup_dyn(&self, setup: &Setup<'_>) -> Result<(), String>;
 }
 
 impl<T: Endpoint> DynEndpoint for T {
@@ -65,5 +79,9 @@ impl<T: Endpoint> DynEndpoint for T {
         request: Request<Bytes>,
     ) -> BoxFuture<'a, EndpointResult> {
         Box::pin(self.handle(cx, request))
+    }
+
+    fn check_setup_dyn(&self, setup: &Setup<'_>) -> Result<(), String> {
+        self.check_setup(setup)
     }
 }

@@ -327,3 +327,14 @@ fn sqlite_store_needs_no_async_runtime() {
         );
     });
 }
+
+#[tokio::test]
+async fn memory_store_keeps_the_authorization_contract() {
+    oauth_endpoints::test_kit::authorization_store_contract(&MemoryStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_consumes_each_authorization_once_under_races() {
+    let store = MemoryStore::new();
+    oauth_endpoints::test_kit::authorization_store_races(&store, &store.clone(), 20).await;
+}

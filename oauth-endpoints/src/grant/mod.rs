@@ -17,6 +17,7 @@ use crate::context::Context;
 use crate::description::Source;
 use crate::endpoint::EndpointResult;
 use crate::form::Form;
+use crate::server::Setup;
 
 pub use client_credentials::ClientCredentialsGrant;
 pub use refresh_token::RefreshTokenGrant;
@@ -39,6 +40,15 @@ pub trait Grant: Send + Sync + 'static {
         client: &Client,
         form: &Form,
     ) -> impl Future<Output = EndpointResult> + Send;
+
+    /// Whether the grant can serve on a server set up as `setup` says, asked once while the
+    /// server is built: `Err(reason)` leaves it out of the token endpoint and the metadata, as
+    /// [`Endpoint::check_setup`](crate::Endpoint::check_setup) does for endpoints. By default,
+    /// any setup will do.
+    fn check_setup(&self, setup: &Setup<'_>) -> Result<(), String> {
+        let _ = setup;
+        Ok(())
+    }
 }
 
 /// The object-safe twin of [`Grant`].
@@ -49,6 +59,7 @@ pub(crate) trait DynGrant: Send + Sync + 'static {
         client: &'a Client,
         form: &'a Form,
     ) -> BoxFuture<'a, EndpointResult>;
+    fn check_setup_dyn(&self, setup: &Setup<'_>) -> Result<(), String>;
 }
 
 impl<T: Grant> DynGrant for T {
@@ -59,6 +70,10 @@ impl<T: Grant> DynGrant for T {
         form: &'a Form,
     ) -> BoxFuture<'a, EndpointResult> {
         Box::pin(self.exchange(cx, client, form))
+    }
+
+    fn check_setup_dyn(&self, setup: &Setup<'_>) -> Result<(), String> {
+        self.check_setup(setup)
     }
 }
 
@@ -131,6 +146,15 @@ pub(crate) enum GrantInstance {
     Ready(Arc<dyn DynGrant>),
 }
 
+impl GrantInstance {
+    pub(crate) fn instantiate(self) -> Arc<dyn DynGrant> {
+        match self {
+            Self::Factory(factory) => factory(),
+            Self::Ready(grant) => grant,
+        }
+    }
+}
+
 /// The server's grant types, keyed by `grant_type`.
 #[derive(Default, Clone)]
 pub struct Grants {
@@ -139,15 +163,8 @@ pub struct Grants {
 }
 
 impl Grants {
-    pub(crate) fn new(candidates: Vec<GrantCandidate>) -> Self {
-        let mut by_type = HashMap::with_capacity(candidates.len());
-        for candidate in candidates {
-            let grant = match candidate.grant {
-                GrantInstance::Factory(factory) => factory(),
-                GrantInstance::Ready(grant) => grant,
-            };
-            by_type.insert(candidate.grant_type, grant);
-        }
+    pub(crate) fn new(mounted: Vec<(String, Arc<dyn DynGrant>)>) -> Self {
+        let by_type: HashMap<String, Arc<dyn DynGrant>> = mounted.into_iter().collect();
         let mut sorted: Vec<String> = by_type.keys().cloned().collect();
         sorted.sort();
         Self { by_type, sorted }

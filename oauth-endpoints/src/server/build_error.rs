@@ -20,6 +20,10 @@ pub enum BuildError {
         /// The name required.
         name: String,
     },
+    /// `require_endpoint` or `require_grant` names an endpoint or grant type that is linked but
+    /// was left out: its `check_setup` refused the server's setup.
+    #[error("{0}")]
+    Unmounted(crate::server::Unmounted),
     /// [`require_grant`](crate::AuthorizationServerBuilder::require_grant) names a
     /// `grant_type` that no grant handles.
     #[error(

@@ -24,7 +24,7 @@ use crate::registration;
 use crate::route::{Route, check_methods, check_path};
 use crate::server::spec::EndpointSpec;
 use crate::server::table::Table;
-use crate::server::{AuthorizationServer, BuildError, Inner};
+use crate::server::{AuthorizationServer, BuildError, Inner, Setup, Unmounted};
 use crate::state::StateMap;
 use crate::store::client_store::DynClientStore;
 use crate::store::{ClientCacheOptions, ClientStore, Clients, MemoryStore, TokenStore, Tokens};
@@ -36,6 +36,15 @@ enum Instance {
     Factory(fn() -> Arc<dyn DynEndpoint>),
     /// An instance registered explicitly.
     Ready(Arc<dyn DynEndpoint>),
+}
+
+impl Instance {
+    fn instantiate(self) -> Arc<dyn DynEndpoint> {
+        match self {
+            Self::Factory(factory) => factory(),
+            Self::Ready(endpoint) => endpoint,
+        }
+    }
 }
 
 /// An endpoint that may be mounted.
@@ -440,14 +449,24 @@ impl AuthorizationServerBuilder {
             #[cfg(feature = "throttle")]
             throttle,
         } = self;
-        let grants = select_grants(grants, &excluded_grants)?;
+        let setup = Setup {
+            state: &state,
+            config: &config,
+        };
+        let mut unmounted = Vec::new();
+        let grants = select_grants(grants, &excluded_grants, &setup, &mut unmounted)?;
         if let Some(grant_type) = required_grants
             .iter()
             .find(|required| !grants.grant_types().contains(required))
         {
-            return Err(BuildError::MissingGrant {
-                grant_type: grant_type.clone(),
-            });
+            return Err(
+                match unmounted.iter().find(|u| u.grant && u.name == **grant_type) {
+                    Some(unmounted) => BuildError::Unmounted(unmounted.clone()),
+                    None => BuildError::MissingGrant {
+                        grant_type: grant_type.clone(),
+                    },
+                },
+            );
         }
         let issuer_id = config
             .issuer
@@ -463,6 +482,8 @@ impl AuthorizationServerBuilder {
 
         let mut candidates = select(collect(), &exclude, only.as_deref())?;
         candidates.extend(explicit);
+        let candidates = check_setups(candidates, &setup, &mut unmounted);
+        let mut candidates = candidates;
         apply_mounts(&mut candidates, mounts)?;
         if let Some(prefix) = base_path {
             apply_base_path(&mut candidates, &prefix)?;
@@ -489,7 +510,12 @@ impl AuthorizationServerBuilder {
             .iter()
             .find(|required| !routes.iter().any(|route| route.name() == required.as_str()))
         {
-            return Err(BuildError::MissingEndpoint { name: name.clone() });
+            return Err(
+                match unmounted.iter().find(|u| !u.grant && u.name == *name) {
+                    Some(unmounted) => BuildError::Unmounted(unmounted.clone()),
+                    None => BuildError::MissingEndpoint { name: name.clone() },
+                },
+            );
         }
 
         let table = Table::new(&routes);
@@ -538,10 +564,7 @@ impl AuthorizationServerBuilder {
             .into_iter()
             .enumerate()
             .map(|(index, candidate)| {
-                let mut endpoint = match candidate.instance {
-                    Instance::Factory(factory) => factory(),
-                    Instance::Ready(endpoint) => endpoint,
-                };
+                let mut endpoint = candidate.instance.instantiate();
                 // The `cors` declaration applies the CORS step around the endpoint, so routes
                 // without it pay nothing for it.
                 if candidate.spec.cors {
@@ -560,18 +583,53 @@ impl AuthorizationServerBuilder {
                 "mounted OAuth endpoint"
             );
         }
+        for left_out in &unmounted {
+            tracing::info!("{left_out}");
+        }
         Ok(AuthorizationServer {
             inner: Arc::new(Inner {
                 endpoints,
                 table,
                 shared,
+                unmounted,
             }),
         })
     }
 }
 
-/// Every annotated grant plus the explicit ones, less exclusions; one grant per `grant_type`.
-fn select_grants(explicit: Vec<GrantCandidate>, excluded: &[String]) -> Result<Grants, BuildError> {
+/// Instantiates every candidate endpoint and keeps those whose `check_setup` accepts `setup`;
+/// the others go to `unmounted`.
+fn check_setups(
+    candidates: Vec<Candidate>,
+    setup: &Setup<'_>,
+    unmounted: &mut Vec<Unmounted>,
+) -> Vec<Candidate> {
+    let mut kept = Vec::with_capacity(candidates.len());
+    for candidate in candidates {
+        let endpoint = candidate.instance.instantiate();
+        match endpoint.check_setup_dyn(setup) {
+            Ok(()) => kept.push(Candidate {
+                instance: Instance::Ready(endpoint),
+                ..candidate
+            }),
+            Err(reason) => unmounted.push(Unmounted {
+                name: candidate.spec.name.to_string(),
+                grant: false,
+                reason,
+            }),
+        }
+    }
+    kept
+}
+
+/// Every annotated grant plus the explicit ones, less exclusions and those whose `check_setup`
+/// refuses `setup`; one grant per `grant_type`.
+fn select_grants(
+    explicit: Vec<GrantCandidate>,
+    excluded: &[String],
+    setup: &Setup<'_>,
+    unmounted: &mut Vec<Unmounted>,
+) -> Result<Grants, BuildError> {
     let collected: Vec<GrantCandidate> = grant::collected()
         .map(|registration| GrantCandidate {
             grant_type: registration.description.grant_type().to_owned(),
@@ -612,7 +670,19 @@ fn select_grants(explicit: Vec<GrantCandidate>, excluded: &[String]) -> Result<G
             at: bad.source,
         });
     }
-    Ok(Grants::new(candidates))
+    let mut mounted = Vec::with_capacity(candidates.len());
+    for candidate in candidates {
+        let grant = candidate.grant.instantiate();
+        match grant.check_setup_dyn(setup) {
+            Ok(()) => mounted.push((candidate.grant_type, grant)),
+            Err(reason) => unmounted.push(Unmounted {
+                name: candidate.grant_type,
+                grant: true,
+                reason,
+            }),
+        }
+    }
+    Ok(Grants::new(mounted))
 }
 
 /// Every annotated endpoint linked into the program.

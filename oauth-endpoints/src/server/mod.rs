@@ -4,6 +4,7 @@
 
 mod build_error;
 mod builder;
+mod setup;
 mod spec;
 mod table;
 
@@ -28,6 +29,7 @@ pub use crate::integration::OAuthService;
 pub use crate::route::Route;
 pub use build_error::BuildError;
 pub use builder::AuthorizationServerBuilder;
+pub use setup::{Setup, Unmounted};
 pub use spec::EndpointSpec;
 use table::Table;
 
@@ -76,6 +78,8 @@ pub(crate) struct Inner {
     endpoints: Vec<(Arc<dyn DynEndpoint>, Context)>,
     table: Table,
     shared: Arc<Shared>,
+    /// What `check_setup` left out.
+    unmounted: Vec<Unmounted>,
 }
 
 /// `create_endpoint_response` was given a name no mounted endpoint has.
@@ -135,6 +139,12 @@ impl AuthorizationServer {
             .metadata
             .as_ref()
             .map(|(document, _)| document)
+    }
+
+    /// The annotated endpoints and grant types left out because the server's setup lacks what
+    /// they need (their `check_setup`), with the reason; each was also logged at `build()`.
+    pub fn unmounted(&self) -> &[Unmounted] {
+        &self.inner.unmounted
     }
 
     /// The registered grant types.

@@ -37,6 +37,7 @@ pub struct MemoryStore {
 struct Inner {
     clients: RwLock<HashMap<Arc<str>, Client>>,
     tokens: RwLock<Tokens>,
+    authorizations: super::memory_authorizations::MemoryAuthorizations,
 }
 
 /// A slot number in [`Tokens::slots`].
@@ -508,6 +509,11 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 impl MemoryStore {
+    /// The authorization codes and pushed requests.
+    pub(super) fn authorizations(&self) -> &super::memory_authorizations::MemoryAuthorizations {
+        &self.inner.authorizations
+    }
+
     /// An empty store.
     pub fn new() -> Self {
         Self::default()

@@ -1,5 +1,6 @@
 //! The store contract as a test kit (feature `test-kit`): check your own [`ClientStore`] and
-//! [`TokenStore`] against what the endpoints rely on, as the built-in stores are checked.
+//! [`TokenStore`] (and [`AuthorizationStore`](crate::store::AuthorizationStore)) against what
+//! the endpoints rely on, as the built-in stores are checked.
 //!
 //! Each function runs a set of clauses and panics, naming the clause, at the first one the
 //! store breaks. Call them from your tests, on a store that starts empty:
@@ -21,6 +22,12 @@
 //! The race checks spawn Tokio tasks: run them in a multi-threaded Tokio runtime.
 
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // A panic is a failed clause.
+
+mod authorizations;
+
+pub use authorizations::{
+    authorization_record, authorization_store_contract, authorization_store_races,
+};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
