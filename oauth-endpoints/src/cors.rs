@@ -87,7 +87,7 @@ impl DynEndpoint for CrossOrigin {
         })
     }
 
-    fn check_setup_dyn(&self, setup: &crate::server::Setup<'_>) -> Result<(), String> {
+    fn check_setup_dyn(&self, setup: &mut crate::server::Setup<'_>) -> Result<(), String> {
         self.0.check_setup_dyn(setup)
     }
 }

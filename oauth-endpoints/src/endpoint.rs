@@ -56,7 +56,7 @@ pub trait Endpoint: Send + Sync + 'static {
     /// `require_endpoint` fails with it. An endpoint that needs state the application must give
     /// (a sign-in hook, a store) says so here instead of answering errors at every request.
     /// Endpoints registered explicitly are asked too. By default, any setup will do.
-    fn check_setup(&self, setup: &Setup<'_>) -> Result<(), String> {
+    fn check_setup(&self, setup: &mut Setup<'_>) -> Result<(), String> {
         let _ = setup;
         Ok(())
     }
@@ -69,7 +69,7 @@ pub(crate) trait DynEndpoint: Send + Sync + 'static {
         cx: &'a Context,
         request: Request<Bytes>,
     ) -> BoxFuture<'a, EndpointResult>;
-    fn check_setup_dyn(&self, setup: &Setup<'_>) -> Result<(), String>;
+    fn check_setup_dyn(&self, setup: &mut Setup<'_>) -> Result<(), String>;
 }
 
 impl<T: Endpoint> DynEndpoint for T {
@@ -81,7 +81,7 @@ impl<T: Endpoint> DynEndpoint for T {
         Box::pin(self.handle(cx, request))
     }
 
-    fn check_setup_dyn(&self, setup: &Setup<'_>) -> Result<(), String> {
+    fn check_setup_dyn(&self, setup: &mut Setup<'_>) -> Result<(), String> {
         self.check_setup(setup)
     }
 }

@@ -80,8 +80,12 @@ pub(crate) fn document(
     routes: &[Route],
     grants: &Grants,
     config: &ServerConfig,
+    published: &Map<String, Value>,
 ) -> Map<String, Value> {
     let mut document = config.metadata_fields.clone();
+    // What mounted endpoints and grants publish (`Setup::publish`) wins over the builder's
+    // fields, which `build()` then checks against it.
+    document.extend(published.iter().map(|(k, v)| (k.clone(), v.clone())));
     document.insert("issuer".into(), issuer_text.into());
     for route in routes {
         let Some(name) = route.metadata() else {
@@ -106,8 +110,8 @@ pub(crate) fn document(
         .map(|g| g.as_str().into())
         .collect();
     document.insert("grant_types_supported".into(), grant_types.into());
-    // This server has no authorization endpoint; applications that serve one elsewhere add
-    // their response types with `metadata_field`.
+    // Without a mounted authorization endpoint (which publishes its response types), none;
+    // applications that serve one elsewhere add theirs with `metadata_field`.
     document
         .entry("response_types_supported")
         .or_insert_with(|| Value::Array(Vec::new()));

@@ -3,6 +3,7 @@
 
 #![allow(clippy::expect_used)] // Test helpers: a failure here is a failing test.
 
+pub mod authorize;
 pub mod contract;
 pub mod pg;
 

@@ -1,14 +1,29 @@
-//! The authorization endpoint's rules (RFC 6749 §3.1, §4.1): what the authorization code grant
-//! checks before it issues a code, and again when the code is exchanged at the token endpoint.
-//!
-//! Today it holds two pure building blocks, with no endpoint yet:
-//!
-//! - [`CodeChallenge`]: Proof Key for Code Exchange (RFC 7636), `S256` only (RFC 9700 §2.1.1);
-//! - [`RedirectUri`]: a client's registered redirect URI and the exact matching RFC 9700 §4.1.3
-//!   asks for, with the loopback port exception of RFC 8252 §7.3.
+//! The authorization code grant (RFC 6749 §4.1) with PKCE (RFC 7636) and pushed authorization
+//! requests (RFC 9126): what the application gives ([`AuthorizationCodeFlow`]: a code store and
+//! a [`SignIn`] hook), the endpoints it mounts ([`AuthorizationEndpoint`],
+//! [`PushedAuthorizationEndpoint`]; the grant is
+//! [`AuthorizationCodeGrant`](crate::grant::AuthorizationCodeGrant)), the consent page
+//! ([`ConsentPage`]), and the rules they share: [`CodeChallenge`] (`S256` only, RFC 9700
+//! §2.1.1) and [`RedirectUri`] (exact matching, RFC 9700 §4.1.3, with the loopback port
+//! exception of RFC 8252 §7.3).
 
+pub(crate) mod code;
+mod consent;
+mod endpoint;
+mod flow;
+mod page;
 mod pkce;
+mod pushed;
 mod redirect_uri;
+mod request;
+mod sign_in;
 
+pub use code::REQUEST_URI_PREFIX;
+pub use consent::{Consent, ConsentPage, DECISION_FIELD, DefaultConsentPage};
+pub use endpoint::AuthorizationEndpoint;
+pub use flow::AuthorizationCodeFlow;
+pub use page::{CSRF_COOKIE, CSRF_FIELD};
 pub use pkce::{CodeChallenge, InvalidChallenge};
+pub use pushed::PushedAuthorizationEndpoint;
 pub use redirect_uri::{InvalidRedirectUri, RedirectUri};
+pub use sign_in::{SignIn, User};

@@ -61,6 +61,7 @@ impl ClientBuilder {
                 allowed_cors_origins: Vec::new(),
                 redirect_uris: Vec::new(),
                 refresh_token_grace: None,
+                require_pushed_authorization_requests: false,
             },
             credential,
         )
@@ -134,6 +135,15 @@ impl ClientBuilder {
     /// described); `Duration::ZERO` turns it off for this client. Counted in whole seconds.
     pub fn with_refresh_token_grace(mut self, grace: std::time::Duration) -> Self {
         self.data.refresh_token_grace = Some(grace);
+        self
+    }
+
+    /// Requires the client's authorization requests to be pushed first (RFC 9126 §6); the
+    /// server may require it of every client
+    /// ([`AuthorizationCodeFlow::require_pushed_authorization_requests`](
+    /// crate::authorization::AuthorizationCodeFlow::require_pushed_authorization_requests)).
+    pub fn with_require_pushed_authorization_requests(mut self, required: bool) -> Self {
+        self.data.require_pushed_authorization_requests = required;
         self
     }
 

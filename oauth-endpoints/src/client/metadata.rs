@@ -56,6 +56,9 @@ pub struct ClientMetadata {
     /// [`ClientBuilder::with_refresh_token_grace`](crate::client::ClientBuilder::with_refresh_token_grace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_grace: Option<u64>,
+    /// `require_pushed_authorization_requests` (RFC 9126 §6); default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
 }
 
 fn default_method() -> ClientAuthMethod {
@@ -90,6 +93,7 @@ impl ClientMetadata {
             .with_introspect_any_token(self.introspect_any_token)
             .with_allowed_cors_origins(self.allowed_cors_origins)
             .with_redirect_uris(self.redirect_uris)
+            .with_require_pushed_authorization_requests(self.require_pushed_authorization_requests)
             .with_secret_policy(policy)
             .build()
     }
@@ -111,6 +115,10 @@ impl std::fmt::Debug for ClientMetadata {
             .field("scope", &self.scope)
             .field("introspect_any_token", &self.introspect_any_token)
             .field("refresh_token_grace", &self.refresh_token_grace)
+            .field(
+                "require_pushed_authorization_requests",
+                &self.require_pushed_authorization_requests,
+            )
             .finish_non_exhaustive()
     }
 }

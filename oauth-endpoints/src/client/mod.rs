@@ -71,6 +71,7 @@ pub(crate) struct ClientData {
     allowed_cors_origins: Vec<String>,
     redirect_uris: Vec<RedirectUri>,
     refresh_token_grace: Option<Duration>,
+    require_pushed_authorization_requests: bool,
 }
 
 /// A client secret replaced by [`Clients::rotate_secret`](crate::store::Clients::rotate_secret), still
@@ -196,6 +197,12 @@ impl Client {
         self.inner.refresh_token_grace
     }
 
+    /// Whether the authorization endpoint takes this client's requests only through pushed
+    /// authorization requests (`require_pushed_authorization_requests`, RFC 9126 §6).
+    pub fn require_pushed_authorization_requests(&self) -> bool {
+        self.inner.require_pushed_authorization_requests
+    }
+
     /// Whether the client is public (`none`, no secret; the builder keeps the two together).
     pub fn is_public(&self) -> bool {
         self.inner.auth_method == ClientAuthMethod::None || self.inner.secret_hash.is_none()
@@ -245,6 +252,10 @@ impl fmt::Debug for Client {
             .field("introspect_any_token", &self.inner.introspect_any_token)
             .field("redirect_uris", &self.inner.redirect_uris)
             .field("refresh_token_grace", &self.inner.refresh_token_grace)
+            .field(
+                "require_pushed_authorization_requests",
+                &self.inner.require_pushed_authorization_requests,
+            )
             .finish_non_exhaustive()
     }
 }

@@ -1,8 +1,10 @@
 //! Grant types: what the token endpoint dispatches `grant_type` to.
 //!
-//! The built-in `client_credentials` and `refresh_token` grants are declared with
+//! The built-in `authorization_code`, `client_credentials` and `refresh_token` grants are
+//! declared with
 //! `#[oauth_grant]`, exactly as a user's grant is.
 
+mod authorization_code;
 mod client_credentials;
 mod refresh_token;
 
@@ -19,9 +21,12 @@ use crate::endpoint::EndpointResult;
 use crate::form::Form;
 use crate::server::Setup;
 
+pub use authorization_code::AuthorizationCodeGrant;
 pub use client_credentials::ClientCredentialsGrant;
 pub use refresh_token::RefreshTokenGrant;
 
+/// The `grant_type` of RFC 6749 §4.1.3.
+pub const AUTHORIZATION_CODE: &str = "authorization_code";
 /// The `grant_type` of RFC 6749 §4.4.
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 /// The `grant_type` of RFC 6749 §6.
@@ -45,7 +50,7 @@ pub trait Grant: Send + Sync + 'static {
     /// server is built: `Err(reason)` leaves it out of the token endpoint and the metadata, as
     /// [`Endpoint::check_setup`](crate::Endpoint::check_setup) does for endpoints. By default,
     /// any setup will do.
-    fn check_setup(&self, setup: &Setup<'_>) -> Result<(), String> {
+    fn check_setup(&self, setup: &mut Setup<'_>) -> Result<(), String> {
         let _ = setup;
         Ok(())
     }
@@ -59,7 +64,7 @@ pub(crate) trait DynGrant: Send + Sync + 'static {
         client: &'a Client,
         form: &'a Form,
     ) -> BoxFuture<'a, EndpointResult>;
-    fn check_setup_dyn(&self, setup: &Setup<'_>) -> Result<(), String>;
+    fn check_setup_dyn(&self, setup: &mut Setup<'_>) -> Result<(), String>;
 }
 
 impl<T: Grant> DynGrant for T {
@@ -72,7 +77,7 @@ impl<T: Grant> DynGrant for T {
         Box::pin(self.exchange(cx, client, form))
     }
 
-    fn check_setup_dyn(&self, setup: &Setup<'_>) -> Result<(), String> {
+    fn check_setup_dyn(&self, setup: &mut Setup<'_>) -> Result<(), String> {
         self.check_setup(setup)
     }
 }

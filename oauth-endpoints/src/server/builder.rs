@@ -449,12 +449,20 @@ impl AuthorizationServerBuilder {
             #[cfg(feature = "throttle")]
             throttle,
         } = self;
-        let setup = Setup {
+        let mut setup = Setup {
             state: &state,
             config: &config,
+            published: serde_json::Map::new(),
         };
         let mut unmounted = Vec::new();
-        let grants = select_grants(grants, &excluded_grants, &setup, &mut unmounted)?;
+        let mut published = serde_json::Map::new();
+        let grants = select_grants(
+            grants,
+            &excluded_grants,
+            &mut setup,
+            &mut unmounted,
+            &mut published,
+        )?;
         if let Some(grant_type) = required_grants
             .iter()
             .find(|required| !grants.grant_types().contains(required))
@@ -482,8 +490,7 @@ impl AuthorizationServerBuilder {
 
         let mut candidates = select(collect(), &exclude, only.as_deref())?;
         candidates.extend(explicit);
-        let candidates = check_setups(candidates, &setup, &mut unmounted);
-        let mut candidates = candidates;
+        let mut candidates = check_setups(candidates, &mut setup, &mut unmounted, &mut published);
         apply_mounts(&mut candidates, mounts)?;
         if let Some(prefix) = base_path {
             apply_base_path(&mut candidates, &prefix)?;
@@ -521,7 +528,8 @@ impl AuthorizationServerBuilder {
         let table = Table::new(&routes);
         let metadata = match (&issuer_id, &config.issuer) {
             (Some(issuer), Some(text)) => {
-                let document = metadata::document(issuer, text, &routes, &grants, &config);
+                let document =
+                    metadata::document(issuer, text, &routes, &grants, &config, &published);
                 if let Some(name) = config
                     .metadata_fields
                     .keys()
@@ -601,17 +609,22 @@ impl AuthorizationServerBuilder {
 /// the others go to `unmounted`.
 fn check_setups(
     candidates: Vec<Candidate>,
-    setup: &Setup<'_>,
+    setup: &mut Setup<'_>,
     unmounted: &mut Vec<Unmounted>,
+    published: &mut serde_json::Map<String, serde_json::Value>,
 ) -> Vec<Candidate> {
     let mut kept = Vec::with_capacity(candidates.len());
     for candidate in candidates {
         let endpoint = candidate.instance.instantiate();
+        setup.published.clear();
         match endpoint.check_setup_dyn(setup) {
-            Ok(()) => kept.push(Candidate {
-                instance: Instance::Ready(endpoint),
-                ..candidate
-            }),
+            Ok(()) => {
+                published.append(&mut setup.published);
+                kept.push(Candidate {
+                    instance: Instance::Ready(endpoint),
+                    ..candidate
+                });
+            }
             Err(reason) => unmounted.push(Unmounted {
                 name: candidate.spec.name.to_string(),
                 grant: false,
@@ -627,8 +640,9 @@ fn check_setups(
 fn select_grants(
     explicit: Vec<GrantCandidate>,
     excluded: &[String],
-    setup: &Setup<'_>,
+    setup: &mut Setup<'_>,
     unmounted: &mut Vec<Unmounted>,
+    published: &mut serde_json::Map<String, serde_json::Value>,
 ) -> Result<Grants, BuildError> {
     let collected: Vec<GrantCandidate> = grant::collected()
         .map(|registration| GrantCandidate {
@@ -673,8 +687,12 @@ fn select_grants(
     let mut mounted = Vec::with_capacity(candidates.len());
     for candidate in candidates {
         let grant = candidate.grant.instantiate();
+        setup.published.clear();
         match grant.check_setup_dyn(setup) {
-            Ok(()) => mounted.push((candidate.grant_type, grant)),
+            Ok(()) => {
+                published.append(&mut setup.published);
+                mounted.push((candidate.grant_type, grant));
+            }
             Err(reason) => unmounted.push(Unmounted {
                 name: candidate.grant_type,
                 grant: true,

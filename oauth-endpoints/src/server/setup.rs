@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use serde_json::{Map, Value};
+
 use crate::config::ServerConfig;
 use crate::state::StateMap;
 
@@ -12,6 +14,8 @@ use crate::state::StateMap;
 pub struct Setup<'a> {
     pub(crate) state: &'a StateMap,
     pub(crate) config: &'a ServerConfig,
+    /// What the endpoint or grant being asked publishes, kept if it is mounted.
+    pub(crate) published: Map<String, Value>,
 }
 
 impl Setup<'_> {
@@ -24,6 +28,15 @@ impl Setup<'_> {
     /// The server's configuration.
     pub fn config(&self) -> &ServerConfig {
         self.config
+    }
+
+    /// Publishes `name` in the RFC 8414 metadata document, if the endpoint or grant is
+    /// mounted (its `check_setup` returns `Ok`): what it supports, such as
+    /// `code_challenge_methods_supported`. A member the server computes itself (`issuer`, the
+    /// endpoints' URLs, `grant_types_supported`) cannot be replaced; the builder's
+    /// `metadata_field` must agree with a published member or `build()` fails.
+    pub fn publish(&mut self, name: impl Into<String>, value: impl Into<Value>) {
+        self.published.insert(name.into(), value.into());
     }
 }
 

@@ -80,6 +80,16 @@ impl TokenRequest {
         self
     }
 
+    /// Issues the tokens into the grant `grant_id` instead of a new one: the grant an
+    /// authorization code was issued for, so that replaying the code revokes them
+    /// (RFC 6749 §4.1.2). Once that grant is revoked, storing fails with
+    /// [`StoreError::GrantRevoked`](crate::store::StoreError::GrantRevoked).
+    #[must_use]
+    pub fn in_grant(mut self, grant_id: Id) -> Self {
+        self.grant_id = Some(grant_id);
+        self
+    }
+
     /// Continues an existing grant (a refresh-token rotation): the new tokens share its id, and
     /// the new refresh token keeps the old one's scope (RFC 6749 §6) and absolute expiry.
     #[must_use]
