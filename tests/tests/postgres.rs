@@ -534,7 +534,7 @@ async fn instances_opening_at_once_create_the_schema_and_migrate_once() {
             .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
          ORDER BY table_name",
@@ -546,6 +546,7 @@ async fn instances_opening_at_once_create_the_schema_and_migrate_once() {
     assert_eq!(
         tables,
         [
+            "oauth_authorizations",
             "oauth_clients",
             "oauth_endpoints_migrations",
             "oauth_grants",
@@ -932,7 +933,7 @@ async fn a_database_of_the_first_schema_migrates_and_keeps_its_revoked_grants() 
          ALTER TABLE oauth_tokens DROP COLUMN successor; \
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_hash, \
          DROP COLUMN previous_secret_until, DROP COLUMN refresh_token_grace, \
-         DROP COLUMN redirect_uris; \
+         DROP COLUMN redirect_uris, DROP COLUMN require_pushed_requests; DROP TABLE oauth_authorizations; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 1;",
     )
     .execute(&mut connection)
@@ -981,7 +982,7 @@ async fn a_database_of_the_second_schema_migrates_to_the_grace_window() {
         "ALTER TABLE oauth_tokens DROP COLUMN successor; DROP INDEX oauth_tokens_subject; \
          ALTER TABLE oauth_clients DROP COLUMN refresh_token_grace, \
          DROP COLUMN previous_secret_hash, DROP COLUMN previous_secret_until, \
-         DROP COLUMN redirect_uris; \
+         DROP COLUMN redirect_uris, DROP COLUMN require_pushed_requests; DROP TABLE oauth_authorizations; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 2;",
     )
     .execute(&mut connection)

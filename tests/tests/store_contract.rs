@@ -180,7 +180,8 @@ async fn a_sqlite_file_of_the_first_schema_migrates_and_keeps_its_revoked_grants
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_hash; \
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_until; \
          ALTER TABLE oauth_clients DROP COLUMN refresh_token_grace; \
-         ALTER TABLE oauth_clients DROP COLUMN redirect_uris; PRAGMA user_version = 1;",
+         ALTER TABLE oauth_clients DROP COLUMN redirect_uris; \
+         ALTER TABLE oauth_clients DROP COLUMN require_pushed_requests; DROP TABLE oauth_authorizations; PRAGMA user_version = 1;",
     )
     .execute(store.pool())
     .await
@@ -232,7 +233,8 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
          ALTER TABLE oauth_clients DROP COLUMN refresh_token_grace; \
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_hash; \
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_until; \
-         ALTER TABLE oauth_clients DROP COLUMN redirect_uris; PRAGMA user_version = 2;",
+         ALTER TABLE oauth_clients DROP COLUMN redirect_uris; \
+         ALTER TABLE oauth_clients DROP COLUMN require_pushed_requests; DROP TABLE oauth_authorizations; PRAGMA user_version = 2;",
     )
     .execute(store.pool())
     .await
@@ -244,7 +246,7 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
         .fetch_one(store.pool())
         .await
         .expect("version");
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let found = store.find_client("spa").await.expect("find");
     assert_eq!(found.map(|c| c.refresh_token_grace()), Some(None));
     let grace = Duration::from_secs(10);
@@ -337,4 +339,64 @@ async fn memory_store_keeps_the_authorization_contract() {
 async fn memory_store_consumes_each_authorization_once_under_races() {
     let store = MemoryStore::new();
     oauth_endpoints::test_kit::authorization_store_races(&store, &store.clone(), 20).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_the_authorization_contract() {
+    use oauth_endpoints::store::{AuthorizationKind, AuthorizationStore, Consumption};
+    let store = SqliteStore::in_memory().await.expect("open");
+    oauth_endpoints::test_kit::authorization_store_contract(&store).await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("oauth.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    oauth_endpoints::test_kit::authorization_store_contract(&store).await;
+    // A used code stays used across a restart.
+    let (_, code) = oauth_endpoints::test_kit::authorization_record(AuthorizationKind::Code, "c1");
+    store.insert_authorization(&code).await.expect("insert");
+    let now = code.issued_at + 1;
+    assert!(matches!(
+        store
+            .consume_authorization(&code.hash, AuthorizationKind::Code, now)
+            .await
+            .expect("consume"),
+        Consumption::Consumed(_)
+    ));
+    drop(store);
+    let reopened = SqliteStore::open(&path).await.expect("reopen");
+    assert!(matches!(
+        reopened
+            .consume_authorization(&code.hash, AuthorizationKind::Code, now + 1)
+            .await
+            .expect("consume"),
+        Consumption::AlreadyConsumed(record) if record.consumed_at == Some(now)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_consumes_each_authorization_once_under_races() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("oauth.db");
+    // Two stores (two writers) on one file, as two processes would have.
+    let a = SqliteStore::open(&path).await.expect("open");
+    let b = SqliteStore::open(&path).await.expect("open");
+    oauth_endpoints::test_kit::authorization_store_races(&a, &b, 20).await;
+}
+
+#[tokio::test]
+async fn postgres_store_keeps_the_authorization_contract() {
+    let Some(schema) = TestSchema::create("authorizations").await else {
+        return;
+    };
+    let store = schema.store().await;
+    oauth_endpoints::test_kit::authorization_store_contract(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_consumes_each_authorization_once_under_races() {
+    let Some(schema) = TestSchema::create("authorization_races").await else {
+        return;
+    };
+    // Two instances (two pools) on one database.
+    let (a, b) = (schema.store().await, schema.store().await);
+    oauth_endpoints::test_kit::authorization_store_races(&a, &b, 20).await;
 }

@@ -1,10 +1,14 @@
-//! The built-in endpoints, each a type annotated with `#[oauth_endpoint]` like a user's.
+//! The built-in endpoints, each a type annotated with `#[oauth_endpoint]` like a user's. The
+//! authorization code flow's two (mounted with an
+//! [`AuthorizationCodeFlow`](crate::authorization::AuthorizationCodeFlow)) live in
+//! [`authorization`](crate::authorization) and are named here too.
 
 mod introspection;
 mod metadata;
 mod revocation;
 mod token;
 
+pub use crate::authorization::{AuthorizationEndpoint, PushedAuthorizationEndpoint};
 pub use crate::metadata::WELL_KNOWN_PATH;
 pub use introspection::{INACTIVE, IntrospectionEndpoint};
 pub use metadata::MetadataEndpoint;

@@ -145,6 +145,7 @@ pub async fn client_store_contract<S: ClientStore>(store: &S) {
         .with_introspect_any_token(true)
         .with_allowed_cors_origins(["https://app.example"])
         .with_redirect_uris(["https://app.example/callback", "http://127.0.0.1/callback"])
+        .with_require_pushed_authorization_requests(true)
         .build()
         .expect("a valid client");
     ok(

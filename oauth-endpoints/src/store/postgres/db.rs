@@ -6,19 +6,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::PgPool;
-use sqlx::{Postgres, Transaction};
+use sqlx::{Postgres, Row as _, Transaction};
 use tokio::time::Instant;
 
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
-use crate::store::StoreError;
 use crate::store::sql::queries::{
-    FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, GRANTS_OF_SUBJECT, INSERT_TOKEN, REVOKE_GRANT,
-    ROTATE, SET_SUCCESSOR, SUCCESSOR_OF, SUPERSEDE, delete_client, insert_client, lock_grant,
+    FIND_AUTHORIZATION, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, GRANTS_OF_SUBJECT,
+    INSERT_TOKEN, REVOKE_GRANT, ROTATE, SET_SUCCESSOR, SUCCESSOR_OF, SUPERSEDE,
+    consume_authorization, delete_client, insert_authorization, insert_client, lock_grant,
     revoke_grant_row, revoke_token, save_client,
 };
-use crate::store::sql::row::{self, TokenRow, bind_token, read_token, time};
+use crate::store::sql::row::{self, TokenRow, bind_token, read_authorization, read_token, time};
 use crate::store::sql::{Finish, Holder, WriteTx, error, is_conflict};
+use crate::store::{AuthorizationKind, AuthorizationRecord, StoreError};
 use crate::token::TokenRecord;
 
 // The first write of every transaction that commits something a client is answered about
@@ -43,6 +44,15 @@ pub(super) const INSERT_CLIENT: &str = concat!(insert_client!(), " RETURNING txi
 
 /// [`SAVE_CLIENT`](crate::store::sql::queries::SAVE_CLIENT), and the transaction id.
 pub(super) const SAVE_CLIENT: &str = concat!(save_client!(), " RETURNING txid_current()");
+
+/// [`INSERT_AUTHORIZATION`](crate::store::sql::queries::INSERT_AUTHORIZATION), and the
+/// transaction id.
+pub(super) const INSERT_AUTHORIZATION: &str =
+    concat!(insert_authorization!(), " RETURNING txid_current()");
+
+/// [`CONSUME_AUTHORIZATION`](crate::store::sql::queries::CONSUME_AUTHORIZATION), and the
+/// transaction id (column `xid`) when a row was consumed.
+const CONSUME_AUTHORIZATION: &str = concat!(consume_authorization!(), ", txid_current() AS xid");
 
 /// What became of a transaction whose `COMMIT` was sent: `committed`, `aborted` or
 /// `in progress` (NULL if too old to tell).
@@ -431,5 +441,45 @@ impl WriteTx for PgTx {
             )
             .await?;
         Ok(())
+    }
+
+    async fn mark_consumed(
+        &mut self,
+        hash: &TokenHash,
+        kind: AuthorizationKind,
+        now: UnixTime,
+    ) -> Result<Option<AuthorizationRecord>, StoreError> {
+        let row = self
+            .deadline
+            .bound(
+                sqlx::query(CONSUME_AUTHORIZATION)
+                    .bind(time(now))
+                    .bind(hash.as_bytes().as_slice())
+                    .bind(kind.as_str())
+                    .fetch_optional(&mut *self.tx),
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        self.xid = Some(row.try_get::<i64, _>("xid").map_err(error)?);
+        read_authorization(&row).map(Some)
+    }
+
+    async fn find_authorization(
+        &mut self,
+        hash: &TokenHash,
+        kind: AuthorizationKind,
+    ) -> Result<Option<AuthorizationRecord>, StoreError> {
+        let row = self
+            .deadline
+            .bound(
+                sqlx::query(FIND_AUTHORIZATION)
+                    .bind(hash.as_bytes().as_slice())
+                    .bind(kind.as_str())
+                    .fetch_optional(&mut *self.tx),
+            )
+            .await?;
+        row.as_ref().map(read_authorization).transpose()
     }
 }

@@ -71,6 +71,26 @@ CREATE INDEX oauth_tokens_subject ON oauth_tokens (subject) WHERE subject IS NOT
 -- 5: the client's redirect URIs (RFC 7591 `redirect_uris`), a JSON array like the origins.
 ALTER TABLE oauth_clients ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]';
 ",
+    r"
+-- 6: authorization codes and pushed authorization requests (`AuthorizationStore`), by the
+-- hash of their secret and their kind (`code`, `pushed_request`), each used once: a
+-- consumption sets `consumed_at` in one conditional UPDATE (see `sql/mod.rs`). The payload is
+-- the endpoint's JSON, opaque to the store. An index on the expiry for the purge.
+CREATE TABLE oauth_authorizations (
+    hash        BYTEA NOT NULL,
+    kind        TEXT NOT NULL,
+    client_id   TEXT NOT NULL,
+    grant_id    BYTEA NOT NULL,
+    payload     TEXT NOT NULL,
+    issued_at   BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    consumed_at BIGINT,
+    PRIMARY KEY (hash, kind)
+);
+CREATE INDEX oauth_authorizations_expires ON oauth_authorizations (expires_at);
+-- And the client's `require_pushed_authorization_requests` (RFC 9126 §6).
+ALTER TABLE oauth_clients ADD COLUMN require_pushed_requests BOOLEAN NOT NULL DEFAULT FALSE;
+",
 ];
 
 /// The transaction-scoped advisory lock that serializes migrations of instances opening at

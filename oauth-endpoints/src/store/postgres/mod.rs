@@ -1,6 +1,8 @@
-//! [`PgStore`]: clients and tokens in PostgreSQL, shared by several server instances (feature
-//! `postgres`).
+//! [`PgStore`]: clients, tokens, and authorization codes and pushed authorization requests
+//! (table `oauth_authorizations`, see `authorizations.rs`) in PostgreSQL, shared by several
+//! server instances (feature `postgres`).
 
+mod authorizations;
 mod batch;
 mod db;
 mod feed;
@@ -159,7 +161,7 @@ impl PgStoreOptions {
     }
 }
 
-/// Clients and tokens in PostgreSQL: the store for several server instances behind a load
+/// Clients, tokens and authorizations in PostgreSQL: the store for several server instances behind a load
 /// balancer. Every instance sees every other's tokens and revocations at once; a revocation
 /// that returned `Ok` is committed.
 ///
@@ -176,6 +178,10 @@ impl PgStoreOptions {
 ///   (see [`TokenStore`] for the contract). No deadlock can arise between them; should
 ///   PostgreSQL still roll a transaction back for a conflict (SQLSTATE 40001 or 40P01), the
 ///   store runs it again, a few times within the operation timeout, rather than fail.
+/// - Authorization codes and pushed authorization requests
+///   ([`AuthorizationStore`](crate::store::AuthorizationStore)) live in
+///   `oauth_authorizations`, by hash and kind. Using one is a single conditional `UPDATE`: of
+///   instances consuming one code at once, exactly one succeeds and the others see a replay.
 /// - Failures are bounded: an operation that cannot get a connection or whose statements do
 ///   not finish within the [operation timeout](PgStoreOptions::operation_timeout) fails with
 ///   [`StoreError::Unavailable`] (endpoints answer 503 with `Retry-After`) and changed

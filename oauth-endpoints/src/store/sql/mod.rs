@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
 use crate::store::rotation::{RotationStep, successor_among, successor_unused};
-use crate::store::{Rotation, StoreError};
+use crate::store::{AuthorizationKind, AuthorizationRecord, Consumption, Rotation, StoreError};
 use crate::token::TokenRecord;
 
 /// Connection and pool failures (and PostgreSQL's "connection exception" and "server shutting
@@ -132,6 +132,20 @@ pub(crate) trait WriteTx: Send {
         &mut self,
         record: &TokenRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// [`queries::CONSUME_AUTHORIZATION`]: the record as it is now used, or `None` if no
+    /// unused, unexpired record of `kind` has this hash.
+    fn mark_consumed(
+        &mut self,
+        hash: &TokenHash,
+        kind: AuthorizationKind,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Option<AuthorizationRecord>, StoreError>> + Send;
+    /// [`queries::FIND_AUTHORIZATION`].
+    fn find_authorization(
+        &mut self,
+        hash: &TokenHash,
+        kind: AuthorizationKind,
+    ) -> impl Future<Output = Result<Option<AuthorizationRecord>, StoreError>> + Send;
 }
 
 // Grant serialization, the isolation argument (both SQL stores).
@@ -314,6 +328,51 @@ async fn revoke_for_reuse(
     tx.revoke_grant_tokens(&record.grant_id, now).await?;
     record.revoked_at = record.revoked_at.or(Some(now));
     Ok(Finish::Commit(Rotation::Reused(record)))
+}
+
+// Single use of an authorization, the isolation argument (both SQL stores).
+//
+// A consumption is one statement, `CONSUME_AUTHORIZATION`: an `UPDATE` whose condition
+// (`consumed_at IS NULL AND expires_at > now`) is checked on the row it changes, and which
+// returns the row as changed. Nothing is read before it, so no decision rests on a read that
+// another transaction could make stale.
+//
+// PostgreSQL (READ COMMITTED): the `UPDATE` takes the row's lock. Of concurrent consumptions,
+// on one instance or several, one gets the lock first and sets `consumed_at`; the others wait
+// for that lock, and when its holder commits, PostgreSQL re-evaluates their `WHERE` against
+// the row's latest committed version (EvalPlanQual), where `consumed_at IS NULL` is now false:
+// they change nothing. (Had the first rolled back, the next would find the row unused and win.)
+// So exactly one caller sees `Consumed`. A loser then reads the row in a new statement, whose
+// snapshot includes the winner's commit: it sees `consumed_at` set and answers
+// `AlreadyConsumed`. An `UPDATE` that changed nothing for another reason (no such row, or
+// expired unused) reads a row without `consumed_at`, or none: `Unknown`.
+//
+// SQLite: every consumption runs on a store's one writer, inside a batch transaction that
+// holds the database's write lock from its first statement (`BEGIN IMMEDIATE`); consumptions
+// of one store run one after the other, those of other stores (or processes) on the file wait
+// for the lock, and each sees every earlier one committed. The first sets `consumed_at`; the
+// others find it set.
+
+/// [`AuthorizationStore::consume_authorization`](crate::store::AuthorizationStore::consume_authorization):
+/// one conditional `UPDATE` ([`WriteTx::mark_consumed`]); when it changed nothing, a read tells
+/// a replay ([`Consumption::AlreadyConsumed`], a used record) from [`Consumption::Unknown`]
+/// (none, or expired unused), and the transaction, which changed nothing, is rolled back. See
+/// the isolation argument above.
+pub(crate) async fn consume_authorization(
+    tx: &mut impl WriteTx,
+    hash: &TokenHash,
+    kind: AuthorizationKind,
+    now: UnixTime,
+) -> Result<Finish<Consumption>, StoreError> {
+    if let Some(record) = tx.mark_consumed(hash, kind, now).await? {
+        return Ok(Finish::Commit(Consumption::Consumed(record)));
+    }
+    Ok(Finish::Rollback(
+        match tx.find_authorization(hash, kind).await? {
+            Some(record) if record.consumed_at.is_some() => Consumption::AlreadyConsumed(record),
+            _ => Consumption::Unknown,
+        },
+    ))
 }
 
 #[cfg(all(test, feature = "postgres"))]

@@ -19,7 +19,7 @@ macro_rules! client_columns {
     () => {
         "client_id, secret_hash, auth_method, grant_types, scope, introspect_any_token, \
          allowed_cors_origins, previous_secret_hash, previous_secret_until, \
-         refresh_token_grace, redirect_uris"
+         refresh_token_grace, redirect_uris, require_pushed_requests"
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
@@ -135,7 +135,7 @@ macro_rules! save_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, \
              auth_method = excluded.auth_method, grant_types = excluded.grant_types, \
              scope = excluded.scope, introspect_any_token = excluded.introspect_any_token, \
@@ -143,7 +143,8 @@ macro_rules! save_client {
              previous_secret_hash = excluded.previous_secret_hash, \
              previous_secret_until = excluded.previous_secret_until, \
              refresh_token_grace = excluded.refresh_token_grace, \
-             redirect_uris = excluded.redirect_uris"
+             redirect_uris = excluded.redirect_uris, \
+             require_pushed_requests = excluded.require_pushed_requests"
         )
     };
 }
@@ -177,7 +178,7 @@ macro_rules! insert_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (client_id) DO NOTHING"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (client_id) DO NOTHING"
         )
     };
 }
@@ -198,3 +199,63 @@ pub(crate) const LIST_CLIENTS: &str = concat!(
 /// The grants with an unrevoked token of subject `$1`, in the one lock order (ascending id).
 pub(crate) const GRANTS_OF_SUBJECT: &str = "SELECT DISTINCT grant_id FROM oauth_tokens \
      WHERE subject = $1 AND revoked_at IS NULL ORDER BY grant_id";
+
+/// The `oauth_authorizations` columns, in the order
+/// [`bind_authorization`](super::row::bind_authorization) binds them.
+macro_rules! authorization_columns {
+    () => {
+        "hash, kind, client_id, grant_id, payload, issued_at, expires_at, consumed_at"
+    };
+}
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
+pub(crate) use authorization_columns;
+
+/// The text of [`INSERT_AUTHORIZATION`].
+macro_rules! insert_authorization {
+    () => {
+        concat!(
+            "INSERT INTO oauth_authorizations (",
+            $crate::store::sql::queries::authorization_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (hash, kind) DO UPDATE SET client_id = excluded.client_id, \
+             grant_id = excluded.grant_id, payload = excluded.payload, \
+             issued_at = excluded.issued_at, expires_at = excluded.expires_at, \
+             consumed_at = excluded.consumed_at"
+        )
+    };
+}
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
+pub(crate) use insert_authorization;
+
+/// Inserts an authorization record, or replaces the one of its hash and kind; eight
+/// parameters, see `bind_authorization`.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
+pub(crate) const INSERT_AUTHORIZATION: &str = insert_authorization!();
+
+/// The authorization record whose hash is `$1` and kind `$2` (the primary key).
+pub(crate) const FIND_AUTHORIZATION: &str = concat!(
+    "SELECT ",
+    authorization_columns!(),
+    " FROM oauth_authorizations WHERE hash = $1 AND kind = $2"
+);
+
+/// The text of [`CONSUME_AUTHORIZATION`].
+macro_rules! consume_authorization {
+    () => {
+        concat!(
+            "UPDATE oauth_authorizations SET consumed_at = $1 \
+             WHERE hash = $2 AND kind = $3 AND consumed_at IS NULL AND expires_at > $1 \
+             RETURNING ",
+            $crate::store::sql::queries::authorization_columns!()
+        )
+    };
+}
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
+pub(crate) use consume_authorization;
+
+/// Marks the record of hash `$2` and kind `$3` used at `$1` if it is unused and unexpired at
+/// `$1`, and returns it as stored then; no row otherwise. One statement: its condition is
+/// checked on the row it changes (see `sql::consume_authorization` for why exactly one of
+/// concurrent calls matches).
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
+pub(crate) const CONSUME_AUTHORIZATION: &str = consume_authorization!();

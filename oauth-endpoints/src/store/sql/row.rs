@@ -12,9 +12,9 @@ use crate::client::{Client, PreviousSecret};
 use crate::client_auth::ClientAuthMethod;
 use crate::scope::Scope;
 use crate::secret::{Id, SecretHash, TokenHash};
-use crate::store::StoreError;
 #[cfg(feature = "postgres")]
 use crate::store::sql::error;
+use crate::store::{AuthorizationKind, AuthorizationRecord, StoreError};
 use crate::token::{TokenKind, TokenRecord};
 
 /// A `oauth_tokens` row, as plain column values.
@@ -49,6 +49,21 @@ pub(crate) struct ClientRow {
     pub(crate) refresh_token_grace: Option<i64>,
     /// A JSON array of strings.
     pub(crate) redirect_uris: String,
+    pub(crate) require_pushed_requests: bool,
+}
+
+/// A `oauth_authorizations` row, as plain column values.
+pub(crate) struct AuthorizationRow {
+    pub(crate) hash: Vec<u8>,
+    /// [`AuthorizationKind::as_str`].
+    pub(crate) kind: String,
+    pub(crate) client_id: String,
+    pub(crate) grant_id: Vec<u8>,
+    /// Opaque to the store (the endpoint's JSON).
+    pub(crate) payload: String,
+    pub(crate) issued_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) consumed_at: Option<i64>,
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -172,6 +187,35 @@ impl TokenColumns<'_> {
     }
 }
 
+impl AuthorizationRow {
+    pub(crate) fn from_record(record: &AuthorizationRecord) -> Self {
+        Self {
+            hash: record.hash.as_bytes().to_vec(),
+            kind: record.kind.as_str().to_owned(),
+            client_id: record.client_id.to_string(),
+            grant_id: record.grant_id.as_bytes().to_vec(),
+            payload: record.payload.to_string(),
+            issued_at: time(record.issued_at),
+            expires_at: time(record.expires_at),
+            consumed_at: record.consumed_at.map(time),
+        }
+    }
+
+    pub(crate) fn into_record(self) -> Result<AuthorizationRecord, StoreError> {
+        Ok(AuthorizationRecord {
+            hash: TokenHash::from_bytes(array(&self.hash, "authorization hash")?),
+            kind: AuthorizationKind::from_name(&self.kind)
+                .ok_or_else(|| corrupt("authorization kind"))?,
+            client_id: Arc::from(self.client_id),
+            grant_id: Id::from_bytes(array(&self.grant_id, "grant id")?),
+            payload: Arc::from(self.payload),
+            issued_at: unix(self.issued_at),
+            expires_at: unix(self.expires_at),
+            consumed_at: self.consumed_at.map(unix),
+        })
+    }
+}
+
 impl ClientRow {
     pub(crate) fn from_client(client: &Client) -> Self {
         Self {
@@ -195,6 +239,7 @@ impl ClientRow {
                 .map(|grace| time(crate::store::rotation::grace_seconds(grace))),
             redirect_uris: serde_json::to_string(client.redirect_uris())
                 .unwrap_or_else(|_| "[]".into()),
+            require_pushed_requests: client.require_pushed_authorization_requests(),
         }
     }
 
@@ -239,6 +284,7 @@ impl ClientRow {
             .with_introspect_any_token(self.introspect_any_token)
             .with_allowed_cors_origins(origins)
             .with_redirect_uris(redirect_uris)
+            .with_require_pushed_authorization_requests(self.require_pushed_requests)
             .with_previous_secret(previous)
             .build()
             .map_err(|_| corrupt("client"))
@@ -276,7 +322,7 @@ where
         .bind(row.rotated_at)
 }
 
-/// Binds a client row's eleven columns in `client_columns!` order.
+/// Binds a client row's twelve columns in `client_columns!` order.
 #[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) fn bind_client<'q, DB>(query: SqlQuery<'q, DB>, row: ClientRow) -> SqlQuery<'q, DB>
 where
@@ -300,6 +346,54 @@ where
         .bind(row.previous_secret_until)
         .bind(row.refresh_token_grace)
         .bind(row.redirect_uris)
+        .bind(row.require_pushed_requests)
+}
+
+/// Binds an authorization row's eight columns in `authorization_columns!` order.
+#[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
+pub(crate) fn bind_authorization<'q, DB>(
+    query: SqlQuery<'q, DB>,
+    row: AuthorizationRow,
+) -> SqlQuery<'q, DB>
+where
+    DB: Database,
+    Vec<u8>: Encode<'q, DB> + Type<DB>,
+    String: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB>,
+{
+    query
+        .bind(row.hash)
+        .bind(row.kind)
+        .bind(row.client_id)
+        .bind(row.grant_id)
+        .bind(row.payload)
+        .bind(row.issued_at)
+        .bind(row.expires_at)
+        .bind(row.consumed_at)
+}
+
+/// Reads an authorization record from a row holding the `authorization_columns!`.
+#[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
+pub(crate) fn read_authorization<'r, R>(row: &'r R) -> Result<AuthorizationRecord, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    AuthorizationRow {
+        hash: row.try_get("hash").map_err(error)?,
+        kind: row.try_get("kind").map_err(error)?,
+        client_id: row.try_get("client_id").map_err(error)?,
+        grant_id: row.try_get("grant_id").map_err(error)?,
+        payload: row.try_get("payload").map_err(error)?,
+        issued_at: row.try_get("issued_at").map_err(error)?,
+        expires_at: row.try_get("expires_at").map_err(error)?,
+        consumed_at: row.try_get("consumed_at").map_err(error)?,
+    }
+    .into_record()
 }
 
 /// Reads a token record from a row holding the `token_columns!`.
@@ -353,6 +447,7 @@ where
         previous_secret_until: row.try_get("previous_secret_until").map_err(error)?,
         refresh_token_grace: row.try_get("refresh_token_grace").map_err(error)?,
         redirect_uris: row.try_get("redirect_uris").map_err(error)?,
+        require_pushed_requests: row.try_get("require_pushed_requests").map_err(error)?,
     }
     .into_client()
 }

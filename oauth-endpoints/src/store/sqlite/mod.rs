@@ -1,5 +1,8 @@
-//! [`SqliteStore`]: clients and tokens in an embedded SQLite database (feature `sqlite`).
+//! [`SqliteStore`]: clients, tokens, and authorization codes and pushed authorization requests
+//! (table `oauth_authorizations`, see `authorizations.rs`) in an embedded SQLite database
+//! (feature `sqlite`).
 
+mod authorizations;
 mod readers;
 mod rows;
 mod syncer;
@@ -89,6 +92,27 @@ CREATE INDEX oauth_tokens_subject ON oauth_tokens (subject) WHERE subject IS NOT
     r"
 -- 5: the client's redirect URIs (RFC 7591 `redirect_uris`), a JSON array like the origins.
 ALTER TABLE oauth_clients ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]';
+",
+    r"
+-- 6: authorization codes and pushed authorization requests (`AuthorizationStore`), by the
+-- hash of their secret and their kind (`code`, `pushed_request`), each used once: a
+-- consumption sets `consumed_at` in one conditional UPDATE on the writer (see `sql/mod.rs`).
+-- The payload is the endpoint's JSON, opaque to the store. An index on the expiry for the
+-- purge.
+CREATE TABLE oauth_authorizations (
+    hash        BLOB NOT NULL,
+    kind        TEXT NOT NULL,
+    client_id   TEXT NOT NULL,
+    grant_id    BLOB NOT NULL,
+    payload     TEXT NOT NULL,
+    issued_at   INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    consumed_at INTEGER,
+    PRIMARY KEY (hash, kind)
+) WITHOUT ROWID;
+CREATE INDEX oauth_authorizations_expires ON oauth_authorizations (expires_at);
+-- And the client's `require_pushed_authorization_requests` (RFC 9126 §6).
+ALTER TABLE oauth_clients ADD COLUMN require_pushed_requests INTEGER NOT NULL DEFAULT 0;
 ",
 ];
 
@@ -189,8 +213,9 @@ fn prepare(connection: &mut Connection) -> Result<(), StoreError> {
     tx.commit().map_err(error)
 }
 
-/// Clients and tokens in a SQLite file: the embedded default store. Tokens and revocations
-/// survive a restart, and an operating-system crash or power loss after the store answered.
+/// Clients, tokens and authorizations in a SQLite file: the embedded default store. Tokens,
+/// revocations and used authorization codes survive a restart, and an operating-system crash
+/// or power loss after the store answered.
 ///
 /// # Design (the measurements are in BENCHMARKS.md, "The SQLite store")
 ///
@@ -200,7 +225,9 @@ fn prepare(connection: &mut Connection) -> Result<(), StoreError> {
 ///   leaves the others; each caller is answered once the batch holding its change is durable.
 ///   Writes no longer contend for SQLite's write lock, nor sleep in its busy handler. The write
 ///   logic (grant locking, insertion, grant revocation, rotation and reuse detection, client
-///   deletion) is the one `store/sql/mod.rs` shares with [`PgStore`](crate::store::PgStore).
+///   deletion, single use of authorization codes and pushed requests, kept in
+///   `oauth_authorizations`) is the one `store/sql/mod.rs` shares with
+///   [`PgStore`](crate::store::PgStore).
 /// - **Readers on the calling thread.** Lookups run at once on a read connection of their own
 ///   with cached prepared statements: a primary-key lookup costs a few microseconds, less than
 ///   handing it to another thread (see `readers.rs`).

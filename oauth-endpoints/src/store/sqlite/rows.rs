@@ -3,7 +3,7 @@
 use rusqlite::{Connection, Statement};
 
 use crate::store::StoreError;
-use crate::store::sql::row::{ClientRow, TokenColumns, TokenRow};
+use crate::store::sql::row::{AuthorizationRow, ClientRow, TokenColumns, TokenRow};
 use crate::token::TokenRecord;
 
 /// Whether SQLite's answer means the database cannot be used now (busy or locked past the busy
@@ -85,6 +85,7 @@ pub(super) fn client(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
         previous_secret_until: row.get(8)?,
         refresh_token_grace: row.get(9)?,
         redirect_uris: row.get(10)?,
+        require_pushed_requests: row.get(11)?,
     })
 }
 
@@ -111,7 +112,7 @@ pub(super) fn bind_token(
     ])
 }
 
-/// Runs `statement` (eleven parameters in `client_columns!` order) for `row`.
+/// Runs `statement` (twelve parameters in `client_columns!` order) for `row`.
 pub(super) fn bind_client(
     statement: &mut Statement<'_>,
     row: &ClientRow,
@@ -128,5 +129,37 @@ pub(super) fn bind_client(
         row.previous_secret_until,
         row.refresh_token_grace,
         row.redirect_uris,
+        row.require_pushed_requests,
+    ])
+}
+
+/// Reads an authorization row holding the `authorization_columns!`, in their order.
+pub(super) fn authorization(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuthorizationRow> {
+    Ok(AuthorizationRow {
+        hash: row.get(0)?,
+        kind: row.get(1)?,
+        client_id: row.get(2)?,
+        grant_id: row.get(3)?,
+        payload: row.get(4)?,
+        issued_at: row.get(5)?,
+        expires_at: row.get(6)?,
+        consumed_at: row.get(7)?,
+    })
+}
+
+/// Runs `statement` (eight parameters in `authorization_columns!` order) for `row`.
+pub(super) fn bind_authorization(
+    statement: &mut Statement<'_>,
+    row: &AuthorizationRow,
+) -> rusqlite::Result<usize> {
+    statement.execute(rusqlite::params![
+        row.hash,
+        row.kind,
+        row.client_id,
+        row.grant_id,
+        row.payload,
+        row.issued_at,
+        row.expires_at,
+        row.consumed_at,
     ])
 }

@@ -46,18 +46,19 @@ use std::task::{Context, Poll, Waker};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::rows::{bind_token, error, token_record};
+use super::rows::{authorization, bind_token, error, token_record};
 use super::syncer::Syncer;
 use super::{SqliteError, Target};
 use crate::clock::UnixTime;
 use crate::secret::{Id, TokenHash};
-use crate::store::StoreError;
 use crate::store::sql::queries::{
-    DELETE_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, GRANTS_OF_SUBJECT, INSERT_TOKEN,
-    REVOKE_GRANT, REVOKE_GRANT_ROW, ROTATE, SET_SUCCESSOR, SUCCESSOR_OF, SUPERSEDE,
+    CONSUME_AUTHORIZATION, DELETE_CLIENT, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT,
+    GRANTS_OF_SUBJECT, INSERT_TOKEN, REVOKE_GRANT, REVOKE_GRANT_ROW, ROTATE, SET_SUCCESSOR,
+    SUCCESSOR_OF, SUPERSEDE,
 };
-use crate::store::sql::row::{self, time};
+use crate::store::sql::row::{self, AuthorizationRow, time};
 use crate::store::sql::{Finish, Holder, WriteTx};
+use crate::store::{AuthorizationKind, AuthorizationRecord, StoreError};
 use crate::token::TokenRecord;
 
 /// When grant `$1` was revoked; no row (or NULL) if it was not.
@@ -546,6 +547,32 @@ impl WriteTx for Tx<'_> {
             .and_then(|mut statement| bind_token(&mut statement, record))
             .map_err(error);
         ready(inserted.map(|_| ()))
+    }
+
+    /// The batch holds the write lock: no other writer, of this store or another on the file,
+    /// runs between the `UPDATE`'s check of `consumed_at` and its change.
+    fn mark_consumed(
+        &mut self,
+        hash: &TokenHash,
+        kind: AuthorizationKind,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Option<AuthorizationRecord>, StoreError>> + Send {
+        let consumed = self
+            .query_row(
+                CONSUME_AUTHORIZATION,
+                (time(now), hash.as_bytes().as_slice(), kind.as_str()),
+                authorization,
+            )
+            .and_then(|row| row.map(AuthorizationRow::into_record).transpose());
+        ready(consumed)
+    }
+
+    fn find_authorization(
+        &mut self,
+        hash: &TokenHash,
+        kind: AuthorizationKind,
+    ) -> impl Future<Output = Result<Option<AuthorizationRecord>, StoreError>> + Send {
+        ready(super::authorizations::find(self.0, hash, kind))
     }
 }
 
