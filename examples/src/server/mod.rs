@@ -1,6 +1,7 @@
 //! The runnable server: options, start-up, the HTTP router with request logs, and the banner.
 
 mod clients_file;
+pub mod demo;
 mod log_writer;
 mod logging;
 mod options;
@@ -9,6 +10,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use http::Method;
+use oauth_endpoints::authorization::AuthorizationCodeFlow;
 use oauth_endpoints::client::SecretPolicy;
 use oauth_endpoints::purge::PurgeOptions;
 use oauth_endpoints::secret::generate_secret;
@@ -75,18 +78,29 @@ pub struct Prepared {
     /// `(client_id, client_secret)` of the demo client, when `--demo-client` asked for one (or
     /// the store is `memory` and no clients file was given).
     pub demo: Option<(String, String)>,
+    /// Demo mode's user, sessions and PKCE pair, when the authorization code flow is mounted
+    /// for the demo.
+    pub demo_flow: Option<demo::Demo>,
 }
 
 /// The demo client's id.
 pub const DEMO_CLIENT: &str = "demo-client";
 
 /// The demo client: confidential, `client_credentials` and `refresh_token`, scope `read write`,
-/// with a new generated secret. Returns the client and its secret.
-pub fn demo_client() -> Result<(Client, String), StartError> {
-    let secret = generate_secret();
+/// with `secret`; with a `redirect_uri`, also `authorization_code` to it. Returns the client
+/// and its secret.
+pub fn demo_client(
+    redirect_uri: Option<&str>,
+    secret: String,
+) -> Result<(Client, String), StartError> {
+    let mut grants = vec!["client_credentials", "refresh_token"];
+    if redirect_uri.is_some() {
+        grants.push("authorization_code");
+    }
     let client = Client::confidential(DEMO_CLIENT, &secret)
-        .with_grant_types(["client_credentials", "refresh_token"])
+        .with_grant_types(grants)
         .with_scope("read write".parse().unwrap_or_default())
+        .with_redirect_uris(redirect_uri)
         .build()
         .map_err(|error| StartError::Client(error.to_string()))?;
     Ok((client, secret))
@@ -146,7 +160,7 @@ where
         (options.addr.ip().is_loopback() && options.addr.port() != 0)
             .then(|| format!("http://{}", options.addr))
     });
-    if let Some(issuer) = issuer {
+    if let Some(issuer) = &issuer {
         builder = builder.issuer(issuer);
     }
     if let Some(prefix) = &options.base_path {
@@ -166,9 +180,41 @@ where
         OpenedStore::Sqlite(sqlite) => builder.store(sqlite.clone()),
         OpenedStore::Postgres(postgres) => builder.store(postgres.clone()),
     };
+    // Demo mode, with an issuer: the authorization code flow with the DEMO user.
+    let demo_flow = match (&issuer, demo_wanted) {
+        (Some(issuer), true) => {
+            let redirect_uri = format!(
+                "{}{}{}",
+                issuer.trim_end_matches('/'),
+                options.base_path.as_deref().unwrap_or_default(),
+                demo::CALLBACK_PATH
+            );
+            Some(demo::Demo::new(redirect_uri, generate_secret()))
+        }
+        _ => None,
+    };
+    if let Some(flow) = &demo_flow {
+        builder = with_demo_flow(builder, &store, flow.clone());
+    }
     let server = extend(builder, &store).await?.build()?;
+    if let Some(flow) = &demo_flow {
+        let path = server.route("token").map_or("", |route| route.path());
+        let origin = issuer.as_deref().unwrap_or_default();
+        let origin = origin
+            .find("://")
+            .and_then(|scheme| {
+                origin[scheme + 3..]
+                    .find('/')
+                    .map(|end| &origin[..scheme + 3 + end])
+            })
+            .unwrap_or(origin);
+        flow.set_token_url(format!("{origin}{path}"));
+    }
     let demo = if demo_wanted {
-        let (client, secret) = demo_client()?;
+        let (client, secret) = match &demo_flow {
+            Some(flow) => demo_client(Some(&flow.redirect_uri), flow.client_secret.clone())?,
+            None => demo_client(None, generate_secret())?,
+        };
         server.clients().save(&client).await?;
         tracing::warn!(
             client_id = DEMO_CLIENT,
@@ -189,7 +235,47 @@ where
         }
         None
     };
-    Ok(Prepared { server, demo })
+    Ok(Prepared {
+        server,
+        demo,
+        demo_flow,
+    })
+}
+
+/// Mounts the authorization code flow with the DEMO user, its sign-in page and the demo
+/// client's callback page.
+fn with_demo_flow(
+    builder: AuthorizationServerBuilder,
+    store: &OpenedStore,
+    flow: demo::Demo,
+) -> AuthorizationServerBuilder {
+    let code_flow = match store {
+        OpenedStore::Memory(memory) => AuthorizationCodeFlow::new(memory.clone(), flow.clone()),
+        OpenedStore::Sqlite(sqlite) => AuthorizationCodeFlow::new(sqlite.clone(), flow.clone()),
+        OpenedStore::Postgres(postgres) => {
+            AuthorizationCodeFlow::new(postgres.clone(), flow.clone())
+        }
+    };
+    tracing::warn!(
+        user = demo::DEMO_USER,
+        "DEMO MODE: anyone can sign in as the demo user at {}; never run it in a deployment",
+        demo::SIGN_IN_PATH
+    );
+    builder
+        .with_state(code_flow)
+        .with_state(flow)
+        .register_endpoint(
+            "demo_sign_in",
+            demo::SIGN_IN_PATH,
+            [Method::GET, Method::POST],
+            demo::DemoSignInPage,
+        )
+        .register_endpoint(
+            "demo_callback",
+            demo::CALLBACK_PATH,
+            [Method::GET],
+            demo::DemoCallback,
+        )
 }
 
 /// The HTTP application: every route of the server, with request logs.
@@ -236,6 +322,9 @@ pub fn banner(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
             route.name()
         ));
     }
+    for unmounted in prepared.server.unmounted() {
+        out.push_str(&format!("  (not mounted) {unmounted}\n"));
+    }
     let url = |name| endpoint_url(addr, &prepared.server, name);
     let (token, introspect, revoke) = (url("token"), url("introspection"), url("revocation"));
     match &prepared.demo {
@@ -250,6 +339,19 @@ pub fn banner(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
             for endpoint in [&introspect, &revoke, &introspect] {
                 out.push_str(&format!(
                     "  curl -s -u '{id}:{secret}' -d token=$TOKEN {endpoint}; echo\n"
+                ));
+            }
+            if let (Some(flow), Some(_)) = (&prepared.demo_flow, prepared.server.route("authorization")) {
+                out.push_str(&format!(
+                    "\nthe authorization code flow, as the DEMO user `{}` (demo mode only):\n  \
+                     open in a browser:\n    {}\n  sign in, approve; the callback page shows the \
+                     code and this command, filled in:\n    curl -s -u '{id}:{secret}' -d \
+                     grant_type=authorization_code -d code=CODE \\\n      -d redirect_uri={} \
+                     -d code_verifier={} \\\n      {token}\n",
+                    demo::DEMO_USER,
+                    flow.authorization_url(&url("authorization")),
+                    flow.redirect_uri,
+                    flow.verifier,
                 ));
             }
         }

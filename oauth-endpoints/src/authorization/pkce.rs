@@ -139,6 +139,29 @@ impl CodeChallenge {
         }
     }
 
+    /// The `S256` challenge of `verifier` (RFC 7636 §4.2), as a client computes it; `None` for
+    /// a verifier outside RFC 7636 §4.1's syntax (43 to 128 unreserved characters).
+    ///
+    /// ```
+    /// use oauth_endpoints::authorization::CodeChallenge;
+    ///
+    /// // RFC 7636 Appendix B.
+    /// let challenge =
+    ///     CodeChallenge::from_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
+    /// assert_eq!(challenge.as_str(), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    /// assert!(CodeChallenge::from_verifier("too-short").is_none());
+    /// ```
+    pub fn from_verifier(verifier: &str) -> Option<Self> {
+        if !is_code_verifier(verifier) {
+            return None;
+        }
+        let digest = SecretHash::of(verifier);
+        Some(Self {
+            text: URL_SAFE_NO_PAD.encode(digest.as_bytes()).into(),
+            digest,
+        })
+    }
+
     /// The challenge (43 base64url characters), for storage.
     pub fn as_str(&self) -> &str {
         &self.text
