@@ -41,6 +41,7 @@ pub use crate::integration::Purger;
 
 use std::time::Duration;
 
+use crate::authorization::AuthorizationCodeFlow;
 use crate::clock::UnixTime;
 use crate::server::AuthorizationServer;
 use crate::store::StoreError;
@@ -217,9 +218,10 @@ impl AuthorizationServer {
             .await
     }
 
-    /// One bounded pass: batches of [`batch_size`](PurgeOptions::batch_size) records expired
-    /// more than the grace ago, repeated while a batch was full, at most
-    /// [`max_batches`](PurgeOptions::max_batches) of them. The cut-off is taken once, at the
+    /// One bounded pass: batches of [`batch_size`](PurgeOptions::batch_size) token records
+    /// expired more than the grace ago, repeated while a batch was full, at most
+    /// [`max_batches`](PurgeOptions::max_batches) of them; then, on a server with an
+    /// [`AuthorizationCodeFlow`], one batch of its expired codes and pushed requests. The cut-off is taken once, at the
     /// start of the pass. Between batches the pass yields to the executor, so it never holds a
     /// worker for more than one batch.
     ///
@@ -256,6 +258,16 @@ impl AuthorizationServer {
             if !report.more {
                 break;
             }
+        }
+        // Authorization codes and pushed requests live a minute: one batch a pass keeps up.
+        if let Some(flow) = self.state::<AuthorizationCodeFlow>() {
+            let purged = flow
+                .store()
+                .purge_expired(before, options.batch_size)
+                .await?;
+            report.batches += 1;
+            report.purged = report.purged.saturating_add(purged);
+            report.more |= purged >= options.batch_size;
         }
         Ok(report)
     }

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use http::{Request, StatusCode};
 use oauth_endpoints::authorization::{AuthorizationCodeFlow, CSRF_COOKIE, User};
-use oauth_endpoints::{AuthorizationServerBuilder, Client};
+use oauth_endpoints::{AuthorizationServer, AuthorizationServerBuilder, Client};
 
 use crate::{Answer, Harness, form, form_encode, send};
 
@@ -214,8 +214,16 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
 
 /// Signs `alice` in, shows the consent page for `params`, approves: the redirect's parameters.
 pub async fn approve(harness: &Harness, params: &[(&str, &str)]) -> Vec<(String, String)> {
-    let page = consent_form(send(&harness.server, authorize_get(params, Some("alice"))).await);
-    let answer = send(&harness.server, page.post("approve", "alice")).await;
+    approve_on(&harness.server, params).await
+}
+
+/// [`approve`] on any server.
+pub async fn approve_on(
+    server: &AuthorizationServer,
+    params: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let page = consent_form(send(server, authorize_get(params, Some("alice"))).await);
+    let answer = send(server, page.post("approve", "alice")).await;
     location_params(&answer).1
 }
 
@@ -228,6 +236,11 @@ pub async fn web_code(harness: &Harness) -> String {
 
 /// Exchanges `code` as `web` with `verifier` and the usual redirect URI.
 pub async fn exchange(harness: &Harness, code: &str, verifier: &str) -> Answer {
+    exchange_on(&harness.server, code, verifier).await
+}
+
+/// [`exchange`] on any server.
+pub async fn exchange_on(server: &AuthorizationServer, code: &str, verifier: &str) -> Answer {
     let body = form(&[
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -235,7 +248,7 @@ pub async fn exchange(harness: &Harness, code: &str, verifier: &str) -> Answer {
         ("code_verifier", verifier),
     ]);
     send(
-        &harness.server,
+        server,
         crate::post("/oauth/token", Some(&web_basic()), &body),
     )
     .await

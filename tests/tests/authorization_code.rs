@@ -704,3 +704,55 @@ async fn malformed_requests_are_pages_not_panics() {
         assert!(answer.headers.get("location").is_none(), "{query}");
     }
 }
+
+#[tokio::test]
+async fn the_purge_removes_expired_codes_and_pushed_requests() {
+    use oauth_endpoints::purge::PurgeOptions;
+    use oauth_endpoints::store::{AuthorizationKind, AuthorizationStore};
+    let store = oauth_endpoints::store::MemoryStore::new();
+    let clock = oauth_endpoints::clock::ManualClock::new(oauth_endpoints_tests::START);
+    let server = oauth_endpoints::AuthorizationServer::builder()
+        .issuer(ISSUER)
+        .store(store.clone())
+        .clock(clock.clone())
+        .with_state(oauth_endpoints::authorization::AuthorizationCodeFlow::new(
+            store.clone(),
+            oauth_endpoints_tests::authorize::header_user,
+        ))
+        .build()
+        .unwrap();
+    for client in oauth_endpoints_tests::authorize::clients() {
+        server.clients().save(&client).await.unwrap();
+    }
+    let harness = Harness {
+        server,
+        store: store.clone(),
+        clock: clock.clone(),
+    };
+    let code = web_code(&harness).await;
+    let hash = oauth_endpoints::secret::TokenHash::of(&code);
+    let options = PurgeOptions::default().with_grace(std::time::Duration::ZERO);
+    assert_eq!(
+        harness.server.purge_expired(&options).await.unwrap().purged,
+        0
+    );
+    assert!(
+        store
+            .find_authorization(&hash, AuthorizationKind::Code)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    clock.advance(std::time::Duration::from_secs(61));
+    assert_eq!(
+        harness.server.purge_expired(&options).await.unwrap().purged,
+        1
+    );
+    assert!(
+        store
+            .find_authorization(&hash, AuthorizationKind::Code)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

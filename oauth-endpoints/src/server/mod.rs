@@ -141,6 +141,12 @@ impl AuthorizationServer {
             .map(|(document, _)| document)
     }
 
+    /// The value of type `T` given to the builder with `.with_state(value)`, as endpoints see it
+    /// through [`Context::state`].
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.inner.shared.state.get()
+    }
+
     /// The annotated endpoints and grant types left out because the server's setup lacks what
     /// they need (their `check_setup`), with the reason; each was also logged at `build()`.
     pub fn unmounted(&self) -> &[Unmounted] {
