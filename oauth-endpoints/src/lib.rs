@@ -1,5 +1,5 @@
-//! The token-endpoint side of an OAuth 2.0 authorization server, built around a declarative
-//! endpoint registry.
+//! The token-endpoint side of an OAuth 2.0 authorization server, with the authorization code
+//! grant for applications that sign users in, built around a declarative endpoint registry.
 //!
 //! Annotate an endpoint type with [`oauth_endpoint`] (a grant type with [`oauth_grant`]);
 //! [`AuthorizationServer::builder`] collects every annotated type linked into the program,
@@ -13,8 +13,8 @@
 //! | --- | --- |
 //! | [`server`] | the server, its builder, routes, configuration, `OAuthService` (feature `tower`) |
 //! | [`endpoint`], [`endpoints`] | writing an endpoint; the built-in token, revocation, introspection and metadata endpoints |
-//! | [`grant`] | writing a grant type; the built-in `client_credentials` and `refresh_token` |
-//! | [`authorization`] | the authorization endpoint's rules (RFC 6749 §4.1): PKCE (RFC 7636), registered redirect URIs |
+//! | [`grant`] | writing a grant type; the built-in `authorization_code`, `client_credentials` and `refresh_token` |
+//! | [`authorization`] | the authorization code grant (RFC 6749 §4.1): the sign-in hook, the authorization and pushed request endpoints, PKCE (RFC 7636), redirect URIs |
 //! | [`client`], [`client_auth`] | registered clients; client authentication (RFC 6749 §2.3) |
 //! | [`store`] | the store traits, [`MemoryStore`](store::MemoryStore), `SqliteStore` (feature `sqlite`), `PgStore` (feature `postgres`) |
 //! | [`token`], [`secret`], [`scope`] | token records and issuing; hashes and random values; scopes |

@@ -22,9 +22,11 @@ pub struct Options {
     #[arg(long, env = "OAUTH_CLIENTS", conflicts_with = "demo_client")]
     pub clients: Option<PathBuf>,
 
-    /// Create a throwaway demo client (`demo-client`, a new random secret printed once) for
-    /// trying the server. It is deleted, with its tokens, at the next start without this flag.
-    /// Always on with `--store memory` unless `--clients` is given.
+    /// Demo mode: create a throwaway demo client (`demo-client`, a new random secret printed
+    /// once) for trying the server, and mount the authorization code flow with a DEMO user
+    /// anyone can sign in as. The client is deleted, with its tokens, at the next start without
+    /// this flag. Always on with `--store memory` unless `--clients` is given. Never in a
+    /// deployment.
     #[arg(long, env = "OAUTH_DEMO_CLIENT")]
     pub demo_client: bool,
 
