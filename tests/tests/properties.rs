@@ -476,3 +476,71 @@ fn memory_and_sqlite_stores_follow_the_model() {
         });
     });
 }
+
+/// Any authorization request, with parameters drawn from good, hostile and malformed values, as
+/// a signed-in user or nobody: never a 5xx; a redirect goes only to a registered redirect URI
+/// (with `iss`) or to the sign-in page, never elsewhere (RFC 6749 §4.1.2.1, RFC 9700 §4.1); a
+/// code goes out only with a valid PKCE challenge.
+#[test]
+fn any_authorization_request_is_answered_without_leaving_the_registered_uris() {
+    use oauth_endpoints_tests::authorize::{
+        CHALLENGE, ISSUER, WEB_REDIRECT, authorize_get, harness,
+    };
+    let rt = runtime();
+    let harness = rt.block_on(harness());
+    let config = ProptestConfig {
+        cases: 256,
+        ..ProptestConfig::default()
+    };
+    let value = prop_oneof![
+        Just(String::new()),
+        Just("web".to_owned()),
+        Just("spa".to_owned()),
+        Just("code".to_owned()),
+        Just("token".to_owned()),
+        Just("S256".to_owned()),
+        Just("plain".to_owned()),
+        Just("query".to_owned()),
+        Just("fragment".to_owned()),
+        Just(WEB_REDIRECT.to_owned()),
+        Just("https://evil.example/cb".to_owned()),
+        Just(format!("{WEB_REDIRECT}/../x")),
+        Just("http://127.0.0.1:8/callback".to_owned()),
+        Just(CHALLENGE.to_owned()),
+        Just("urn:ietf:params:oauth:request_uri:x".to_owned()),
+        "[ -~]{0,12}",
+        any::<String>(),
+    ];
+    let name = prop_oneof![
+        Just("client_id"),
+        Just("redirect_uri"),
+        Just("response_type"),
+        Just("response_mode"),
+        Just("scope"),
+        Just("state"),
+        Just("code_challenge"),
+        Just("code_challenge_method"),
+        Just("request_uri"),
+    ];
+    proptest!(config, |(params in vec((name, value), 0..9), signed_in in prop::bool::ANY)| {
+        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let user = signed_in.then_some("alice");
+        let answer = rt.block_on(send(&harness.server, authorize_get(&pairs, user)));
+        prop_assert!(answer.status.as_u16() < 500, "{:?} -> {}", pairs, answer.status);
+        if let Some(location) = answer.header("location") {
+            let registered = location.starts_with(&format!("{WEB_REDIRECT}?"))
+                || location.starts_with("https://app.example/other?")
+                || location.starts_with("http://127.0.0.1/callback?")
+                || location.starts_with("http://127.0.0.1:8/callback?");
+            prop_assert!(
+                registered || location.starts_with("/login?next="),
+                "{:?} -> {}", pairs, location
+            );
+            if registered {
+                let iss = format!("iss={}", ISSUER.replace(':', "%3A").replace('/', "%2F"));
+                prop_assert!(location.contains(&iss), "{}", location);
+                prop_assert!(!location.contains("code="), "a GET never issues a code: {}", location);
+            }
+        }
+    });
+}
