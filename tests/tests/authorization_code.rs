@@ -247,6 +247,14 @@ async fn the_consent_page_cannot_be_framed_nor_cached() {
             .unwrap()
             .contains("frame-ancestors 'none'")
     );
+    // The answer to the form redirects to the client: `form-action` allows its origin (browsers
+    // apply it to the redirect), and nothing else.
+    assert!(
+        answer
+            .header("content-security-policy")
+            .unwrap()
+            .contains("form-action 'self' https://app.example;")
+    );
     assert_eq!(answer.header("cache-control"), Some("no-store"));
     let cookie = answer.header("set-cookie").unwrap();
     assert!(

@@ -27,7 +27,9 @@ pub struct Consent<'a> {
 ///
 /// The server sends it with `Content-Type: text/html; charset=utf-8`, `Cache-Control:
 /// no-store`, `X-Frame-Options: DENY` and a `Content-Security-Policy` with
-/// `frame-ancestors 'none'` and `form-action 'self'` (no inline scripts), and sets the CSRF
+/// `frame-ancestors 'none'` and `form-action` limited to this server and the client's redirect
+/// URI's origin (browsers apply it to the redirect that follows the form; no inline scripts),
+/// and sets the CSRF
 /// cookie the hidden field matches: an application's page gets the same protection. Render it
 /// with a template engine that escapes what it writes (the client id and scope come from the
 /// request). Closures `Fn(&Consent<'_>) -> String` implement it.

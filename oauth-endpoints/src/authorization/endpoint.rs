@@ -157,7 +157,7 @@ async fn answer(cx: &Context, page: &Page, request: &Request<Bytes>) -> Answer {
             action: page.path(),
             hidden: &hidden,
         });
-        return Ok(page.html(StatusCode::OK, html));
+        return Ok(page.html(StatusCode::OK, html, Some(&checked.redirect_uri)));
     };
     if !page.csrf_holds(&form) {
         tracing::warn!(

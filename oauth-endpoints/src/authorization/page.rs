@@ -90,8 +90,16 @@ impl Page {
         matches && !self.foreign
     }
 
-    /// `html` as a page: the security headers, and the CSRF cookie when it is new.
-    pub(crate) fn html(&self, status: StatusCode, html: String) -> Response<Bytes> {
+    /// `html` as a page: the security headers, and the CSRF cookie when it is new. A page whose
+    /// form's answer redirects to a client names that client's `redirect_uri` as
+    /// `form_target`: browsers apply `form-action` to the redirects that follow a form post
+    /// (Chromium does), so the policy must allow its origin besides `'self'`.
+    pub(crate) fn html(
+        &self,
+        status: StatusCode,
+        html: String,
+        form_target: Option<&str>,
+    ) -> Response<Bytes> {
         let mut response = Response::new(Bytes::from(html));
         *response.status_mut() = status;
         let headers = response.headers_mut();
@@ -102,13 +110,17 @@ impl Page {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        headers.insert(
-            CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-                 frame-ancestors 'none'; base-uri 'none'",
-            ),
+        let form_action = match form_target.and_then(csp_source) {
+            Some(source) => format!("'self' {source}"),
+            None => "'self'".to_owned(),
+        };
+        let policy = format!(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; \
+             frame-ancestors 'none'; base-uri 'none'"
         );
+        if let Ok(value) = HeaderValue::from_str(&policy) {
+            headers.insert(CONTENT_SECURITY_POLICY, value);
+        }
         if self.presented.is_none() {
             let cookie = Cookie::build((CSRF_COOKIE, self.token.as_str()))
                 .path(self.path.as_str())
@@ -129,8 +141,31 @@ impl Page {
         self.html(
             status,
             document(title, html! { p.error role="alert" { (text) } }).into_string(),
+            None,
         )
     }
+}
+
+/// The CSP source (CSP3 §2.3.1) allowing redirects to `uri`: its origin (`https://host:port`)
+/// for a hierarchical URI, its scheme (`com.example.app:`) for a native app's private-use one.
+/// `None` for anything holding a character a source cannot (which a registered redirect URI
+/// does not: they are checked at registration), so no policy can be injected through it.
+fn csp_source(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once(':')?;
+    let source = match rest.strip_prefix("//") {
+        Some(hierarchical) => {
+            let authority = hierarchical
+                .split(['/', '?', '#'])
+                .next()
+                .filter(|authority| !authority.is_empty())?;
+            format!("{scheme}://{authority}")
+        }
+        None => format!("{scheme}:"),
+    };
+    source
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"+-.:/[]".contains(&b))
+        .then_some(source)
 }
 
 /// A `303 See Other` to `uri` with `params` added to its query (RFC 6749 §3.1.2 keeps an
@@ -207,6 +242,25 @@ mod tests {
             response.headers()[LOCATION],
             "https://app.example/cb?tenant=a&code=x%20y%26z&state=s%2F%C3%A9"
         );
+    }
+
+    #[test]
+    fn the_form_may_lead_to_the_clients_origin_and_nowhere_else() {
+        assert_eq!(
+            csp_source("https://app.example:8443/cb?x=1").as_deref(),
+            Some("https://app.example:8443")
+        );
+        assert_eq!(
+            csp_source("http://[::1]:5000/cb").as_deref(),
+            Some("http://[::1]:5000")
+        );
+        assert_eq!(
+            csp_source("com.example.app:/oauth").as_deref(),
+            Some("com.example.app:")
+        );
+        assert_eq!(csp_source("https://a.example;script-src *"), None);
+        assert_eq!(csp_source("https://a.example 'unsafe-inline'/"), None);
+        assert_eq!(csp_source("https:///path"), None);
     }
 
     #[test]
