@@ -100,11 +100,10 @@ fn tour(addr: std::net::SocketAddr, prepared: &Prepared) -> String {
     let (start, page) = (url("device_authorization"), url("device_verification"));
     let (token, revoke) = (url("token"), url("revocation"));
     let mut out = String::from("device flow (RFC 8628):\n");
-    if prepared.server.config().issuer.is_none() {
-        out.push_str(
-            "  note: no issuer is configured, so the device authorization endpoint cannot tell \
-             users where to go; pass --issuer\n",
-        );
+    if prepared.server.route("device_authorization").is_none() {
+        // The add-on refused this setup (say, no issuer): the banner lists why.
+        out.push_str("  not mounted on this server (see `not mounted` above); pass --issuer\n");
+        return out;
     }
     let client = match &prepared.demo {
         Some(_) => DEMO_DEVICE,

@@ -1,7 +1,8 @@
 //! The device authorization endpoint of the `device-flow` add-on (RFC 8628 §3.1, §3.2): its
-//! answer, its place in the metadata document, client authentication, and what it says when
-//! the server lacks an issuer or the `DeviceFlow` state. Dispatched directly, with a manual
-//! clock. (Its limits are in `device_flow_limits.rs`.)
+//! answer, its place in the metadata document, client authentication, and that a server
+//! lacking an issuer, the `DeviceFlow` state or its user hook mounts none of the add-on (rather
+//! than endpoints answering 500 at each request). Dispatched directly, with a manual clock.
+//! (Its limits are in `device_flow_limits.rs`.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Fixtures.
 
@@ -9,16 +10,20 @@
 mod default_fixture;
 #[path = "device_flow_common/fixture.rs"]
 mod fixture;
+#[path = "device_flow_common/unmounted.rs"]
+mod unmounted;
 #[path = "device_flow_common/user.rs"]
 mod user;
 
-use device_flow::{DeviceFlow, DeviceStatus, GRANT_TYPE, MemoryDeviceStore, UserCode};
+use device_flow::{DeviceFlow, DeviceStatus, FixedUser, GRANT_TYPE, MemoryDeviceStore, UserCode};
 use oauth_endpoints::secret::TokenHash;
 use oauth_endpoints_tests::{Harness, START, basic, post};
 use serde_json::json;
 
 use default_fixture::fixture;
 use fixture::{ISSUER, clients};
+use unmounted::assert_nothing_mounted;
+use user::USER;
 
 #[tokio::test]
 async fn device_authorization_answers_as_section_3_2_says() {
@@ -82,6 +87,14 @@ async fn discovery_publishes_the_endpoint_and_the_grant() {
     let page = f.h.server.route("device_verification").unwrap();
     assert_eq!(page.path(), "/device");
     assert_eq!(page.methods(), [http::Method::GET, http::Method::POST]);
+    // Configured, nothing of the add-on is left out.
+    let unmounted = f.h.server.unmounted();
+    assert!(
+        unmounted.iter().all(|u| u.name != "device_authorization"
+            && u.name != "device_verification"
+            && u.name != GRANT_TYPE),
+        "{unmounted:?}"
+    );
 }
 
 #[tokio::test]
@@ -124,24 +137,30 @@ async fn device_authorization_authenticates_clients_as_section_3_1_says() {
 }
 
 #[tokio::test]
-async fn without_an_issuer_or_state_the_endpoint_says_what_is_missing() {
-    let h = Harness::with(&clients(), |builder| {
-        builder.with_state(DeviceFlow::new(MemoryDeviceStore::new()))
-    })
+async fn without_an_issuer_or_state_nothing_half_working_is_mounted() {
+    // No issuer (nor verification_uri): devices could not tell users where to go.
+    assert_nothing_mounted(
+        |builder| {
+            builder.with_state(
+                DeviceFlow::new(MemoryDeviceStore::new()).with_users(FixedUser::new(USER)),
+            )
+        },
+        "give the builder `.issuer(...)`, or the flow `DeviceFlow::verification_uri(...)`",
+    )
     .await;
-    let answer = h
-        .send(post("/oauth/device_authorization", None, "client_id=tv"))
-        .await;
-    answer.assert_error(500, "server_error");
-    assert!(answer.str("error_description").unwrap().contains("issuer"));
 
     // An explicit verification_uri needs no issuer.
     let h = Harness::with(&clients(), |builder| {
         builder.with_state(
-            DeviceFlow::new(MemoryDeviceStore::new()).verification_uri("https://example.com/go"),
+            DeviceFlow::new(MemoryDeviceStore::new())
+                .with_users(FixedUser::new(USER))
+                .verification_uri("https://example.com/go"),
         )
     })
     .await;
+    assert!(h.server.route("device_authorization").is_some());
+    assert!(h.server.route("device_verification").is_some());
+    assert!(h.server.grants().contains(GRANT_TYPE));
     let answer = h
         .send(post("/oauth/device_authorization", None, "client_id=tv"))
         .await;
@@ -151,7 +170,36 @@ async fn without_an_issuer_or_state_the_endpoint_says_what_is_missing() {
     );
 
     // No DeviceFlow at all.
-    let h = Harness::with(&clients(), |builder| builder.issuer(ISSUER)).await;
+    assert_nothing_mounted(
+        |builder| builder.issuer(ISSUER),
+        "no DeviceFlow state: give the builder `.with_state(DeviceFlow::new(store)",
+    )
+    .await;
+
+    // A DeviceFlow without a user hook: nobody could approve (see also device_flow_page.rs).
+    assert_nothing_mounted(
+        |builder| {
+            builder
+                .issuer(ISSUER)
+                .with_state(DeviceFlow::new(MemoryDeviceStore::new()))
+        },
+        "DeviceFlow::with_users",
+    )
+    .await;
+}
+
+/// What `check_setup` cannot see: an application that leaves the verification page out, with no
+/// `verification_uri` to send users elsewhere. The endpoint then says so at each request.
+#[tokio::test]
+async fn without_the_page_or_a_verification_uri_the_endpoint_says_so() {
+    let h = Harness::with(&clients(), |builder| {
+        builder
+            .issuer(ISSUER)
+            .with_state(DeviceFlow::new(MemoryDeviceStore::new()).with_users(FixedUser::new(USER)))
+            .exclude("device_verification")
+    })
+    .await;
+    assert!(h.server.route("device_authorization").is_some());
     let answer = h
         .send(post("/oauth/device_authorization", None, "client_id=tv"))
         .await;
@@ -160,6 +208,6 @@ async fn without_an_issuer_or_state_the_endpoint_says_what_is_missing() {
         answer
             .str("error_description")
             .unwrap()
-            .contains("DeviceFlow")
+            .contains("verification_uri")
     );
 }

@@ -1,6 +1,6 @@
 //! The verification page of the `device-flow` add-on (RFC 8628 §3.3): code entry, what it
 //! shows and how it escapes it, its headers, the double-submit CSRF cookie, `Sec-Fetch-Site`,
-//! and the application's user hook. Dispatched directly, with a manual clock. (A real browser
+//! and the application's user hook (without one, nothing is mounted). Dispatched directly, with a manual clock. (A real browser
 //! drives it in `device_flow_browser.rs`.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Fixtures.
@@ -15,13 +15,17 @@ mod fixture;
 mod flow;
 #[path = "device_flow_common/poll.rs"]
 mod poll;
+#[path = "device_flow_common/unmounted.rs"]
+mod unmounted;
 #[path = "device_flow_common/user.rs"]
 mod user;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use device_flow::{CSRF_COOKIE, DeviceStatus, FixedUser, GRANT_TYPE, MemoryDeviceStore};
+use device_flow::{
+    CSRF_COOKIE, DeviceFlow, DeviceStatus, FixedUser, GRANT_TYPE, MemoryDeviceStore,
+};
 use http::Request;
 use http::header::COOKIE;
 use oauth_endpoints::Client;
@@ -29,8 +33,9 @@ use oauth_endpoints_tests::{form, post};
 
 use csrf::hidden_csrf;
 use default_fixture::fixture;
-use fixture::fixture_with;
+use fixture::{ISSUER, fixture_with};
 use flow::{html, set_cookie};
+use unmounted::assert_nothing_mounted;
 use user::USER;
 
 /// Form fields of a page submission.
@@ -191,31 +196,17 @@ async fn the_form_is_protected_against_cross_site_request_forgery() {
 
 #[tokio::test]
 async fn the_page_needs_the_applications_user_hook() {
-    // No hook: a clear error, nothing approved.
-    let f = fixture_with(MemoryDeviceStore::new(), |flow| flow).await;
-    let flow = f.start("tv").await;
-    let page = f
-        .get_page(&format!("?user_code={}", flow.user_code), None)
-        .await;
-    assert_eq!(page.status, 500);
-    assert!(html(&page).contains("DeviceFlow::with_users"));
-    let cookie = set_cookie(&page);
-    let csrf = cookie.split_once('=').unwrap().1.to_owned();
-    let answer = f
-        .post_page(
-            Some(&cookie),
-            &[
-                ("csrf", &csrf),
-                ("user_code", &flow.user_code),
-                ("action", "approve"),
-            ],
-        )
-        .await;
-    assert_eq!(answer.status, 500);
-    assert_eq!(
-        f.stored(&flow.device_code).await.status,
-        DeviceStatus::Pending
-    );
+    // No hook: nobody could approve, so nothing is mounted: not the page, nor the endpoint
+    // that would hand out codes nobody can approve (no flow can start), nor the grant.
+    assert_nothing_mounted(
+        |builder| {
+            builder
+                .issuer(ISSUER)
+                .with_state(DeviceFlow::new(MemoryDeviceStore::new()))
+        },
+        "DeviceFlow::with_users",
+    )
+    .await;
 
     // A hook that finds nobody signed in: sign in first.
     let f = fixture_with(MemoryDeviceStore::new(), |flow| {

@@ -1,10 +1,12 @@
 //! [`DeviceFlow`]: the add-on's settings and store, handed to the server with
-//! `.with_state(...)` and read by its endpoints and grant through `cx.state()`.
+//! `.with_state(...)` and read by its endpoints and grant through `cx.state()`; and the rule,
+//! checked once at `build()`, that decides whether they are mounted at all.
 
 use std::fmt;
 use std::time::Duration;
 
 use http::{StatusCode, Uri};
+use oauth_endpoints::server::Setup;
 use oauth_endpoints::{Context, OAuthError};
 
 use crate::limiter::AttemptLimiter;
@@ -15,6 +17,16 @@ use crate::user::{CurrentUser, Users};
 pub const VERIFICATION_ENDPOINT: &str = "device_verification";
 
 /// The device flow's configuration and state.
+///
+/// The add-on's endpoints and grant are mounted only on a server that can complete the flow,
+/// as checked once at `build()`: one given a `DeviceFlow` with `.with_state(...)`, whose flow
+/// has a user hook ([`DeviceFlow::with_users`]: without one nobody could ever approve a
+/// device), and that has an issuer or a [`DeviceFlow::verification_uri`] (to tell users where to
+/// go). Otherwise none of the three is mounted: they answer 404 like any unknown path, are not
+/// in the metadata document, and
+/// [`AuthorizationServer::unmounted`](oauth_endpoints::AuthorizationServer::unmounted) lists
+/// each with the reason (also logged at `build()`), which `.require_endpoint(...)` or
+/// `.require_grant(...)` turns into a build error.
 ///
 /// ```
 /// use std::time::Duration;
@@ -70,8 +82,8 @@ impl DeviceFlow {
     /// [`DeviceFlow::max_pending_per_client`]).
     pub const DEFAULT_MAX_PENDING_PER_CLIENT: u32 = 100;
 
-    /// A device flow keeping its state in `store`, with the defaults and no user hook (the
-    /// verification page then refuses to approve anything; see [`DeviceFlow::with_users`]).
+    /// A device flow keeping its state in `store`, with the defaults and no user hook: give it
+    /// one with [`DeviceFlow::with_users`], or the server mounts none of the add-on's endpoints.
     pub fn new(store: impl DeviceStore) -> Self {
         let (max, window) = Self::DEFAULT_MAX_CODE_ENTRIES;
         Self {
@@ -85,7 +97,9 @@ impl DeviceFlow {
         }
     }
 
-    /// Who the user at the verification page is (RFC 8628 §3.3).
+    /// Who the user at the verification page is (RFC 8628 §3.3). Required: without a hook
+    /// nobody could approve a device, so the server leaves the add-on's endpoints and grant
+    /// out (see [`DeviceFlow`]).
     #[must_use]
     pub fn with_users(mut self, hook: impl CurrentUser) -> Self {
         self.users = Some(Users::new(hook));
@@ -107,7 +121,8 @@ impl DeviceFlow {
     }
 
     /// The `verification_uri` to publish instead of the issuer's origin followed by the
-    /// verification page's path (e.g. a short URL that redirects there).
+    /// verification page's path (e.g. a short URL that redirects there). With it, the flow needs
+    /// no issuer.
     #[must_use]
     pub fn verification_uri(mut self, uri: impl Into<String>) -> Self {
         self.verification_uri = Some(uri.into());
@@ -162,12 +177,44 @@ impl DeviceFlow {
         self.users.as_ref()
     }
 
-    /// The `DeviceFlow` the application gave the server, or a clear error.
+    /// The `DeviceFlow` the application gave the server, if it can complete a flow there: the
+    /// rule of [`Endpoint::check_setup`](oauth_endpoints::Endpoint::check_setup) of both
+    /// endpoints and of [`Grant::check_setup`](oauth_endpoints::Grant::check_setup) of the
+    /// grant, so the three are mounted together or not at all. `Err` is the reason
+    /// [`AuthorizationServer::unmounted`](oauth_endpoints::AuthorizationServer::unmounted)
+    /// reports, naming what to give the builder.
+    pub(crate) fn of_setup<'a>(setup: &'a Setup<'_>) -> Result<&'a Self, String> {
+        let flow = setup.state::<Self>().ok_or_else(|| {
+            "no DeviceFlow state: give the builder \
+             `.with_state(DeviceFlow::new(store).with_users(hook))`"
+                .to_owned()
+        })?;
+        if flow.users.is_none() {
+            return Err(
+                "the DeviceFlow has no user hook, so nobody could approve a device: give it one \
+                 with `DeviceFlow::with_users(hook)`"
+                    .to_owned(),
+            );
+        }
+        if flow.verification_uri.is_none() && setup.config().issuer.is_none() {
+            return Err(
+                "the server has no issuer to build the verification_uri from, so devices could \
+                 not tell users where to go: give the builder `.issuer(...)`, or the flow \
+                 `DeviceFlow::verification_uri(...)`"
+                    .to_owned(),
+            );
+        }
+        Ok(flow)
+    }
+
+    /// The `DeviceFlow` the application gave the server, or a clear error. Unreachable from the
+    /// add-on's endpoints and grant, which are not mounted without it ([`DeviceFlow::of_setup`]),
+    /// but kept as an error rather than a panic.
     pub(crate) fn of(cx: &Context) -> Result<&Self, OAuthError> {
         cx.state::<Self>().ok_or_else(|| {
             server_error(
                 "the device flow is not configured: give the server builder \
-                 .with_state(DeviceFlow::new(store))",
+                 .with_state(DeviceFlow::new(store).with_users(hook))",
             )
         })
     }
@@ -175,6 +222,11 @@ impl DeviceFlow {
     /// Where users go (RFC 8628 §3.2 `verification_uri`): the configured URI, or the issuer's
     /// origin followed by the verification page's path. The request's `Host` header is never
     /// used: a client could make it point users anywhere.
+    ///
+    /// A missing issuer is refused at `build()` ([`DeviceFlow::of_setup`]); what remains
+    /// possible here is an application that left the verification page out (`.exclude(...)`,
+    /// `.only(...)`) without setting [`DeviceFlow::verification_uri`]: a 500 `server_error`
+    /// that says so.
     pub(crate) fn verification_uri_for(&self, cx: &Context) -> Result<String, OAuthError> {
         if let Some(uri) = &self.verification_uri {
             return Ok(uri.clone());

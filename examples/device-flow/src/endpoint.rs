@@ -5,6 +5,7 @@ use http::{Request, StatusCode};
 use oauth_endpoints::endpoint::json_response;
 use oauth_endpoints::form::Form;
 use oauth_endpoints::secret::{TokenHash, generate_secret};
+use oauth_endpoints::server::Setup;
 use oauth_endpoints::{Context, Endpoint, EndpointResult, OAuthError, oauth_endpoint};
 use serde::Serialize;
 
@@ -18,6 +19,11 @@ const USER_CODE_ATTEMPTS: usize = 5;
 
 /// `device_authorization` at `/oauth/device_authorization` (POST), published in the metadata
 /// document as `device_authorization_endpoint` (RFC 8628 §4).
+///
+/// Mounted only when the server can complete the flow: a [`DeviceFlow`] state with a user hook,
+/// and an issuer or [`DeviceFlow::verification_uri`] (see [`DeviceFlow`]). Otherwise
+/// [`AuthorizationServer::unmounted`](oauth_endpoints::AuthorizationServer::unmounted) lists it
+/// with the reason, and its path answers 404.
 ///
 /// - Client authentication as the token endpoint (§3.1, RFC 6749 §2.3): `client_secret_basic`,
 ///   `client_secret_post`, or `none` with `client_id` for public clients, which most devices
@@ -152,5 +158,11 @@ impl Endpoint for DeviceAuthorizationEndpoint {
                 interval: authorization.interval,
             },
         ))
+    }
+
+    /// Mounted only with a complete [`DeviceFlow`]: the state, its user hook, and an issuer or
+    /// a `verification_uri`. The add-on's endpoints and grant share this rule.
+    fn check_setup(&self, setup: &mut Setup<'_>) -> Result<(), String> {
+        DeviceFlow::of_setup(setup).map(|_| ())
     }
 }

@@ -7,6 +7,7 @@ use http::StatusCode;
 use oauth_endpoints::form::Form;
 use oauth_endpoints::grant::REFRESH_TOKEN;
 use oauth_endpoints::secret::TokenHash;
+use oauth_endpoints::server::Setup;
 use oauth_endpoints::token::TokenRequest;
 use oauth_endpoints::{Client, Context, EndpointResult, Grant, OAuthError, oauth_grant};
 
@@ -15,6 +16,12 @@ use crate::store::{DeviceStatus, PollOutcome};
 
 /// `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4) at the token
 /// endpoint, which has already authenticated the client and checked its `grant_types`.
+///
+/// Registered only when the server can complete the flow, as the add-on's endpoints are (see
+/// [`DeviceFlow`]): otherwise it is not in `grant_types_supported`, the token endpoint answers
+/// `unsupported_grant_type`, and
+/// [`AuthorizationServer::unmounted`](oauth_endpoints::AuthorizationServer::unmounted) lists it
+/// with the reason.
 ///
 /// - `device_code` is required (`invalid_request`). An unknown code, or one issued to another
 ///   client, is `invalid_grant` (RFC 6749 §5.2), and the other client's request is left
@@ -98,5 +105,11 @@ impl Grant for DeviceCodeGrant {
                 )),
             },
         }
+    }
+
+    /// Registered only with a complete [`DeviceFlow`]: the state, its user hook, and an issuer or
+    /// a `verification_uri`. The add-on's endpoints and grant share this rule.
+    fn check_setup(&self, setup: &mut Setup<'_>) -> Result<(), String> {
+        DeviceFlow::of_setup(setup).map(|_| ())
     }
 }

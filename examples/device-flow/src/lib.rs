@@ -14,7 +14,14 @@
 //!
 //! The application gives the server a [`DeviceFlow`] (the store, a [`CurrentUser`] hook, the
 //! timings) with `.with_state(...)`, and lets clients opt in by listing [`GRANT_TYPE`] in their
-//! `grant_types`:
+//! `grant_types`. The three are mounted only when the flow is configured, as checked once at
+//! `build()` (each one's `check_setup`): a `DeviceFlow` state, with a user hook
+//! ([`DeviceFlow::with_users`]), on a server with an issuer (or a
+//! [`DeviceFlow::verification_uri`]). A server that lacks any of these exposes none of them:
+//! their paths answer 404, the metadata document and `grant_types_supported` leave them out,
+//! and `server.unmounted()` lists each with the reason, naming what to give the builder (it is
+//! logged at `build()` too); `.require_endpoint("device_authorization")` makes that a build
+//! error:
 //!
 //! ```
 //! use device_flow::{DeviceFlow, FixedUser, GRANT_TYPE, MemoryDeviceStore};
@@ -40,6 +47,22 @@
 //!     server.metadata().unwrap()["device_authorization_endpoint"],
 //!     "https://auth.example.com/oauth/device_authorization"
 //! );
+//!
+//! // No user hook: nobody could approve a device, so nothing half-working is mounted.
+//! let bare = AuthorizationServer::builder()
+//!     .issuer("https://auth.example.com")
+//!     .with_state(DeviceFlow::new(MemoryDeviceStore::new()))
+//!     .build()
+//!     .unwrap();
+//! assert!(bare.route("device_authorization").is_none());
+//! assert!(bare.route("device_verification").is_none());
+//! assert!(!bare.grants().contains(GRANT_TYPE));
+//! let left_out = bare
+//!     .unmounted()
+//!     .iter()
+//!     .find(|u| u.name == "device_authorization")
+//!     .unwrap();
+//! assert!(left_out.reason.contains("DeviceFlow::with_users"));
 //! # }
 //! ```
 //!

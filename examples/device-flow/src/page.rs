@@ -8,8 +8,9 @@
 //! - `POST /device` with `user_code`, `action` (`approve` or `deny`) and `csrf` records the
 //!   decision, only for a pending, unexpired request.
 //! - The user is whoever the application's [`CurrentUser`](crate::CurrentUser) hook says; with
-//!   no hook configured the page says so (500) and approves nothing, and with nobody signed in
-//!   it asks the user to sign in (401).
+//!   nobody signed in it asks the user to sign in (401). Without a hook
+//!   ([`DeviceFlow::with_users`](crate::DeviceFlow::with_users)) the page is not mounted at all,
+//!   nor the rest of the add-on (see [`DeviceFlow`](crate::DeviceFlow)).
 //! - Cross-site request forgery: a double-submit token. The page sets a random 256-bit token in
 //!   a `device_csrf` cookie (`HttpOnly; SameSite=Strict`, `Secure` when the issuer is `https`,
 //!   scoped to the page's path) and repeats it in a hidden `csrf` field; a POST is accepted
@@ -49,6 +50,7 @@ use http::{Method, Request, Response, StatusCode};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use oauth_endpoints::form::Form;
 use oauth_endpoints::secret::{SecretHash, generate_secret};
+use oauth_endpoints::server::Setup;
 use oauth_endpoints::{Context, Endpoint, EndpointResult, OAuthError, oauth_endpoint};
 
 use crate::config::DeviceFlow;
@@ -64,6 +66,11 @@ pub const CSRF_FIELD: &str = "csrf";
 /// §3.3. GET shows the code form (`?user_code=` pre-fills it, §3.3.1); POST looks the code up,
 /// then approves or denies, behind a double-submit CSRF cookie and a wrong-code limiter (§5.1).
 /// It does not authenticate clients: the user comes from the application's hook.
+///
+/// Mounted only when the server can complete the flow: a [`DeviceFlow`] state with a user hook,
+/// and an issuer or [`DeviceFlow::verification_uri`] (see [`DeviceFlow`]). Otherwise
+/// [`AuthorizationServer::unmounted`](oauth_endpoints::AuthorizationServer::unmounted) lists it
+/// with the reason, and its path answers 404.
 #[derive(Debug, Default)]
 #[oauth_endpoint(
     name = "device_verification",
@@ -91,6 +98,12 @@ impl Endpoint for VerificationPage {
             }
         };
         Ok(answer.unwrap_or_else(|response| response))
+    }
+
+    /// Mounted only with a complete [`DeviceFlow`]: the state, its user hook, and an issuer or
+    /// a `verification_uri`. The add-on's endpoints and grant share this rule.
+    fn check_setup(&self, setup: &mut Setup<'_>) -> Result<(), String> {
+        DeviceFlow::of_setup(setup).map(|_| ())
     }
 }
 
@@ -322,7 +335,8 @@ async fn submit(
     })
 }
 
-/// The user from the application's hook, or the page that says why there is none.
+/// The user from the application's hook, or the page that says why there is none. (A missing
+/// hook is refused at `build()`, [`DeviceFlow::of_setup`]: its 500 page is a safety net.)
 async fn signed_in(
     flow: &DeviceFlow,
     page: &PageContext,

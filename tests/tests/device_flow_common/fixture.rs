@@ -14,7 +14,8 @@
 //!   the user signed in;
 //! - `flow.rs` (needs `fixture`, `csrf`): starting a flow and deciding it through the page;
 //! - `poll.rs` (needs `fixture`): polling the token endpoint;
-//! - `pg.rs`: a PostgreSQL device store in a fresh schema.
+//! - `pg.rs`: a PostgreSQL device store in a fresh schema;
+//! - `unmounted.rs` (needs `fixture`): asserting that a server mounts none of the add-on.
 
 use device_flow::{DeviceFlow, DeviceStore, Devices, GRANT_TYPE};
 use oauth_endpoints::Client;
