@@ -69,6 +69,7 @@ pub mod form;
 pub mod grant;
 pub mod hooks;
 mod integration;
+pub mod keys;
 mod metadata;
 pub mod purge;
 #[cfg(feature = "throttle")]
