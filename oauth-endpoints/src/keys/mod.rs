@@ -164,3 +164,78 @@ impl fmt::Debug for KeySet {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Claims {
+        sub: String,
+        exp: u64,
+    }
+
+    fn claims(exp: u64) -> Claims {
+        Claims {
+            sub: "alice".into(),
+            exp,
+        }
+    }
+
+    #[test]
+    fn what_a_key_signs_verifies_with_the_set_and_after_rotation() {
+        for algorithm in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa] {
+            let old = SigningKey::generate(algorithm).unwrap_or_else(|e| panic!("{e}"));
+            let keys = KeySet::new(old.clone());
+            let token = keys.sign("at+jwt", &claims(100)).unwrap_or_default();
+            assert_eq!(keys.verify::<Claims>(&token, "at+jwt", 99), Ok(claims(100)));
+            // Rotation: a new active key; the old one's tokens still verify.
+            let rotated = KeySet::new(
+                SigningKey::generate(SigningAlgorithm::Es256).unwrap_or_else(|e| panic!("{e}")),
+            )
+            .with_previous(old.clone());
+            assert_eq!(
+                rotated.verify::<Claims>(&token, "at+jwt", 99),
+                Ok(claims(100))
+            );
+            let newer = rotated.sign("at+jwt", &claims(100)).unwrap_or_default();
+            let header = jsonwebtoken::decode_header(&newer).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(header.kid.as_deref(), Some(rotated.active().kid()));
+            // Dropped from the set: no longer verifies.
+            let without = KeySet::new(rotated.active().clone());
+            assert_eq!(
+                without.verify::<Claims>(&token, "at+jwt", 99),
+                Err(InvalidJwt("unknown kid"))
+            );
+        }
+    }
+
+    #[test]
+    fn typ_expiry_and_tampering_are_refused() {
+        let keys = KeySet::new(
+            SigningKey::generate(SigningAlgorithm::Es256).unwrap_or_else(|e| panic!("{e}")),
+        );
+        let token = keys.sign("at+jwt", &claims(100)).unwrap_or_default();
+        assert!(keys.verify::<Claims>(&token, "jwt", 99).is_err());
+        assert!(keys.verify::<Claims>(&token, "at+jwt", 100).is_err());
+        let mut tampered = token.clone();
+        tampered.insert(token.find('.').map_or(0, |i| i + 3), 'A');
+        assert!(keys.verify::<Claims>(&tampered, "at+jwt", 99).is_err());
+        assert!(keys.verify::<Claims>("not.a.jwt", "at+jwt", 99).is_err());
+    }
+
+    #[test]
+    fn the_kid_is_the_thumbprint_and_debug_hides_the_key() {
+        let key = SigningKey::generate(SigningAlgorithm::EdDsa).unwrap_or_else(|e| panic!("{e}"));
+        let jwk = serde_json::to_value(key.public_jwk()).unwrap_or_default();
+        assert_eq!(jwk["kid"], key.kid());
+        assert_eq!(jwk["crv"], "Ed25519");
+        assert!(jwk.get("d").is_none());
+        assert_eq!(key.kid().len(), 43);
+        let debug = format!("{key:?}");
+        assert!(
+            debug.contains(key.kid()) && !debug.contains("encoding"),
+            "{debug}"
+        );
+    }
+}

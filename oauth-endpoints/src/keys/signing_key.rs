@@ -2,8 +2,13 @@
 
 use std::fmt;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
-use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, KeyAlgorithm,
+    OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse, ThumbprintHash,
+};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use rand::RngCore;
 
@@ -109,10 +114,27 @@ impl SigningKey {
             let der = ed
                 .to_pkcs8_der()
                 .map_err(|_| InvalidKey("cannot encode an Ed25519 key"))?;
-            (
+            if algorithm.is_some_and(|wanted| wanted != SigningAlgorithm::EdDsa) {
+                return Err(InvalidKey("the key does not fit the algorithm asked for"));
+            }
+            // jsonwebtoken derives no JWK from an Ed25519 key (it panics): RFC 8037 §2 by hand
+            // is two members.
+            let public = Jwk {
+                common: CommonParameters {
+                    key_algorithm: Some(KeyAlgorithm::EdDSA),
+                    ..CommonParameters::default()
+                },
+                algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                    key_type: OctetKeyPairType::OctetKeyPair,
+                    curve: EllipticCurve::Ed25519,
+                    x: URL_SAFE_NO_PAD.encode(ed.verifying_key().as_bytes()),
+                }),
+            };
+            return Ok(Self::with_public(
                 SigningAlgorithm::EdDsa,
                 EncodingKey::from_ed_der(der.as_bytes()),
-            )
+                public,
+            ));
         } else if let Ok(rsa) = EncodingKey::from_rsa_pem(pem.as_bytes()) {
             let algorithm = match algorithm {
                 Some(SigningAlgorithm::Ps256) => SigningAlgorithm::Ps256,
@@ -130,19 +152,24 @@ impl SigningKey {
         Self::new(found, encoding)
     }
 
+    /// An ECDSA or RSA key, whose public JWK jsonwebtoken derives.
     fn new(algorithm: SigningAlgorithm, encoding: EncodingKey) -> Result<Self, InvalidKey> {
-        let mut public = Jwk::from_encoding_key(&encoding, algorithm.jose())
+        let public = Jwk::from_encoding_key(&encoding, algorithm.jose())
             .map_err(|_| InvalidKey("cannot derive the public key"))?;
+        Ok(Self::with_public(algorithm, encoding, public))
+    }
+
+    fn with_public(algorithm: SigningAlgorithm, encoding: EncodingKey, mut public: Jwk) -> Self {
         // RFC 7638: the thumbprint covers the key's required members only.
         let kid = public.thumbprint(ThumbprintHash::SHA256);
         public.common.key_id = Some(kid.clone());
         public.common.public_key_use = Some(PublicKeyUse::Signature);
-        Ok(Self {
+        Self {
             algorithm,
             encoding,
             public,
             kid,
-        })
+        }
     }
 
     /// The algorithm.
@@ -167,7 +194,6 @@ impl SigningKey {
 
 /// PKCS#8 DER as PEM.
 fn pkcs8_pem(der: &[u8]) -> String {
-    use base64::Engine;
     let body = base64::engine::general_purpose::STANDARD.encode(der);
     let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
     for line in body.as_bytes().chunks(64) {
