@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use crate::keys::KeySet;
+use crate::token::AccessTokenFormat;
+
 /// The scope a Bearer token needs to call the introspection endpoint unless configured otherwise.
 pub const DEFAULT_INTROSPECTION_SCOPE: &str = "introspection";
 
@@ -38,6 +41,14 @@ pub struct ServerConfig {
     /// The scope a Bearer token must carry to call the introspection endpoint. Default
     /// `introspection`.
     pub introspection_scope: String,
+    /// The keys JWTs are signed with and the JWKS publishes, when set.
+    pub signing_keys: Option<KeySet>,
+    /// What access tokens look like for clients that set nothing of their own. Default
+    /// opaque.
+    pub access_token_format: AccessTokenFormat,
+    /// The `aud` of JWT access tokens issued without a resource indicator (RFC 9068 §3: a
+    /// default resource indicator). Default: the issuer identifier.
+    pub access_token_audience: Option<String>,
 }
 
 impl ServerConfig {
@@ -58,6 +69,9 @@ impl Default for ServerConfig {
             scopes_supported: None,
             service_documentation: None,
             metadata_fields: serde_json::Map::new(),
+            signing_keys: None,
+            access_token_format: AccessTokenFormat::Opaque,
+            access_token_audience: None,
         }
     }
 }

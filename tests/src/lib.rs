@@ -5,6 +5,7 @@
 
 pub mod authorize;
 pub mod contract;
+pub mod jose;
 pub mod pg;
 
 /// The README's Rust examples, compiled and run as doctests.

@@ -16,7 +16,7 @@ use crate::hooks::TokenIntrospected;
 use crate::oauth_endpoint;
 use crate::response::json_bytes_response;
 use crate::secret::{Id, TokenHash};
-use crate::token::{TokenKind, TokenRecord};
+use crate::token::{ACCESS_TOKEN_TYP, TokenKind, TokenRecord};
 
 /// The one inactive answer (RFC 7662 §2.2): unknown, expired, revoked, malformed and
 /// not-permitted tokens all get exactly these bytes, so a caller cannot tell them apart (§4).
@@ -74,6 +74,22 @@ async fn introspect(cx: &Context, caller: &Client, form: &Form) -> EndpointResul
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let hint = form.get("token_type_hint").and_then(TokenKind::from_hint);
+    // A JWT access token (RFC 9068 §4) is checked for its signature, key and type first: a
+    // forged or foreign one is inactive without a store lookup. Then its stored record decides,
+    // as for an opaque token, so a revoked JWT is inactive.
+    if token.bytes().filter(|&b| b == b'.').count() == 2
+        && let Some(keys) = &cx.config().signing_keys
+        && keys
+            .verify::<serde::de::IgnoredAny>(token, ACCESS_TOKEN_TYP, cx.now())
+            .is_err()
+    {
+        cx.hooks().token_introspected(&TokenIntrospected {
+            caller,
+            token: None,
+            active: false,
+        });
+        return Ok(inactive());
+    }
     let record = cx.tokens().find(&TokenHash::of(token), hint).await?;
     let mut active = record
         .as_ref()

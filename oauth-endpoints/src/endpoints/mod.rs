@@ -4,6 +4,7 @@
 //! [`authorization`](crate::authorization) and are named here too.
 
 mod introspection;
+mod jwks;
 mod metadata;
 mod revocation;
 mod token;
@@ -11,6 +12,7 @@ mod token;
 pub use crate::authorization::{AuthorizationEndpoint, PushedAuthorizationEndpoint};
 pub use crate::metadata::WELL_KNOWN_PATH;
 pub use introspection::{INACTIVE, IntrospectionEndpoint};
+pub use jwks::JwksEndpoint;
 pub use metadata::MetadataEndpoint;
 pub use revocation::RevocationEndpoint;
 pub use token::TokenEndpoint;

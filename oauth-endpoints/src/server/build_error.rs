@@ -20,6 +20,13 @@ pub enum BuildError {
         /// The name required.
         name: String,
     },
+    /// Access tokens are to be JWTs, but the server has no signing keys or no issuer (the
+    /// `iss` every JWT carries).
+    #[error(
+        "access tokens as JWTs need signing keys (`.signing_keys(...)`) and an issuer \
+         (`.issuer(...)`)"
+    )]
+    JwtWithoutKeys,
     /// `require_endpoint` or `require_grant` names an endpoint or grant type that is linked but
     /// was left out: its `check_setup` refused the server's setup.
     #[error("{0}")]

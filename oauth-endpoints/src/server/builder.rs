@@ -256,6 +256,45 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// The keys the server signs JWTs with (JWT access tokens, RFC 9068) and publishes at the
+    /// `jwks` endpoint (mounted with them, `jwks_uri` in the metadata). The active key signs;
+    /// older ones stay for verification until what they signed expires.
+    ///
+    /// ```
+    /// use oauth_endpoints::AuthorizationServer;
+    /// use oauth_endpoints::keys::{KeySet, SigningAlgorithm, SigningKey};
+    /// use oauth_endpoints::token::AccessTokenFormat;
+    ///
+    /// let key = SigningKey::generate(SigningAlgorithm::Es256).unwrap();
+    /// let server = AuthorizationServer::builder()
+    ///     .issuer("https://auth.example.com")
+    ///     .signing_keys(KeySet::new(key))
+    ///     .access_token_format(AccessTokenFormat::Jwt)
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(server.route("jwks").is_some());
+    /// ```
+    pub fn signing_keys(mut self, keys: crate::keys::KeySet) -> Self {
+        self.config.signing_keys = Some(keys);
+        self
+    }
+
+    /// What access tokens look like for clients that set nothing of their own: opaque (the
+    /// default) or JWTs (RFC 9068, which needs [`signing_keys`](Self::signing_keys) and an
+    /// issuer: `build()` fails without them). JWTs stay revocable: they are stored like opaque
+    /// tokens, and introspection checks the store after the signature.
+    pub fn access_token_format(mut self, format: crate::token::AccessTokenFormat) -> Self {
+        self.config.access_token_format = format;
+        self
+    }
+
+    /// The `aud` of JWT access tokens issued without an audience of their own (RFC 9068 §3:
+    /// the default resource indicator). Default: the issuer identifier.
+    pub fn access_token_audience(mut self, audience: impl Into<String>) -> Self {
+        self.config.access_token_audience = Some(audience.into());
+        self
+    }
+
     /// Access token lifetime (default one hour).
     pub fn access_token_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.config.access_token_ttl = ttl;
@@ -449,6 +488,11 @@ impl AuthorizationServerBuilder {
             #[cfg(feature = "throttle")]
             throttle,
         } = self;
+        if config.access_token_format == crate::token::AccessTokenFormat::Jwt
+            && (config.signing_keys.is_none() || config.issuer.is_none())
+        {
+            return Err(BuildError::JwtWithoutKeys);
+        }
         let mut setup = Setup {
             state: &state,
             config: &config,

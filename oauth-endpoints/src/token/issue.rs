@@ -12,7 +12,7 @@ use crate::clock::UnixTime;
 use crate::response::json_response;
 use crate::scope::Scope;
 use crate::secret::{Id, TokenHash, generate_token};
-use crate::token::{TokenKind, TokenRecord};
+use crate::token::{AccessTokenFormat, TokenKind, TokenRecord};
 
 /// What to issue: for which client, with which scope, subject and audience, and whether a
 /// refresh token comes with the access token.
@@ -38,6 +38,8 @@ pub struct TokenRequest {
     pub(crate) refresh_token: bool,
     pub(crate) grant_id: Option<Id>,
     pub(crate) refresh_expires_at: Option<UnixTime>,
+    /// The access token's format, when not the server's.
+    pub(crate) format: Option<AccessTokenFormat>,
 }
 
 impl TokenRequest {
@@ -52,7 +54,16 @@ impl TokenRequest {
             refresh_token: false,
             grant_id: None,
             refresh_expires_at: None,
+            format: None,
         }
+    }
+
+    /// Issues the access token in `format` rather than the server's
+    /// ([`ServerConfig::access_token_format`](crate::server::ServerConfig::access_token_format)).
+    #[must_use]
+    pub fn with_access_token_format(mut self, format: AccessTokenFormat) -> Self {
+        self.format = Some(format);
+        self
     }
 
     /// The resource owner the token acts for (`sub`, RFC 7662 §2.2).
@@ -169,6 +180,20 @@ impl IssuedTokens {
     /// The refresh token value, if one was issued.
     pub fn refresh_token(&self) -> Option<&str> {
         self.refresh_token.as_deref()
+    }
+
+    /// Replaces the access token's value with a JWT of its record (RFC 9068 §2), signed by
+    /// `jwt`; the record's hash follows the new value.
+    pub(crate) fn sign_access_token(&mut self, jwt: &crate::token::jwt::JwtAccessTokens) {
+        match jwt.sign(&self.access) {
+            Ok(value) => {
+                self.access.hash = TokenHash::of(&value);
+                self.access_token = value;
+            }
+            // Signing a well-formed record with a key that loaded cannot fail; if it does, the
+            // opaque token (already minted, hash consistent) is issued and the operator told.
+            Err(error) => tracing::error!(%error, "a JWT access token could not be signed"),
+        }
     }
 
     /// The access token's record.

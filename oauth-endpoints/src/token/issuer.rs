@@ -5,7 +5,8 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::store::{StoreError, Tokens};
-use crate::token::{IssuedTokens, TokenRequest};
+use crate::token::jwt::JwtAccessTokens;
+use crate::token::{AccessTokenFormat, IssuedTokens, TokenRequest};
 
 /// Mints tokens with the server's lifetimes and clock, and stores them.
 ///
@@ -18,22 +19,46 @@ pub struct TokenIssuer {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) access_ttl: u64,
     pub(crate) refresh_ttl: u64,
+    /// The server's access token format, and the signer when JWTs are possible.
+    pub(crate) format: AccessTokenFormat,
+    pub(crate) jwt: Option<JwtAccessTokens>,
 }
 
 impl TokenIssuer {
     pub(crate) fn new(tokens: Tokens, clock: Arc<dyn Clock>, config: &ServerConfig) -> Self {
+        let jwt = match (&config.signing_keys, &config.issuer) {
+            (Some(keys), Some(issuer)) => Some(JwtAccessTokens::new(
+                keys.clone(),
+                issuer,
+                config.access_token_audience.as_deref(),
+            )),
+            _ => None,
+        };
         Self {
             tokens,
             clock,
             access_ttl: config.access_token_ttl.as_secs(),
             refresh_ttl: config.refresh_token_ttl.as_secs(),
+            format: config.access_token_format,
+            jwt,
         }
     }
 
     /// Mints tokens without storing them (store them yourself, e.g. with
     /// [`Tokens::rotate_refresh_token`](crate::store::Tokens::rotate_refresh_token)).
+    ///
+    /// The access token is a JWT (RFC 9068) when the request's format, else the server's, is
+    /// [`AccessTokenFormat::Jwt`] and the server has signing keys and an issuer (the builder
+    /// refuses JWTs without them).
     pub fn mint(&self, request: &TokenRequest) -> IssuedTokens {
-        IssuedTokens::mint(request, self.clock.now(), self.access_ttl, self.refresh_ttl)
+        let mut issued =
+            IssuedTokens::mint(request, self.clock.now(), self.access_ttl, self.refresh_ttl);
+        if request.format.unwrap_or(self.format) == AccessTokenFormat::Jwt
+            && let Some(jwt) = &self.jwt
+        {
+            issued.sign_access_token(jwt);
+        }
+        issued
     }
 
     /// Mints tokens and stores their records in one store call. Fails with
@@ -51,6 +76,7 @@ impl std::fmt::Debug for TokenIssuer {
         f.debug_struct("TokenIssuer")
             .field("access_ttl", &self.access_ttl)
             .field("refresh_ttl", &self.refresh_ttl)
+            .field("format", &self.format)
             .finish_non_exhaustive()
     }
 }

@@ -3,9 +3,11 @@
 mod format;
 mod issue;
 mod issuer;
+pub(crate) mod jwt;
 mod record;
 
 pub use format::AccessTokenFormat;
 pub use issue::{IssuedTokens, TokenRequest};
 pub use issuer::TokenIssuer;
+pub use jwt::ACCESS_TOKEN_TYP;
 pub use record::{TokenKind, TokenRecord};
