@@ -18,7 +18,7 @@ instructions() {
         >/dev/null | awk '/I +refs:/ {gsub(",", "", $NF); print $NF}'
 }
 printf '%-20s %14s\n' scenario "instr/dispatch"
-for scenario in ${SCENARIOS:-introspect-active introspect-unknown revoke token route-4 route-1000}; do
+for scenario in ${SCENARIOS:-introspect-active introspect-unknown introspect-jwt revoke token token-jwt route-4 route-1000}; do
     build="$(instructions "$scenario" "$COUNT" build)"
     full="$(instructions "$scenario" "$COUNT" dispatch)"
     awk -v s="$scenario" -v b="$build" -v f="$full" -v n="$COUNT" \

@@ -19,8 +19,9 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, StatusCode};
 use oauth_endpoints::AuthorizationServer;
+use oauth_endpoints::keys::SigningAlgorithm;
 use oauth_endpoints_bench::{
-    basic, block_on, introspect, issue, post, probe_server, scope, server,
+    basic, block_on, introspect, issue, jwt_server, post, probe_server, scope, server,
 };
 
 /// Dispatches `requests` one after the other and returns the time it took.
@@ -127,6 +128,53 @@ fn token_request(c: &mut Criterion) {
     });
 }
 
+/// JWT access tokens (RFC 9068) next to opaque ones: issuance signs, introspection verifies the
+/// signature before the store lookup.
+fn jwt_tokens(c: &mut Criterion) {
+    let authorization = basic();
+    for algorithm in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa] {
+        let server = jwt_server(algorithm);
+        let request = || {
+            post(
+                "/oauth/token",
+                &authorization,
+                "grant_type=client_credentials&scope=read".to_owned(),
+            )
+        };
+        check(&server, request(), StatusCode::OK, "access_token");
+        c.bench_function(
+            &format!("token/client_credentials_jwt_{}", algorithm.as_str()),
+            |b| {
+                b.iter_custom(|iters| {
+                    let requests = (0..iters).map(|_| request()).collect();
+                    let elapsed = run(&server, requests);
+                    purge(&server);
+                    elapsed
+                });
+            },
+        );
+        let token = issue(&server, scope("read"));
+        assert_eq!(token.matches('.').count(), 2, "a JWT");
+        check(
+            &server,
+            introspect(&authorization, &token),
+            StatusCode::OK,
+            r#""active":true"#,
+        );
+        c.bench_function(
+            &format!("introspect/active_jwt_{}", algorithm.as_str()),
+            |b| {
+                b.iter_custom(|iters| {
+                    let requests = (0..iters)
+                        .map(|_| introspect(&authorization, &token))
+                        .collect();
+                    run(&server, requests)
+                });
+            },
+        );
+    }
+}
+
 fn route_lookup(c: &mut Criterion) {
     for endpoints in [4, 1_000] {
         let server = probe_server(endpoints);
@@ -144,6 +192,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = introspection, revocation, token_request, route_lookup
+    targets = introspection, revocation, token_request, jwt_tokens, route_lookup
 }
 criterion_main!(benches);

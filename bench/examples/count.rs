@@ -26,8 +26,9 @@ use std::hint::black_box;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use oauth_endpoints::AuthorizationServer;
+use oauth_endpoints::keys::SigningAlgorithm;
 use oauth_endpoints_bench::{
-    basic, block_on, introspect, issue, post, probe_server, scope, server,
+    basic, block_on, introspect, issue, jwt_server, post, probe_server, scope, server,
 };
 
 /// Builds the next request of a scenario.
@@ -38,7 +39,7 @@ fn main() {
     let (Some(scenario), Some(count), Some(mode)) = (args.get(1), args.get(2), args.get(3)) else {
         println!(
             "usage: count SCENARIO COUNT build|dispatch\nscenarios: introspect-active \
-             introspect-unknown revoke token route-4 route-1000"
+             introspect-unknown introspect-jwt revoke token token-jwt route-4 route-1000"
         );
         return;
     };
@@ -70,6 +71,24 @@ fn main() {
         ),
         "token" => (
             server(),
+            Box::new(move |_| {
+                post(
+                    "/oauth/token",
+                    &authorization,
+                    "grant_type=client_credentials&scope=read".to_owned(),
+                )
+            }),
+        ),
+        "introspect-jwt" => {
+            let server = jwt_server(SigningAlgorithm::Es256);
+            let token = issue(&server, scope("read"));
+            (
+                server,
+                Box::new(move |_| introspect(&authorization, &token)),
+            )
+        }
+        "token-jwt" => (
+            jwt_server(SigningAlgorithm::Es256),
             Box::new(move |_| {
                 post(
                     "/oauth/token",

@@ -19,9 +19,10 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, Request};
+use oauth_endpoints::keys::{KeySet, SigningAlgorithm, SigningKey};
 use oauth_endpoints::scope::Scope;
 use oauth_endpoints::store::MemoryStore;
-use oauth_endpoints::token::TokenRequest;
+use oauth_endpoints::token::{AccessTokenFormat, TokenRequest};
 use oauth_endpoints::{AuthorizationServer, AuthorizationServerBuilder, Client};
 
 /// The benchmark client's id.
@@ -84,6 +85,22 @@ pub fn server_with(builder: AuthorizationServerBuilder, store: MemoryStore) -> A
 /// The default server (every built-in endpoint) over a fresh memory store.
 pub fn server() -> AuthorizationServer {
     server_with(AuthorizationServer::builder(), MemoryStore::new())
+}
+
+/// The default server issuing JWT access tokens (RFC 9068) signed with a new key of
+/// `algorithm`, over a fresh memory store.
+pub fn jwt_server(algorithm: SigningAlgorithm) -> AuthorizationServer {
+    let key = match SigningKey::generate(algorithm) {
+        Ok(key) => key,
+        Err(error) => panic!("cannot make a signing key: {error}"),
+    };
+    server_with(
+        AuthorizationServer::builder()
+            .issuer("https://bench.example.com")
+            .signing_keys(KeySet::new(key))
+            .access_token_format(AccessTokenFormat::Jwt),
+        MemoryStore::new(),
+    )
 }
 
 /// Issues an access token to the benchmark client with `scope`, as the token endpoint would,

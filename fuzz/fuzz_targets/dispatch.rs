@@ -555,7 +555,9 @@ impl TokenStore for SyntaxCheckingStore {
 async fn run(input: Input) {
     let store = SyntaxCheckingStore(MemoryStore::new());
     let mut builder = AuthorizationServer::builder()
-        .store(store)
+        .client_store(store.clone())
+        .token_store(store.clone())
+        .assertion_store(store.0)
         .clock(ManualClock::new(NOW))
         .issuer("https://issuer.example")
         .body_limit(1024);
@@ -640,7 +642,7 @@ async fn snapshot(server: &AuthorizationServer, known: &Known) -> Vec<Option<Tok
         records.push(
             server
                 .tokens()
-                .find(value, None)
+                .find(&TokenHash::of(value), None)
                 .await
                 .expect("the memory store answers"),
         );

@@ -6,8 +6,8 @@ use quote::ToTokens;
 use syn::{Item, LitStr};
 
 use oauth_endpoints_rules::{
-    AUTH_METHODS, CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, METHODS, NONE, check_grant_type,
-    check_name, check_path, is_metadata_name, list_entries,
+    AUTH_METHODS, CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, METHODS, NONE, PRIVATE_KEY_JWT,
+    check_grant_type, check_name, check_path, is_metadata_name, list_entries,
 };
 
 use crate::args::{Args, Errors};
@@ -18,6 +18,7 @@ fn auth_method_variant(name: &str) -> Option<&'static str> {
         CLIENT_SECRET_BASIC => Some("ClientSecretBasic"),
         CLIENT_SECRET_POST => Some("ClientSecretPost"),
         NONE => Some("None"),
+        PRIVATE_KEY_JWT => Some("PrivateKeyJwt"),
         _ => None,
     }
 }

@@ -16,7 +16,7 @@ use crate::grant::Grants;
 use crate::hooks::Hooks;
 use crate::route::Route;
 use crate::state::StateMap;
-use crate::store::{Clients, Tokens};
+use crate::store::{Authorizations, Clients, Tokens};
 use crate::token::TokenIssuer;
 
 /// What every endpoint of one server shares.
@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub(crate) routes: Vec<Route>,
     pub(crate) clients: Clients,
     pub(crate) tokens: Tokens,
+    /// Where the `jti` of `private_key_jwt` assertions are remembered, if anywhere.
+    pub(crate) assertions: Option<Authorizations>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) grants: Grants,
     pub(crate) issuer: TokenIssuer,
@@ -101,6 +103,14 @@ impl Context {
     /// The token store.
     pub fn tokens(&self) -> &Tokens {
         &self.shared.tokens
+    }
+
+    /// The store that remembers the `jti` of `private_key_jwt` assertions until they expire
+    /// ([`AuthorizationStore::remember_once`](crate::store::AuthorizationStore::remember_once)),
+    /// if the server has one (see
+    /// [`AuthorizationServerBuilder::assertion_store`](crate::AuthorizationServerBuilder::assertion_store)).
+    pub fn assertions(&self) -> Option<&Authorizations> {
+        self.shared.assertions.as_ref()
     }
 
     /// The registered grant types.

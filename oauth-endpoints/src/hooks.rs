@@ -106,6 +106,16 @@ pub enum AuthFailure {
     WrongSecret,
     /// The client registered another method (`token_endpoint_auth_method`).
     MethodNotRegistered,
+    /// A `client_assertion` (`private_key_jwt`, RFC 7523 §2.2) that breaks a rule: which one.
+    InvalidAssertion(AssertionProblem),
+    /// A valid `client_assertion` whose `jti` this client already used while it was unexpired
+    /// (RFC 7523 §3 item 7): a replay, or a client that reuses its assertions.
+    AssertionReplayed,
+    /// A `client_assertion` reached a server that cannot check it: no issuer identifier (the
+    /// `aud` it must carry) or no store to remember `jti` values in
+    /// ([`AuthorizationServerBuilder::assertion_store`](crate::AuthorizationServerBuilder::assertion_store)).
+    /// A configuration problem: the server also logs it as a warning.
+    AssertionsUnavailable,
 }
 
 impl AuthFailure {
@@ -119,6 +129,78 @@ impl AuthFailure {
             Self::UnknownClient => "unknown_client",
             Self::WrongSecret => "wrong_secret",
             Self::MethodNotRegistered => "method_not_registered",
+            Self::InvalidAssertion(_) => "invalid_assertion",
+            Self::AssertionReplayed => "assertion_replayed",
+            Self::AssertionsUnavailable => "assertions_unavailable",
+        }
+    }
+
+    /// What is wrong with a refused `client_assertion`, for [`InvalidAssertion`](Self::InvalidAssertion).
+    pub fn assertion_problem(self) -> Option<AssertionProblem> {
+        match self {
+            Self::InvalidAssertion(problem) => Some(problem),
+            _ => None,
+        }
+    }
+}
+
+/// Why a `client_assertion` (`private_key_jwt`) was refused, for the operator: the client is
+/// answered `invalid_client` whatever the reason (RFC 7521 §4.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AssertionProblem {
+    /// `client_assertion_type` is not `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`,
+    /// or one of `client_assertion` and `client_assertion_type` is missing (RFC 7523 §2.2).
+    UnsupportedType,
+    /// Not one JWS in compact serialization with a JSON header and claims set (RFC 7515 §7.1,
+    /// RFC 7519 §7.2), or a header naming a critical extension (RFC 7515 §4.1.11).
+    Malformed,
+    /// An `alg` outside the allow-list (ES256, EdDSA, RS256, PS256): `none`, HMAC, ... (RFC 8725
+    /// §3.1).
+    DisallowedAlgorithm,
+    /// A `typ` that names another kind of JWT (RFC 8725 §3.11).
+    WrongType,
+    /// No registered key of the client has the header's `kid` (or, without a `kid`, the client
+    /// registered several keys), or the key does not fit the `alg`.
+    UnknownKey,
+    /// The signature does not verify with the client's key (RFC 7523 §3 item 9).
+    BadSignature,
+    /// `iss` or `sub` is missing, or they differ (RFC 7523 §3 items 1 and 2).
+    IssuerNotSubject,
+    /// The `client_id` parameter names another client than `sub` (RFC 7521 §4.2).
+    ClientIdMismatch,
+    /// `aud` is not the server's issuer identifier as its sole value (RFC 7523 §3 item 3 as
+    /// updated by draft-ietf-oauth-rfc7523bis).
+    WrongAudience,
+    /// `exp` is missing or has passed (RFC 7523 §3 item 4).
+    Expired,
+    /// `exp` is further ahead than the longest lifetime accepted
+    /// ([`MAX_ASSERTION_LIFETIME`](crate::client_auth::MAX_ASSERTION_LIFETIME)).
+    LifetimeTooLong,
+    /// `nbf` or `iat` is in the future, beyond the clock skew allowed (RFC 7523 §3 items 5
+    /// and 6).
+    NotYetValid,
+    /// No `jti`: the server could not refuse a replay (RFC 7523 §3 item 7).
+    NoJti,
+}
+
+impl AssertionProblem {
+    /// A short name for logs: `wrong_audience`, `expired`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnsupportedType => "unsupported_type",
+            Self::Malformed => "malformed",
+            Self::DisallowedAlgorithm => "disallowed_algorithm",
+            Self::WrongType => "wrong_type",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::IssuerNotSubject => "issuer_not_subject",
+            Self::ClientIdMismatch => "client_id_mismatch",
+            Self::WrongAudience => "wrong_audience",
+            Self::Expired => "expired",
+            Self::LifetimeTooLong => "lifetime_too_long",
+            Self::NotYetValid => "not_yet_valid",
+            Self::NoJti => "no_jti",
         }
     }
 }

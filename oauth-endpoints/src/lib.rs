@@ -18,6 +18,7 @@
 //! | [`client`], [`client_auth`] | registered clients; client authentication (RFC 6749 §2.3) |
 //! | [`store`] | the store traits, [`MemoryStore`](store::MemoryStore), `SqliteStore` (feature `sqlite`), `PgStore` (feature `postgres`) |
 //! | [`token`], [`secret`], [`scope`] | token records and issuing; hashes and random values; scopes |
+//! | [`resource`] | protecting your own routes with the server's access tokens (RFC 6750): `ResourceProtector`, `Principal`, the axum extractor and the tower layer |
 //! | [`hooks`], [`purge`], [`clock`], [`form`], [`syntax`] | policies and events; purging expired tokens; time; form parsing; value syntax |
 //!
 //! Features: `axum` (`server.into_router()`), `tower`, `tokio` (the background purger),
@@ -75,6 +76,7 @@ pub mod purge;
 #[cfg(feature = "throttle")]
 mod quota;
 mod registration;
+pub mod resource;
 mod response;
 mod route;
 pub mod scope;
@@ -129,8 +131,8 @@ pub use server::{AuthorizationServer, AuthorizationServerBuilder, BuildError};
 ///   `OPTIONS`. Default `POST`. Both lists separate their entries with commas, spaces or both
 ///   (`"GET, POST"`, `"GET POST"`).
 /// - `auth_methods`: the client authentication methods the endpoint accepts
-///   (`client_secret_basic`, `client_secret_post`, `none`; RFC 6749 §2.3). Default
-///   `client_secret_basic`.
+///   (`client_secret_basic`, `client_secret_post`, `none`; RFC 6749 §2.3; `private_key_jwt`,
+///   RFC 7523 §2.2). Default `client_secret_basic`.
 /// - `metadata`: the RFC 8414 metadata name under which the endpoint's URL is published.
 /// - `cors`: `true` to answer CORS preflights on the endpoint's path and accept cross-origin
 ///   requests from the origins each client allows (RFC 7009 §2.3): client authentication checks

@@ -5,6 +5,8 @@ use bytes::Bytes;
 use http::Uri;
 use serde_json::{Map, Value};
 
+use crate::client::ASSERTION_SIGNING_ALGORITHMS;
+use crate::client_auth::ClientAuthMethod;
 use crate::config::ServerConfig;
 use crate::grant::Grants;
 use crate::route::Route;
@@ -12,16 +14,24 @@ use crate::route::Route;
 /// The well-known path of RFC 8414 §3.
 pub const WELL_KNOWN_PATH: &str = "/.well-known/oauth-authorization-server";
 
-/// Endpoints whose accepted client authentication methods RFC 8414 §2 publishes, by metadata name.
-const AUTH_METHOD_KEYS: &[(&str, &str)] = &[
-    ("token_endpoint", "token_endpoint_auth_methods_supported"),
+/// Endpoints whose accepted client authentication methods RFC 8414 §2 publishes, by metadata
+/// name: the methods' key, and the key of the JWS algorithms accepted for `private_key_jwt`,
+/// which RFC 8414 §2 requires when the methods list it.
+const AUTH_METHOD_KEYS: &[(&str, &str, &str)] = &[
+    (
+        "token_endpoint",
+        "token_endpoint_auth_methods_supported",
+        "token_endpoint_auth_signing_alg_values_supported",
+    ),
     (
         "revocation_endpoint",
         "revocation_endpoint_auth_methods_supported",
+        "revocation_endpoint_auth_signing_alg_values_supported",
     ),
     (
         "introspection_endpoint",
         "introspection_endpoint_auth_methods_supported",
+        "introspection_endpoint_auth_signing_alg_values_supported",
     ),
 ];
 
@@ -95,13 +105,23 @@ pub(crate) fn document(
             name.into(),
             format!("{}{}", issuer.origin, route.path()).into(),
         );
-        if let Some((_, key)) = AUTH_METHOD_KEYS.iter().find(|(n, _)| *n == name) {
+        if let Some((_, key, algorithms)) = AUTH_METHOD_KEYS.iter().find(|(n, ..)| *n == name) {
             let methods: Vec<Value> = route
                 .auth_methods()
                 .iter()
                 .map(|m| m.as_str().into())
                 .collect();
             document.insert((*key).into(), methods.into());
+            // RFC 8414 §2: present whenever `private_key_jwt` is offered; never `none`.
+            if route
+                .auth_methods()
+                .contains(&ClientAuthMethod::PrivateKeyJwt)
+            {
+                document.insert(
+                    (*algorithms).into(),
+                    ASSERTION_SIGNING_ALGORITHMS.to_vec().into(),
+                );
+            }
         }
     }
     let grant_types: Vec<Value> = grants

@@ -221,9 +221,11 @@ impl AuthorizationServer {
     /// One bounded pass: batches of [`batch_size`](PurgeOptions::batch_size) token records
     /// expired more than the grace ago, repeated while a batch was full, at most
     /// [`max_batches`](PurgeOptions::max_batches) of them; then, on a server with an
-    /// [`AuthorizationCodeFlow`], one batch of its expired codes and pushed requests. The cut-off is taken once, at the
-    /// start of the pass. Between batches the pass yields to the executor, so it never holds a
-    /// worker for more than one batch.
+    /// [`AuthorizationCodeFlow`], one batch of its expired codes and pushed requests, and on a
+    /// server with an assertion store, one batch of the `private_key_jwt` assertion ids
+    /// remembered past their expiry. The cut-off is taken once, at the start of the pass.
+    /// Between batches the pass yields to the executor, so it never holds a worker for more
+    /// than one batch.
     ///
     /// Run it from any scheduler; with feature `tokio`,
     /// `spawn_purger` (feature `tokio`) runs it every interval.
@@ -238,7 +240,8 @@ impl AuthorizationServer {
     /// let server = AuthorizationServer::builder().build().unwrap();
     /// let options = PurgeOptions::default().with_grace(Duration::from_secs(600));
     /// let report = server.purge_expired(&options).await.unwrap();
-    /// assert_eq!((report.purged, report.batches, report.more), (0, 1, false));
+    /// // One batch of tokens, and one of assertion ids (the memory store keeps those too).
+    /// assert_eq!((report.purged, report.batches, report.more), (0, 2, false));
     /// # }
     /// ```
     pub async fn purge_expired(&self, options: &PurgeOptions) -> Result<PurgeReport, StoreError> {
@@ -265,6 +268,13 @@ impl AuthorizationServer {
                 .store()
                 .purge_expired(before, options.batch_size)
                 .await?;
+            report.batches += 1;
+            report.purged = report.purged.saturating_add(purged);
+            report.more |= purged >= options.batch_size;
+        }
+        // The `jti` of `private_key_jwt` assertions live minutes too: one batch a pass.
+        if let Some(assertions) = self.assertions() {
+            let purged = assertions.purge_expired(before, options.batch_size).await?;
             report.batches += 1;
             report.purged = report.purged.saturating_add(purged);
             report.more |= purged >= options.batch_size;

@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use oauth_endpoints::clock::ManualClock;
-use oauth_endpoints::store::{ClientStore, MemoryStore, SqliteStore, TokenStore};
+use oauth_endpoints::store::{
+    AuthorizationStore, ClientStore, MemoryStore, SqliteStore, TokenStore,
+};
 use oauth_endpoints::token::TokenKind;
 use oauth_endpoints::{AuthorizationServer, Client};
 use oauth_endpoints_tests::{START, basic, form, post, send};
@@ -322,7 +324,9 @@ fn kill<'a>(dead: &mut HashMap<&'a str, u64>, token: &'a str, at: u64) {
     *entry = (*entry).min(at);
 }
 
-fn server<S: ClientStore + TokenStore + Clone>(store: S) -> AuthorizationServer {
+fn server<S: ClientStore + TokenStore + AuthorizationStore + Clone>(
+    store: S,
+) -> AuthorizationServer {
     AuthorizationServer::builder()
         .store(store)
         .clock(ManualClock::new(START))

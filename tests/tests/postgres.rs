@@ -534,7 +534,7 @@ async fn instances_opening_at_once_create_the_schema_and_migrate_once() {
             .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
          ORDER BY table_name",
@@ -550,6 +550,7 @@ async fn instances_opening_at_once_create_the_schema_and_migrate_once() {
             "oauth_clients",
             "oauth_endpoints_migrations",
             "oauth_grants",
+            "oauth_replay_ids",
             "oauth_tokens"
         ]
     );
@@ -933,7 +934,9 @@ async fn a_database_of_the_first_schema_migrates_and_keeps_its_revoked_grants() 
          ALTER TABLE oauth_tokens DROP COLUMN successor; \
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_hash, \
          DROP COLUMN previous_secret_until, DROP COLUMN refresh_token_grace, \
-         DROP COLUMN redirect_uris, DROP COLUMN require_pushed_requests; DROP TABLE oauth_authorizations; \
+         DROP COLUMN redirect_uris, DROP COLUMN require_pushed_requests, \
+         DROP COLUMN jwks, DROP COLUMN access_token_format; \
+         DROP TABLE oauth_authorizations; DROP TABLE oauth_replay_ids; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 1;",
     )
     .execute(&mut connection)
@@ -982,7 +985,9 @@ async fn a_database_of_the_second_schema_migrates_to_the_grace_window() {
         "ALTER TABLE oauth_tokens DROP COLUMN successor; DROP INDEX oauth_tokens_subject; \
          ALTER TABLE oauth_clients DROP COLUMN refresh_token_grace, \
          DROP COLUMN previous_secret_hash, DROP COLUMN previous_secret_until, \
-         DROP COLUMN redirect_uris, DROP COLUMN require_pushed_requests; DROP TABLE oauth_authorizations; \
+         DROP COLUMN redirect_uris, DROP COLUMN require_pushed_requests, \
+         DROP COLUMN jwks, DROP COLUMN access_token_format; \
+         DROP TABLE oauth_authorizations; DROP TABLE oauth_replay_ids; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 2;",
     )
     .execute(&mut connection)

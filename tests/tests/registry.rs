@@ -249,7 +249,14 @@ fn routes_carry_auth_methods_metadata_and_source() {
     let server = AuthorizationServer::builder().build().unwrap();
 
     let revocation = server.route("custom-revocation").unwrap();
-    assert_eq!(revocation.auth_methods(), ClientAuthMethod::ALL);
+    assert_eq!(
+        revocation.auth_methods(),
+        [
+            ClientAuthMethod::ClientSecretBasic,
+            ClientAuthMethod::ClientSecretPost,
+            ClientAuthMethod::None
+        ]
+    );
     assert_eq!(revocation.metadata(), Some("custom_revocation_endpoint"));
 
     let hello = server.route("hello").unwrap();

@@ -181,7 +181,10 @@ async fn a_sqlite_file_of_the_first_schema_migrates_and_keeps_its_revoked_grants
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_until; \
          ALTER TABLE oauth_clients DROP COLUMN refresh_token_grace; \
          ALTER TABLE oauth_clients DROP COLUMN redirect_uris; \
-         ALTER TABLE oauth_clients DROP COLUMN require_pushed_requests; DROP TABLE oauth_authorizations; PRAGMA user_version = 1;",
+         ALTER TABLE oauth_clients DROP COLUMN require_pushed_requests; DROP TABLE oauth_authorizations; \
+         ALTER TABLE oauth_clients DROP COLUMN jwks; \
+         ALTER TABLE oauth_clients DROP COLUMN access_token_format; DROP TABLE oauth_replay_ids; \
+         PRAGMA user_version = 1;",
     )
     .execute(store.pool())
     .await
@@ -234,7 +237,10 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_hash; \
          ALTER TABLE oauth_clients DROP COLUMN previous_secret_until; \
          ALTER TABLE oauth_clients DROP COLUMN redirect_uris; \
-         ALTER TABLE oauth_clients DROP COLUMN require_pushed_requests; DROP TABLE oauth_authorizations; PRAGMA user_version = 2;",
+         ALTER TABLE oauth_clients DROP COLUMN require_pushed_requests; DROP TABLE oauth_authorizations; \
+         ALTER TABLE oauth_clients DROP COLUMN jwks; \
+         ALTER TABLE oauth_clients DROP COLUMN access_token_format; DROP TABLE oauth_replay_ids; \
+         PRAGMA user_version = 2;",
     )
     .execute(store.pool())
     .await
@@ -246,7 +252,7 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
         .fetch_one(store.pool())
         .await
         .expect("version");
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     let found = store.find_client("spa").await.expect("find");
     assert_eq!(found.map(|c| c.refresh_token_grace()), Some(None));
     let grace = Duration::from_secs(10);

@@ -13,9 +13,11 @@ use std::time::Duration;
 use http::Method;
 use oauth_endpoints::authorization::AuthorizationCodeFlow;
 use oauth_endpoints::client::SecretPolicy;
+use oauth_endpoints::keys::{KeySet, SigningAlgorithm, SigningKey};
 use oauth_endpoints::purge::PurgeOptions;
 use oauth_endpoints::secret::generate_secret;
 use oauth_endpoints::store::{MemoryStore, PgStore, SqliteStore, StoreError};
+use oauth_endpoints::token::AccessTokenFormat;
 use oauth_endpoints::{AuthorizationServer, AuthorizationServerBuilder, BuildError, Client};
 use tokio::net::TcpListener;
 
@@ -48,6 +50,14 @@ pub enum StartError {
     /// The registry is inconsistent.
     #[error(transparent)]
     Build(Box<BuildError>),
+    /// A signing key file is unreadable or not a key.
+    #[error("signing key {path}: {message}")]
+    SigningKey {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The address could not be bound.
     #[error("could not listen on {addr}: {source}")]
     Bind {
@@ -166,6 +176,10 @@ where
     if let Some(prefix) = &options.base_path {
         builder = builder.base_path(prefix);
     }
+    if let Some(keys) = signing_keys(options)? {
+        builder = builder.signing_keys(keys);
+    }
+    builder = builder.access_token_format(options.access_token_format);
     let choice = StoreChoice::parse(&options.store);
     let demo_wanted =
         clients.is_none() && (options.demo_client || choice == Some(StoreChoice::Memory));
@@ -240,6 +254,44 @@ where
         demo,
         demo_flow,
     })
+}
+
+/// The `--signing-key` files as a key set (the first active), or a key generated for
+/// development when JWT access tokens are asked for without one; `None` otherwise.
+fn signing_keys(options: &Options) -> Result<Option<KeySet>, StartError> {
+    let mut keys = Vec::new();
+    for path in &options.signing_keys {
+        let failed = |message: String| StartError::SigningKey {
+            path: path.clone(),
+            message,
+        };
+        let pem = std::fs::read_to_string(path).map_err(|error| failed(error.to_string()))?;
+        keys.push(SigningKey::from_pem(&pem, None).map_err(|error| failed(error.to_string()))?);
+    }
+    let mut keys = keys.into_iter();
+    let Some(active) = keys.next() else {
+        if options.access_token_format != AccessTokenFormat::Jwt {
+            return Ok(None);
+        }
+        let key = SigningKey::generate(SigningAlgorithm::Es256).map_err(|error| {
+            StartError::SigningKey {
+                path: PathBuf::from("(generated)"),
+                message: error.to_string(),
+            }
+        })?;
+        tracing::warn!(
+            kid = key.kid(),
+            "JWT access tokens are signed with a key generated at start-up: they stop verifying \
+             when the server stops, and other instances do not know it; pass --signing-key FILE"
+        );
+        return Ok(Some(KeySet::new(key)));
+    };
+    tracing::info!(
+        kid = active.kid(),
+        algorithm = active.algorithm().as_str(),
+        "signing key"
+    );
+    Ok(Some(keys.fold(KeySet::new(active), KeySet::with_previous)))
 }
 
 /// Mounts the authorization code flow with the DEMO user, its sign-in page and the demo

@@ -56,6 +56,22 @@ pub struct Options {
     /// §4.14.2 reuse detection on every second presentation).
     #[arg(long, env = "OAUTH_REFRESH_TOKEN_GRACE", default_value_t = 0)]
     pub refresh_token_grace: u64,
+
+    /// Access tokens as `opaque` values or `jwt`s (RFC 9068, signed with the signing keys and
+    /// published at the JWKS endpoint; still revocable through introspection).
+    #[arg(long, env = "OAUTH_ACCESS_TOKEN_FORMAT", default_value = "opaque")]
+    pub access_token_format: oauth_endpoints::token::AccessTokenFormat,
+
+    /// A PEM private key (P-256, Ed25519 or RSA) to sign JWTs with. Repeat it to rotate: the
+    /// first signs, the others stay in the JWKS so what they signed still verifies. With
+    /// `--access-token-format jwt` and no key, one is generated at start-up: for development
+    /// only, since its tokens stop verifying when the server stops.
+    #[arg(
+        long = "signing-key",
+        env = "OAUTH_SIGNING_KEYS",
+        value_delimiter = ','
+    )]
+    pub signing_keys: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for Options {
@@ -72,6 +88,8 @@ impl std::fmt::Debug for Options {
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("refresh_token_grace", &self.refresh_token_grace)
+            .field("access_token_format", &self.access_token_format)
+            .field("signing_keys", &self.signing_keys)
             .finish()
     }
 }

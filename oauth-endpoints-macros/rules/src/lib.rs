@@ -18,7 +18,12 @@ pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", 
 
 /// The client authentication methods an endpoint may accept (RFC 6749 §2.3), by their
 /// registered names (RFC 7591 §2).
-pub const AUTH_METHODS: &[&str] = &[CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, NONE];
+pub const AUTH_METHODS: &[&str] = &[
+    CLIENT_SECRET_BASIC,
+    CLIENT_SECRET_POST,
+    NONE,
+    PRIVATE_KEY_JWT,
+];
 
 /// `client_secret_basic`: HTTP Basic (RFC 6749 §2.3.1).
 pub const CLIENT_SECRET_BASIC: &str = "client_secret_basic";
@@ -28,6 +33,10 @@ pub const CLIENT_SECRET_POST: &str = "client_secret_post";
 
 /// `none`: a public client (RFC 7591 §2).
 pub const NONE: &str = "none";
+
+/// `private_key_jwt`: a JWT signed with one of the client's registered keys (RFC 7523 §2.2,
+/// RFC 7591 §2).
+pub const PRIVATE_KEY_JWT: &str = "private_key_jwt";
 
 /// The path rule: starts with `/`, printable ASCII without whitespace, no query or fragment.
 pub fn check_path(path: &str) -> Result<(), &'static str> {

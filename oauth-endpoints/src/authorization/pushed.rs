@@ -19,8 +19,8 @@ use crate::store::{AuthorizationKind, AuthorizationRecord};
 /// endpoint.
 ///
 /// - The client authenticates as at the token endpoint (RFC 9126 §2: `client_secret_basic`,
-///   `client_secret_post`, or `none` with `client_id` for a public client); the server's
-///   per-client throttle applies.
+///   `client_secret_post`, `private_key_jwt` whose `aud` is the issuer identifier, or `none`
+///   with `client_id` for a public client); the server's per-client throttle applies.
 /// - The body carries the authorization request's parameters (§2.1); `request_uri` among them
 ///   is `invalid_request`, and a `client_id` other than the authenticated client's too. They
 ///   pass the authorization endpoint's checks, whose errors are answered here as JSON
@@ -34,7 +34,7 @@ use crate::store::{AuthorizationKind, AuthorizationRecord};
     name = "pushed_authorization_request",
     path = "/oauth/par",
     methods = "POST",
-    auth_methods = "client_secret_basic client_secret_post none",
+    auth_methods = "client_secret_basic client_secret_post none private_key_jwt",
     metadata = "pushed_authorization_request_endpoint"
 )]
 pub struct PushedAuthorizationEndpoint;

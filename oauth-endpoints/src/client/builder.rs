@@ -4,13 +4,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::authorization::RedirectUri;
-use crate::client::{Client, ClientData, PreviousSecret, SecretPolicy};
+use crate::client::{Client, ClientData, ClientKeys, PreviousSecret, SecretPolicy};
 use crate::client_auth::ClientAuthMethod;
 use crate::config::DEFAULT_INTROSPECTION_SCOPE;
 use crate::grant::CLIENT_CREDENTIALS;
 use crate::scope::Scope;
 use crate::secret::SecretHash;
 use crate::syntax::is_vschar;
+use crate::token::AccessTokenFormat;
 
 /// A client that breaks a rule; names the RFC 7591 field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +46,9 @@ pub struct ClientBuilder {
     /// Redirect URIs as given to `with_redirect_uris`, parsed at `build`; `None` keeps the
     /// client's.
     redirect_uris: Option<Vec<String>>,
+    /// A JWK Set as given to `with_jwks` (`Some(None)`: `without_jwks`), checked at `build`;
+    /// `None` keeps the client's.
+    jwks: Option<Option<String>>,
 }
 
 impl ClientBuilder {
@@ -62,6 +66,8 @@ impl ClientBuilder {
                 redirect_uris: Vec::new(),
                 refresh_token_grace: None,
                 require_pushed_authorization_requests: false,
+                keys: None,
+                access_token_format: None,
             },
             credential,
         )
@@ -73,11 +79,14 @@ impl ClientBuilder {
             credential,
             policy: SecretPolicy::default(),
             redirect_uris: None,
+            jwks: None,
         }
     }
 
     /// Sets `token_endpoint_auth_method`: the one method this client must use. `none` is for
-    /// public clients only; `client_secret_*` for clients with a secret.
+    /// public clients only; `client_secret_*` for clients with a secret; `private_key_jwt` for
+    /// clients without a secret that registered their public keys
+    /// ([`with_jwks`](Self::with_jwks)).
     pub fn with_auth_method(mut self, method: ClientAuthMethod) -> Self {
         self.data.auth_method = method;
         self
@@ -147,6 +156,34 @@ impl ClientBuilder {
         self
     }
 
+    /// Sets `jwks` (RFC 7591 §2): the client's public keys, a JWK Set (RFC 7517 §5) as JSON
+    /// text, which a `private_key_jwt` client signs its assertions with. Checked at `build`:
+    /// a JSON object whose `keys` holds at least one public key, each an EC P-256, OKP Ed25519
+    /// or RSA (2048 bits or more) key usable with ES256, EdDSA, RS256 or PS256, without any
+    /// private member (`d`, ...); `use`, `key_ops` and `alg`, when present, must allow
+    /// verifying signatures with such an algorithm; several keys each have a distinct `kid`.
+    /// Stored as compact JSON ([`Client::jwks`]).
+    pub fn with_jwks(mut self, jwks: impl Into<String>) -> Self {
+        self.jwks = Some(Some(jwks.into()));
+        self
+    }
+
+    /// Removes the client's `jwks` (a `private_key_jwt` client cannot do without).
+    pub fn without_jwks(mut self) -> Self {
+        self.jwks = Some(None);
+        self
+    }
+
+    /// Sets the format of the client's access tokens (opaque or JWT, RFC 9068) over the
+    /// server's; `None` leaves it to the server.
+    pub fn with_access_token_format(
+        mut self,
+        format: impl Into<Option<AccessTokenFormat>>,
+    ) -> Self {
+        self.data.access_token_format = format.into();
+        self
+    }
+
     /// Replaces the client's secret with `secret`, checked by the policy at `build`. The old
     /// secret stops working (see [`with_previous_secret`](Self::with_previous_secret) for an
     /// overlap).
@@ -175,6 +212,10 @@ impl ClientBuilder {
     /// - `client_id` is non-empty `VSCHAR` (RFC 6749 A.1);
     /// - `none` goes with no secret, and `client_secret_*` with one (RFC 7591 §2): no client
     ///   can authenticate with its `client_id` alone unless it is public;
+    /// - `private_key_jwt` goes with no secret and with `jwks` (RFC 7523 §2.2): the keys it
+    ///   signs with;
+    /// - `jwks`, when set, holds public signature keys only (see
+    ///   [`with_jwks`](Self::with_jwks));
     /// - a plaintext secret passes the [`SecretPolicy`];
     /// - a public client may not introspect: neither `introspect_any_token` nor the
     ///   `introspection` scope (a public client proves nothing about itself, RFC 7662 §2.1, §4);
@@ -198,6 +239,17 @@ impl ClientBuilder {
             (ClientAuthMethod::None, _) => {
                 return invalid("client_secret", "a public client (`none`) has no secret");
             }
+            (ClientAuthMethod::PrivateKeyJwt, Credential::None)
+                if data.previous_secret.is_none() =>
+            {
+                None
+            }
+            (ClientAuthMethod::PrivateKeyJwt, _) => {
+                return invalid(
+                    "client_secret",
+                    "a `private_key_jwt` client has no secret: it signs with its keys",
+                );
+            }
             (_, Credential::None) => {
                 return invalid("client_secret", "required for a confidential client");
             }
@@ -220,6 +272,22 @@ impl ClientBuilder {
                     "a public client cannot be given the introspection scope",
                 );
             }
+        }
+        match self.jwks {
+            Some(Some(text)) => {
+                data.keys = Some(ClientKeys::parse(&text).map_err(|problem| InvalidClient {
+                    field: "jwks",
+                    problem,
+                })?);
+            }
+            Some(None) => data.keys = None,
+            None => {}
+        }
+        if data.auth_method == ClientAuthMethod::PrivateKeyJwt && data.keys.is_none() {
+            return invalid(
+                "jwks",
+                "required for a `private_key_jwt` client: the public keys it signs with",
+            );
         }
         if data.grant_types.iter().any(String::is_empty) {
             return invalid("grant_types", "must not contain an empty grant type");
@@ -258,6 +326,7 @@ impl fmt::Debug for ClientBuilder {
             .field("token_endpoint_auth_method", &self.data.auth_method)
             .field("grant_types", &self.data.grant_types)
             .field("scope", &self.data.scope)
+            .field("access_token_format", &self.data.access_token_format)
             .finish_non_exhaustive()
     }
 }

@@ -8,6 +8,7 @@ use crate::client::{Client, InvalidClient, SecretPolicy};
 use crate::client_auth::ClientAuthMethod;
 use crate::grant::CLIENT_CREDENTIALS;
 use crate::scope::Scope;
+use crate::token::AccessTokenFormat;
 
 /// A client described with RFC 7591 §2 metadata names, plus `introspect_any_token`, e.g. one entry
 /// of a clients file. The secret is plaintext here and hashed by [`ClientMetadata::into_client`].
@@ -24,6 +25,26 @@ use crate::scope::Scope;
 /// }"#).unwrap();
 /// let client = metadata.into_client().unwrap();
 /// assert!(client.verify_secret("kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1"));
+/// ```
+///
+/// A client that signs in with a key (`private_key_jwt`, RFC 7523 §2.2) has no secret and
+/// registers its public keys as `jwks` (RFC 7591 §2):
+///
+/// ```
+/// use oauth_endpoints::client::ClientMetadata;
+/// use oauth_endpoints::token::AccessTokenFormat;
+///
+/// let metadata: ClientMetadata = serde_json::from_str(r#"{
+///     "client_id": "batch-job",
+///     "token_endpoint_auth_method": "private_key_jwt",
+///     "jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "2025-01",
+///         "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]},
+///     "access_token_format": "jwt",
+///     "scope": "reports:read"
+/// }"#).unwrap();
+/// let client = metadata.into_client().unwrap();
+/// assert!(client.jwks().is_some());
+/// assert_eq!(client.access_token_format(), Some(AccessTokenFormat::Jwt));
 /// ```
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +80,15 @@ pub struct ClientMetadata {
     /// `require_pushed_authorization_requests` (RFC 9126 §6); default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_pushed_authorization_requests: bool,
+    /// `jwks` (RFC 7591 §2): the client's public keys, a JWK Set object; required with
+    /// `private_key_jwt` (see
+    /// [`ClientBuilder::with_jwks`](crate::client::ClientBuilder::with_jwks) for what is
+    /// accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// The format of the client's access tokens, `jwt` or `opaque`; absent, the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_format: Option<AccessTokenFormat>,
 }
 
 fn default_method() -> ClientAuthMethod {
@@ -86,6 +116,10 @@ impl ClientMetadata {
             Some(seconds) => builder.with_refresh_token_grace(Duration::from_secs(seconds)),
             None => builder,
         };
+        let builder = match self.jwks {
+            Some(jwks) => builder.with_jwks(jwks.to_string()),
+            None => builder,
+        };
         builder
             .with_auth_method(self.token_endpoint_auth_method)
             .with_grant_types(self.grant_types)
@@ -94,6 +128,7 @@ impl ClientMetadata {
             .with_allowed_cors_origins(self.allowed_cors_origins)
             .with_redirect_uris(self.redirect_uris)
             .with_require_pushed_authorization_requests(self.require_pushed_authorization_requests)
+            .with_access_token_format(self.access_token_format)
             .with_secret_policy(policy)
             .build()
     }
@@ -119,6 +154,8 @@ impl std::fmt::Debug for ClientMetadata {
                 "require_pushed_authorization_requests",
                 &self.require_pushed_authorization_requests,
             )
+            .field("jwks", &self.jwks.is_some())
+            .field("access_token_format", &self.access_token_format)
             .finish_non_exhaustive()
     }
 }

@@ -1,10 +1,13 @@
 //! [`Client`]: a registered client, described with RFC 7591 metadata names.
 
 mod builder;
+mod jwks;
 mod metadata;
 mod secret_policy;
 
 pub use builder::{ClientBuilder, InvalidClient};
+pub use jwks::ASSERTION_SIGNING_ALGORITHMS;
+pub(crate) use jwks::{ClientKeys, assertion_algorithm};
 pub use metadata::ClientMetadata;
 pub use secret_policy::SecretPolicy;
 
@@ -19,13 +22,15 @@ use crate::client_auth::ClientAuthMethod;
 use crate::clock::UnixTime;
 use crate::scope::Scope;
 use crate::secret::SecretHash;
+use crate::token::AccessTokenFormat;
 
 /// A registered client (RFC 7591 §2 names). Its secret is kept only as a SHA-256 hash.
 ///
 /// A `Client` is always consistent: it is made by [`ClientBuilder::build`], which checks every
 /// rule (a public client has no secret and may not introspect; a confidential one has a secret
-/// and a secret method; a client-chosen secret passes the [`SecretPolicy`]). Stores rebuild
-/// clients through the same builder, so a stored row that breaks a rule is refused too.
+/// and a secret method, or, with `private_key_jwt`, no secret and its public keys; a
+/// client-chosen secret passes the [`SecretPolicy`]). Stores rebuild clients through the same
+/// builder, so a stored row that breaks a rule is refused too.
 ///
 /// ```
 /// use oauth_endpoints::Client;
@@ -72,6 +77,10 @@ pub(crate) struct ClientData {
     redirect_uris: Vec<RedirectUri>,
     refresh_token_grace: Option<Duration>,
     require_pushed_authorization_requests: bool,
+    /// `jwks` (RFC 7591 §2): the public keys a `private_key_jwt` client signs with.
+    keys: Option<ClientKeys>,
+    /// The format of the client's access tokens; `None`: the server's.
+    access_token_format: Option<AccessTokenFormat>,
 }
 
 /// A client secret replaced by [`Clients::rotate_secret`](crate::store::Clients::rotate_secret), still
@@ -117,6 +126,37 @@ impl Client {
         secret_hash: SecretHash,
     ) -> ClientBuilder {
         ClientBuilder::new(client_id.into(), Credential::Hash(secret_hash))
+    }
+
+    /// A confidential client without a secret that authenticates with `private_key_jwt`
+    /// (RFC 7523 §2.2): JWTs signed with one of the public keys of `jwks`, a JWK Set (RFC 7517
+    /// §5) as JSON text, checked when the client is built
+    /// ([`ClientBuilder::with_jwks`]). Allowed the `client_credentials` grant, with an empty
+    /// scope.
+    ///
+    /// ```
+    /// use oauth_endpoints::Client;
+    /// use oauth_endpoints::client_auth::ClientAuthMethod;
+    ///
+    /// let jwks = r#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "2025-01",
+    ///     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+    /// let client = Client::private_key_jwt("batch-job", jwks).build().unwrap();
+    /// assert_eq!(client.token_endpoint_auth_method(), ClientAuthMethod::PrivateKeyJwt);
+    /// assert!(client.secret_hash().is_none() && !client.is_public());
+    ///
+    /// // A private key is refused: the server keeps public keys only.
+    /// let private = r#"{"keys": [{"kty": "OKP", "crv": "Ed25519",
+    ///     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+    ///     "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}]}"#;
+    /// assert!(Client::private_key_jwt("batch-job", private).build().is_err());
+    /// ```
+    pub fn private_key_jwt(
+        client_id: impl Into<Arc<str>>,
+        jwks: impl Into<String>,
+    ) -> ClientBuilder {
+        ClientBuilder::new(client_id.into(), Credential::None)
+            .with_auth_method(ClientAuthMethod::PrivateKeyJwt)
+            .with_jwks(jwks)
     }
 
     /// A public client (`token_endpoint_auth_method` `none`, RFC 7591 §2): no secret, no grant.
@@ -203,9 +243,28 @@ impl Client {
         self.inner.require_pushed_authorization_requests
     }
 
-    /// Whether the client is public (`none`, no secret; the builder keeps the two together).
+    /// `jwks` (RFC 7591 §2): the client's public keys as a JWK Set in compact JSON, if it
+    /// registered any. A `private_key_jwt` client always has them.
+    pub fn jwks(&self) -> Option<&str> {
+        self.inner.keys.as_ref().map(ClientKeys::text)
+    }
+
+    /// The client's public keys, ready to verify with.
+    pub(crate) fn keys(&self) -> Option<&ClientKeys> {
+        self.inner.keys.as_ref()
+    }
+
+    /// The format of the access tokens issued to this client; `None` leaves it to the server's
+    /// setting.
+    pub fn access_token_format(&self) -> Option<AccessTokenFormat> {
+        self.inner.access_token_format
+    }
+
+    /// Whether the client is public (`none`: it proves nothing about itself). A
+    /// `private_key_jwt` client has no secret either, but is confidential: it proves who it is
+    /// with its keys.
     pub fn is_public(&self) -> bool {
-        self.inner.auth_method == ClientAuthMethod::None || self.inner.secret_hash.is_none()
+        self.inner.auth_method == ClientAuthMethod::None
     }
 
     /// Whether `secret` is the client's current secret, compared in constant time. Always false
@@ -256,6 +315,8 @@ impl fmt::Debug for Client {
                 "require_pushed_authorization_requests",
                 &self.inner.require_pushed_authorization_requests,
             )
+            .field("jwks", &self.inner.keys)
+            .field("access_token_format", &self.inner.access_token_format)
             .finish_non_exhaustive()
     }
 }

@@ -16,6 +16,10 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
     /// `none`: a public client that sends only its `client_id` (RFC 7591 §2).
     None,
+    /// `private_key_jwt`: a JWT the client signed with one of its registered public keys
+    /// (`jwks`), sent as `client_assertion` (RFC 7523 §2.2, RFC 7521 §4.2). The client has no
+    /// secret.
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
@@ -24,6 +28,7 @@ impl ClientAuthMethod {
         ClientAuthMethod::ClientSecretBasic,
         ClientAuthMethod::ClientSecretPost,
         ClientAuthMethod::None,
+        ClientAuthMethod::PrivateKeyJwt,
     ];
 
     /// The default when an endpoint declares none: `client_secret_basic`, as RFC 8414 §2
@@ -36,6 +41,7 @@ impl ClientAuthMethod {
             ClientAuthMethod::ClientSecretBasic => oauth_endpoints_rules::CLIENT_SECRET_BASIC,
             ClientAuthMethod::ClientSecretPost => oauth_endpoints_rules::CLIENT_SECRET_POST,
             ClientAuthMethod::None => oauth_endpoints_rules::NONE,
+            ClientAuthMethod::PrivateKeyJwt => oauth_endpoints_rules::PRIVATE_KEY_JWT,
         }
     }
 }

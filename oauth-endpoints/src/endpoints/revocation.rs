@@ -42,7 +42,7 @@ use crate::token::TokenKind;
     name = "revocation",
     path = "/oauth/revoke",
     methods = "POST",
-    auth_methods = "client_secret_basic client_secret_post none",
+    auth_methods = "client_secret_basic client_secret_post none private_key_jwt",
     metadata = "revocation_endpoint",
     cors = true
 )]

@@ -20,7 +20,7 @@ use crate::oauth_endpoint;
     name = "token",
     path = "/oauth/token",
     methods = "POST",
-    auth_methods = "client_secret_basic client_secret_post none",
+    auth_methods = "client_secret_basic client_secret_post none private_key_jwt",
     metadata = "token_endpoint"
 )]
 pub struct TokenEndpoint;

@@ -27,7 +27,10 @@ use crate::server::table::Table;
 use crate::server::{AuthorizationServer, BuildError, Inner, Setup, Unmounted};
 use crate::state::StateMap;
 use crate::store::client_store::DynClientStore;
-use crate::store::{ClientCacheOptions, ClientStore, Clients, MemoryStore, TokenStore, Tokens};
+use crate::store::{
+    AuthorizationStore, Authorizations, ClientCacheOptions, ClientStore, Clients, MemoryStore,
+    TokenStore, Tokens,
+};
 use crate::token::TokenIssuer;
 
 /// How a candidate endpoint is obtained.
@@ -71,6 +74,7 @@ pub struct AuthorizationServerBuilder {
     clients: Option<Arc<dyn DynClientStore>>,
     client_cache: Option<ClientCacheOptions>,
     tokens: Option<Tokens>,
+    assertions: Option<Authorizations>,
     clock: Arc<dyn Clock>,
     grants: Vec<GrantCandidate>,
     excluded_grants: Vec<String>,
@@ -94,6 +98,7 @@ impl AuthorizationServerBuilder {
             clients: None,
             client_cache: Some(ClientCacheOptions::default()),
             tokens: None,
+            assertions: None,
             clock: Arc::new(SystemClock),
             grants: Vec::new(),
             excluded_grants: Vec::new(),
@@ -217,10 +222,26 @@ impl AuthorizationServerBuilder {
         self
     }
 
-    /// Uses one store for both clients and tokens (e.g. a [`MemoryStore`] or a database store).
-    /// Without a store the server keeps both in a fresh [`MemoryStore`].
-    pub fn store<S: ClientStore + TokenStore + Clone>(self, store: S) -> Self {
-        self.client_store(store.clone()).token_store(store)
+    /// Uses one store for clients, tokens and the `jti` of `private_key_jwt` assertions (a
+    /// [`MemoryStore`], `SqliteStore` or `PgStore`, or your own). Without any store the server
+    /// keeps all three in memory.
+    pub fn store<S: ClientStore + TokenStore + AuthorizationStore + Clone>(self, store: S) -> Self {
+        self.client_store(store.clone())
+            .token_store(store.clone())
+            .assertion_store(store)
+    }
+
+    /// Uses `store` to remember the `jti` of each `private_key_jwt` assertion until it expires,
+    /// so that an assertion is accepted once (RFC 7523 §3 item 7), on every instance that
+    /// shares the store ([`AuthorizationStore::remember_once`]). [`store`](Self::store) sets it
+    /// too; a server given its client and token stores one by one and no assertion store does
+    /// not offer `private_key_jwt` (it is left out of every endpoint's accepted methods and of
+    /// the metadata, with a warning at `build()`), nor does a server without an
+    /// [`issuer`](Self::issuer), the audience every assertion must name (said at `build()`
+    /// too).
+    pub fn assertion_store(mut self, store: impl AuthorizationStore) -> Self {
+        self.assertions = Some(Authorizations::new(store));
+        self
     }
 
     /// Uses `store` for clients.
@@ -479,6 +500,7 @@ impl AuthorizationServerBuilder {
             clients,
             client_cache,
             tokens,
+            assertions,
             clock,
             grants,
             excluded_grants,
@@ -555,8 +577,17 @@ impl AuthorizationServerBuilder {
         // Sort by path, then name, whatever the link order; endpoint indices follow.
         let mut mounted: Vec<(Route, Candidate)> = routes.into_iter().zip(candidates).collect();
         mounted.sort_by(|(a, _), (b, _)| (a.path(), a.name()).cmp(&(b.path(), b.name())));
-        let (routes, candidates): (Vec<Route>, Vec<Candidate>) = mounted.into_iter().unzip();
+        let (mut routes, candidates): (Vec<Route>, Vec<Candidate>) = mounted.into_iter().unzip();
         check_route_conflicts(&routes)?;
+        // Without any store, assertions are remembered in memory, as everything else.
+        let assertions = assertions.or_else(|| {
+            (clients.is_none() && tokens.is_none()).then(|| Authorizations::new(MemoryStore::new()))
+        });
+        crate::client_auth::assertion::offer_only_if_checkable(
+            &mut routes,
+            assertions.is_some(),
+            config.issuer.is_some(),
+        );
         if let Some(name) = required_endpoints
             .iter()
             .find(|required| !routes.iter().any(|route| route.name() == required.as_str()))
@@ -604,6 +635,7 @@ impl AuthorizationServerBuilder {
             routes,
             clients,
             tokens,
+            assertions,
             clock,
             grants,
             issuer,

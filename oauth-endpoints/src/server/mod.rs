@@ -20,7 +20,7 @@ use crate::cors;
 use crate::endpoint::{DynEndpoint, EndpointResult};
 use crate::error::OAuthError;
 use crate::grant::Grants;
-use crate::store::{Clients, Tokens};
+use crate::store::{Authorizations, Clients, Tokens};
 use crate::token::TokenIssuer;
 
 pub use crate::config::{DEFAULT_INTROSPECTION_SCOPE, ServerConfig};
@@ -119,6 +119,12 @@ impl AuthorizationServer {
     /// The token store.
     pub fn tokens(&self) -> &Tokens {
         &self.inner.shared.tokens
+    }
+
+    /// The store that remembers the `jti` of `private_key_jwt` assertions, if the server has
+    /// one (see [`AuthorizationServerBuilder::assertion_store`]).
+    pub fn assertions(&self) -> Option<&Authorizations> {
+        self.inner.shared.assertions.as_ref()
     }
 
     /// Now, by the server's clock (the time stores are given for revocations and purges).

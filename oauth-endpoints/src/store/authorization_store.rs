@@ -1,5 +1,6 @@
 //! [`AuthorizationStore`]: authorization codes and pushed authorization requests, each usable
-//! once.
+//! once, and ids remembered once until they expire (the `jti` of `private_key_jwt`
+//! assertions).
 
 use std::fmt;
 use std::future::Future;
@@ -88,10 +89,12 @@ pub enum Consumption {
     Unknown,
 }
 
-/// Keeps authorization codes and pushed authorization requests. Every method that changes
-/// state is one atomic operation, on every instance that shares the store: of concurrent
-/// [`consume_authorization`](Self::consume_authorization) calls on one record, exactly one
-/// answers [`Consumption::Consumed`].
+/// Keeps authorization codes and pushed authorization requests, and remembers ids once
+/// ([`remember_once`](Self::remember_once): the `jti` of `private_key_jwt` assertions, RFC
+/// 7523 §3). Every method that changes state is one atomic operation, on every instance that
+/// shares the store: of concurrent [`consume_authorization`](Self::consume_authorization) calls
+/// on one record, exactly one answers [`Consumption::Consumed`]; of concurrent
+/// [`remember_once`](Self::remember_once) calls with one key, exactly one answers `true`.
 ///
 /// [`MemoryStore`](crate::store::MemoryStore), `SqliteStore` and `PgStore` implement it; with
 /// the `test-kit` feature, `oauth_endpoints::test_kit::authorization_store_contract` checks
@@ -121,7 +124,24 @@ pub trait AuthorizationStore: Send + Sync + 'static {
         now: UnixTime,
     ) -> impl Future<Output = Result<Consumption, StoreError>> + Send;
 
-    /// Deletes at most `limit` records that expired before `before`. Returns how many.
+    /// Remembers `key` until `until` (exclusive), unless it is remembered already: `true` if
+    /// it was not remembered at `now` (it now is, until `until`), `false` if it was (nothing
+    /// changed). A key whose time has passed (`until <= now`) counts as not remembered, and is
+    /// remembered anew. One atomic operation on every instance sharing the store: of
+    /// concurrent calls with one key, exactly one answers `true`.
+    ///
+    /// The server remembers there the `jti` of each `private_key_jwt` assertion (keyed by a
+    /// hash of the client id and the `jti`) until the assertion expires, so that it is
+    /// accepted once (RFC 7523 §3 item 7).
+    fn remember_once(
+        &self,
+        key: &TokenHash,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes at most `limit` records that expired before `before`, and at most `limit`
+    /// remembered keys whose `until` is before `before`. Returns how many, in all.
     fn purge_expired_authorizations(
         &self,
         before: UnixTime,
@@ -146,6 +166,12 @@ trait DynAuthorizationStore: Send + Sync + 'static {
         kind: AuthorizationKind,
         now: UnixTime,
     ) -> BoxFuture<'a, Result<Consumption, StoreError>>;
+    fn remember<'a>(
+        &'a self,
+        key: &'a TokenHash,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn purge(&self, before: UnixTime, limit: u64) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 
@@ -172,6 +198,15 @@ impl<T: AuthorizationStore> DynAuthorizationStore for T {
         now: UnixTime,
     ) -> BoxFuture<'a, Result<Consumption, StoreError>> {
         Box::pin(self.consume_authorization(hash, kind, now))
+    }
+
+    fn remember<'a>(
+        &'a self,
+        key: &'a TokenHash,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.remember_once(key, until, now))
     }
 
     fn purge(&self, before: UnixTime, limit: u64) -> BoxFuture<'_, Result<u64, StoreError>> {
@@ -211,6 +246,16 @@ impl Authorizations {
         now: UnixTime,
     ) -> Result<Consumption, StoreError> {
         self.0.consume(hash, kind, now).await
+    }
+
+    /// See [`AuthorizationStore::remember_once`].
+    pub async fn remember_once(
+        &self,
+        key: &TokenHash,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        self.0.remember(key, until, now).await
     }
 
     /// See [`AuthorizationStore::purge_expired_authorizations`].

@@ -131,8 +131,9 @@ pub enum ClientError {
     /// The change would break a client rule.
     #[error(transparent)]
     Invalid(#[from] InvalidClient),
-    /// [`Clients::rotate_secret`] on a public client, which has no secret.
-    #[error("client `{0}` is public: it has no secret")]
+    /// [`Clients::rotate_secret`] on a client without a secret: a public one, or one that
+    /// signs in with its keys (`private_key_jwt`).
+    #[error("client `{0}` has no secret (public, or `private_key_jwt`)")]
     Public(String),
     /// The store failed; nothing changed.
     #[error(transparent)]

@@ -36,10 +36,11 @@ use std::time::Duration;
 use crate::client::{Client, PreviousSecret};
 use crate::client_auth::ClientAuthMethod;
 use crate::clock::UnixTime;
+use crate::keys::{SigningAlgorithm, SigningKey};
 use crate::scope::Scope;
 use crate::secret::{Id, SecretHash, TokenHash, generate_secret};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
-use crate::token::{TokenKind, TokenRecord};
+use crate::token::{AccessTokenFormat, TokenKind, TokenRecord};
 
 /// The time the contract's records are issued at (seconds since the Unix epoch); they expire
 /// an hour later.
@@ -131,7 +132,9 @@ async fn delete_client<S: ClientStore + TokenStore>(store: &S) {
 }
 
 /// [`ClientStore`]: an unknown client is `None`; a saved client is found as saved, every
-/// field kept; saving a client with a known id replaces it.
+/// field kept (its `jwks` and access token format too); saving a client with a known id
+/// replaces it; a `private_key_jwt` client (no secret, its public keys) survives the round
+/// trip.
 pub async fn client_store_contract<S: ClientStore>(store: &S) {
     let found = store.find_client("nobody").await;
     assert!(
@@ -146,6 +149,8 @@ pub async fn client_store_contract<S: ClientStore>(store: &S) {
         .with_allowed_cors_origins(["https://app.example"])
         .with_redirect_uris(["https://app.example/callback", "http://127.0.0.1/callback"])
         .with_require_pushed_authorization_requests(true)
+        .with_jwks(public_jwks())
+        .with_access_token_format(AccessTokenFormat::Jwt)
         .build()
         .expect("a valid client");
     ok(
@@ -255,6 +260,42 @@ pub async fn client_store_contract<S: ClientStore>(store: &S) {
         end.is_empty(),
         "client store: the page after the last client is empty"
     );
+
+    // A client that signs in with a key: no secret, its keys, an opaque format of its own.
+    let signed = Client::private_key_jwt("contract-signed", public_jwks())
+        .with_access_token_format(AccessTokenFormat::Opaque)
+        .with_introspect_any_token(true)
+        .build()
+        .expect("a valid client");
+    let inserted = ok(
+        store.insert_client(&signed).await,
+        "client store: insert_client",
+    );
+    assert!(
+        inserted,
+        "client store: insert_client of a new id must answer true"
+    );
+    let found = ok(
+        store.find_client("contract-signed").await,
+        "client store: find_client",
+    );
+    assert_eq!(
+        found,
+        Some(signed),
+        "client store: a private_key_jwt client's jwks and access token format must be kept"
+    );
+}
+
+/// A JWK Set of two fresh public keys (Ed25519 and P-256), as JSON text.
+fn public_jwks() -> String {
+    let keys: Vec<serde_json::Value> = [SigningAlgorithm::EdDsa, SigningAlgorithm::Es256]
+        .into_iter()
+        .map(|algorithm| {
+            let key = SigningKey::generate(algorithm).expect("a key");
+            serde_json::to_value(key.public_jwk()).expect("a JWK")
+        })
+        .collect();
+    serde_json::json!({ "keys": keys }).to_string()
 }
 
 /// Asserts that the tokens `revoked` are revoked at `at` and `kept` is not, and that `grant`

@@ -54,7 +54,8 @@ impl TokenRequest {
             refresh_token: false,
             grant_id: None,
             refresh_expires_at: None,
-            format: None,
+            // The client's own format, if it registered one, wins over the server's.
+            format: client.access_token_format(),
         }
     }
 

@@ -4,7 +4,7 @@ use oauth_endpoints::{Context, Endpoint, EndpointResult, oauth_endpoint};
 use oauth_endpoints::endpoint::json_response;
 
 #[derive(Default)]
-#[oauth_endpoint(name = "", path = "oauth/revoke", methods = "POST, FETCH", auth_methods = "private_key_jwt")]
+#[oauth_endpoint(name = "", path = "oauth/revoke", methods = "POST, FETCH", auth_methods = "client_secret_jwt")]
 pub struct Revocation;
 
 impl Endpoint for Revocation {

@@ -1,10 +1,11 @@
 //! The [`PgStore`]'s [`AuthorizationStore`]: authorization codes and pushed authorization
-//! requests in `oauth_authorizations` (migration 6), keyed by hash and kind.
+//! requests in `oauth_authorizations` (migration 6), keyed by hash and kind, and remembered ids
+//! in `oauth_replay_ids` (migration 7).
 
 use sqlx::Row as _;
 
 use super::PgStore;
-use super::db::INSERT_AUTHORIZATION;
+use super::db::{INSERT_AUTHORIZATION, REMEMBER_ONCE};
 use crate::clock::UnixTime;
 use crate::secret::TokenHash;
 use crate::store::sql::queries::FIND_AUTHORIZATION;
@@ -17,10 +18,13 @@ use crate::store::{
 /// Deletes at most `$2` records that expired before `$1`. `SKIP LOCKED`, as the token purge:
 /// instances purging at once take different rows, and a purge never waits for a row that a
 /// consumption holds. Returns the count, and the transaction id (to settle a lost commit).
+/// Remembered ids whose time passed go in the same statement, `SKIP LOCKED` likewise.
 const PURGE_AUTHORIZATIONS: &str = "WITH purged AS (DELETE FROM oauth_authorizations \
      WHERE (hash, kind) IN (SELECT hash, kind FROM oauth_authorizations \
-     WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1) \
-     SELECT COUNT(*), txid_current() FROM purged";
+     WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1), \
+     forgotten AS (DELETE FROM oauth_replay_ids WHERE hash IN (SELECT hash \
+     FROM oauth_replay_ids WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1) \
+     SELECT (SELECT COUNT(*) FROM purged) + (SELECT COUNT(*) FROM forgotten), txid_current()";
 
 /// Every change is one statement in a transaction of its own, committed as the other writes
 /// are (a commit whose acknowledgement is lost is settled, never reported as failed).
@@ -74,6 +78,41 @@ impl AuthorizationStore for PgStore {
         self.db
             .write(|mut tx| async move {
                 let outcome = sql::consume_authorization(&mut tx, hash, kind, now).await;
+                (tx, outcome)
+            })
+            .await
+    }
+
+    /// One upsert (`queries::remember_once!`): a concurrent one with the same key, on any
+    /// instance, waits for this one's commit and then finds the key remembered.
+    async fn remember_once(
+        &self,
+        key: &TokenHash,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        self.db
+            .write(|mut tx| async move {
+                let remembered = tx
+                    .deadline
+                    .bound(
+                        sqlx::query(REMEMBER_ONCE)
+                            .bind(key.as_bytes().as_slice())
+                            .bind(time(until))
+                            .bind(time(now))
+                            .fetch_optional(&mut *tx.tx),
+                    )
+                    .await;
+                let remembered = remembered.and_then(|row| {
+                    row.map(|row| row.try_get::<i64, _>(0))
+                        .transpose()
+                        .map_err(error)
+                });
+                tx.xid = remembered.as_ref().ok().copied().flatten();
+                let outcome = remembered.map(|xid| match xid {
+                    Some(_) => Finish::Commit(true),
+                    None => Finish::Rollback(false),
+                });
                 (tx, outcome)
             })
             .await

@@ -15,7 +15,7 @@ use crate::store::sql::queries::{
     FIND_AUTHORIZATION, FIND_TOKEN, GRANT_OF_TOKEN, GRANTS_OF_CLIENT, GRANTS_OF_SUBJECT,
     INSERT_TOKEN, REVOKE_GRANT, ROTATE, SET_SUCCESSOR, SUCCESSOR_OF, SUPERSEDE,
     consume_authorization, delete_client, insert_authorization, insert_client, lock_grant,
-    revoke_grant_row, revoke_token, save_client,
+    remember_once, revoke_grant_row, revoke_token, save_client,
 };
 use crate::store::sql::row::{self, TokenRow, bind_token, read_authorization, read_token, time};
 use crate::store::sql::{Finish, Holder, WriteTx, error, is_conflict};
@@ -49,6 +49,10 @@ pub(super) const SAVE_CLIENT: &str = concat!(save_client!(), " RETURNING txid_cu
 /// transaction id.
 pub(super) const INSERT_AUTHORIZATION: &str =
     concat!(insert_authorization!(), " RETURNING txid_current()");
+
+/// [`REMEMBER_ONCE`](crate::store::sql::queries::REMEMBER_ONCE), and the transaction id when
+/// the key was remembered (no row when it already was).
+pub(super) const REMEMBER_ONCE: &str = concat!(remember_once!(), " RETURNING txid_current()");
 
 /// [`CONSUME_AUTHORIZATION`](crate::store::sql::queries::CONSUME_AUTHORIZATION), and the
 /// transaction id (column `xid`) when a row was consumed.

@@ -91,6 +91,22 @@ CREATE INDEX oauth_authorizations_expires ON oauth_authorizations (expires_at);
 -- And the client's `require_pushed_authorization_requests` (RFC 9126 §6).
 ALTER TABLE oauth_clients ADD COLUMN require_pushed_requests BOOLEAN NOT NULL DEFAULT FALSE;
 ",
+    r"
+-- 7: the client's public keys (RFC 7591 `jwks`, a JWK Set as compact JSON; NULL: none) for
+-- `private_key_jwt`, and the format of its access tokens (`opaque`, `jwt`; NULL: the
+-- server's). The ids remembered once (`AuthorizationStore::remember_once`: the `jti` of
+-- `private_key_jwt` assertions, by the hash of client id and `jti`) until `expires_at`,
+-- shared by every instance: `INSERT ... ON CONFLICT DO UPDATE ... WHERE` the row's time has
+-- passed, so of instances remembering one key at once exactly one inserts it (see
+-- `sql/queries.rs`). An index on the expiry for the purge.
+ALTER TABLE oauth_clients ADD COLUMN jwks TEXT;
+ALTER TABLE oauth_clients ADD COLUMN access_token_format TEXT;
+CREATE TABLE oauth_replay_ids (
+    hash       BYTEA PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX oauth_replay_ids_expires ON oauth_replay_ids (expires_at);
+",
 ];
 
 /// The transaction-scoped advisory lock that serializes migrations of instances opening at

@@ -19,7 +19,7 @@ macro_rules! client_columns {
     () => {
         "client_id, secret_hash, auth_method, grant_types, scope, introspect_any_token, \
          allowed_cors_origins, previous_secret_hash, previous_secret_until, \
-         refresh_token_grace, redirect_uris, require_pushed_requests"
+         refresh_token_grace, redirect_uris, require_pushed_requests, jwks, access_token_format"
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
@@ -135,7 +135,7 @@ macro_rules! save_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, \
              auth_method = excluded.auth_method, grant_types = excluded.grant_types, \
              scope = excluded.scope, introspect_any_token = excluded.introspect_any_token, \
@@ -144,14 +144,15 @@ macro_rules! save_client {
              previous_secret_until = excluded.previous_secret_until, \
              refresh_token_grace = excluded.refresh_token_grace, \
              redirect_uris = excluded.redirect_uris, \
-             require_pushed_requests = excluded.require_pushed_requests"
+             require_pushed_requests = excluded.require_pushed_requests, \
+             jwks = excluded.jwks, access_token_format = excluded.access_token_format"
         )
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 pub(crate) use save_client;
 
-/// Inserts or replaces a client; ten parameters, see `bind_client`.
+/// Inserts or replaces a client; fourteen parameters, see `bind_client`.
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
 pub(crate) const SAVE_CLIENT: &str = save_client!();
 
@@ -178,14 +179,15 @@ macro_rules! insert_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (client_id) DO NOTHING"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (client_id) DO NOTHING"
         )
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 pub(crate) use insert_client;
 
-/// Inserts a client unless its id is taken; ten parameters, see `bind_client`.
+/// Inserts a client unless its id is taken; fourteen parameters, see `bind_client`.
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
 pub(crate) const INSERT_CLIENT: &str = insert_client!();
 
@@ -259,3 +261,23 @@ pub(crate) use consume_authorization;
 /// concurrent calls matches).
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
 pub(crate) const CONSUME_AUTHORIZATION: &str = consume_authorization!();
+
+/// The text of [`REMEMBER_ONCE`].
+macro_rules! remember_once {
+    () => {
+        "INSERT INTO oauth_replay_ids (hash, expires_at) VALUES ($1, $2) \
+         ON CONFLICT (hash) DO UPDATE SET expires_at = excluded.expires_at \
+         WHERE oauth_replay_ids.expires_at <= $3"
+    };
+}
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
+pub(crate) use remember_once;
+
+/// Remembers key `$1` until `$2` unless it is remembered past `$3` (now): inserts it, or
+/// replaces a row whose time has passed; changes no row when the key is remembered. One
+/// statement, whose condition is checked on the row it would change (see
+/// `sql::consume_authorization` for the argument, which holds here as well: PostgreSQL makes a
+/// concurrent insert of the same key wait for the first, then re-checks the `WHERE` on the row
+/// as committed; SQLite runs it on its one writer).
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
+pub(crate) const REMEMBER_ONCE: &str = remember_once!();

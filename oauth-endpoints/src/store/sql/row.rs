@@ -15,7 +15,7 @@ use crate::secret::{Id, SecretHash, TokenHash};
 #[cfg(feature = "postgres")]
 use crate::store::sql::error;
 use crate::store::{AuthorizationKind, AuthorizationRecord, StoreError};
-use crate::token::{TokenKind, TokenRecord};
+use crate::token::{AccessTokenFormat, TokenKind, TokenRecord};
 
 /// A `oauth_tokens` row, as plain column values.
 pub(crate) struct TokenRow {
@@ -50,6 +50,10 @@ pub(crate) struct ClientRow {
     /// A JSON array of strings.
     pub(crate) redirect_uris: String,
     pub(crate) require_pushed_requests: bool,
+    /// The client's JWK Set, compact JSON; NULL: none.
+    pub(crate) jwks: Option<String>,
+    /// `opaque` or `jwt`; NULL: the server's.
+    pub(crate) access_token_format: Option<String>,
 }
 
 /// A `oauth_authorizations` row, as plain column values.
@@ -240,6 +244,10 @@ impl ClientRow {
             redirect_uris: serde_json::to_string(client.redirect_uris())
                 .unwrap_or_else(|_| "[]".into()),
             require_pushed_requests: client.require_pushed_authorization_requests(),
+            jwks: client.jwks().map(str::to_owned),
+            access_token_format: client
+                .access_token_format()
+                .map(|format| format.as_str().to_owned()),
         }
     }
 
@@ -275,6 +283,15 @@ impl ClientRow {
             Some(grace) => client.with_refresh_token_grace(grace),
             None => client,
         };
+        let client = match self.jwks {
+            Some(jwks) => client.with_jwks(jwks),
+            None => client,
+        };
+        let format = self
+            .access_token_format
+            .map(|format| format.parse::<AccessTokenFormat>())
+            .transpose()
+            .map_err(|_| corrupt("access token format"))?;
         // Through the builder, so a row that breaks a client rule (say a secret hash with
         // method `none`) is refused rather than let authenticate by its id alone.
         client
@@ -285,6 +302,7 @@ impl ClientRow {
             .with_allowed_cors_origins(origins)
             .with_redirect_uris(redirect_uris)
             .with_require_pushed_authorization_requests(self.require_pushed_requests)
+            .with_access_token_format(format)
             .with_previous_secret(previous)
             .build()
             .map_err(|_| corrupt("client"))
@@ -322,7 +340,7 @@ where
         .bind(row.rotated_at)
 }
 
-/// Binds a client row's twelve columns in `client_columns!` order.
+/// Binds a client row's fourteen columns in `client_columns!` order.
 #[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) fn bind_client<'q, DB>(query: SqlQuery<'q, DB>, row: ClientRow) -> SqlQuery<'q, DB>
 where
@@ -330,6 +348,7 @@ where
     Vec<u8>: Encode<'q, DB> + Type<DB>,
     Option<Vec<u8>>: Encode<'q, DB>,
     String: Encode<'q, DB> + Type<DB>,
+    Option<String>: Encode<'q, DB>,
     bool: Encode<'q, DB> + Type<DB>,
     Option<i64>: Encode<'q, DB>,
     i64: Type<DB>,
@@ -347,6 +366,8 @@ where
         .bind(row.refresh_token_grace)
         .bind(row.redirect_uris)
         .bind(row.require_pushed_requests)
+        .bind(row.jwks)
+        .bind(row.access_token_format)
 }
 
 /// Binds an authorization row's eight columns in `authorization_columns!` order.
@@ -448,6 +469,8 @@ where
         refresh_token_grace: row.try_get("refresh_token_grace").map_err(error)?,
         redirect_uris: row.try_get("redirect_uris").map_err(error)?,
         require_pushed_requests: row.try_get("require_pushed_requests").map_err(error)?,
+        jwks: row.try_get("jwks").map_err(error)?,
+        access_token_format: row.try_get("access_token_format").map_err(error)?,
     }
     .into_client()
 }

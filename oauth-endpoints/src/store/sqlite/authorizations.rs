@@ -1,6 +1,7 @@
 //! The [`SqliteStore`]'s [`AuthorizationStore`]: authorization codes and pushed authorization
-//! requests in `oauth_authorizations` (migration 6), keyed by hash and kind. Changes go through
-//! the store's one writer (`writer.rs`), lookups through the readers.
+//! requests in `oauth_authorizations` (migration 6), keyed by hash and kind, and remembered ids
+//! in `oauth_replay_ids` (migration 7). Changes go through the store's one writer
+//! (`writer.rs`), lookups through the readers.
 
 use rusqlite::Connection;
 
@@ -9,7 +10,7 @@ use super::rows::{authorization, bind_authorization};
 use super::writer::at_once;
 use crate::clock::UnixTime;
 use crate::secret::TokenHash;
-use crate::store::sql::queries::{FIND_AUTHORIZATION, INSERT_AUTHORIZATION};
+use crate::store::sql::queries::{FIND_AUTHORIZATION, INSERT_AUTHORIZATION, REMEMBER_ONCE};
 use crate::store::sql::row::{AuthorizationRow, time};
 use crate::store::sql::{self, Finish};
 use crate::store::{
@@ -19,6 +20,10 @@ use crate::store::{
 /// Deletes at most `$2` records that expired before `$1`.
 const PURGE_AUTHORIZATIONS: &str = "DELETE FROM oauth_authorizations WHERE (hash, kind) IN \
      (SELECT hash, kind FROM oauth_authorizations WHERE expires_at < $1 LIMIT $2)";
+
+/// Deletes at most `$2` remembered ids whose time passed before `$1`.
+const PURGE_REPLAY_IDS: &str = "DELETE FROM oauth_replay_ids WHERE hash IN \
+     (SELECT hash FROM oauth_replay_ids WHERE expires_at < $1 LIMIT $2)";
 
 /// The record of `kind` whose hash is `hash`, read on `connection` (a reader's, or the
 /// writer's inside its transaction).
@@ -81,6 +86,30 @@ impl AuthorizationStore for SqliteStore {
             .await
     }
 
+    /// One upsert on the writer, which holds the write lock: no other writer runs between its
+    /// check of the row and its change.
+    async fn remember_once(
+        &self,
+        key: &TokenHash,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let key = *key;
+        self.writer
+            .run(move |tx| {
+                let rows = tx.execute(
+                    REMEMBER_ONCE,
+                    (key.as_bytes().as_slice(), time(until), time(now)),
+                )?;
+                Ok(if rows == 1 {
+                    Finish::Commit(true)
+                } else {
+                    Finish::Rollback(false)
+                })
+            })
+            .await
+    }
+
     async fn purge_expired_authorizations(
         &self,
         before: UnixTime,
@@ -90,7 +119,8 @@ impl AuthorizationStore for SqliteStore {
         self.writer
             .run(move |tx| {
                 let purged = tx.execute(PURGE_AUTHORIZATIONS, (time(before), limit))?;
-                Ok(Finish::Commit(purged as u64))
+                let forgotten = tx.execute(PURGE_REPLAY_IDS, (time(before), limit))?;
+                Ok(Finish::Commit((purged + forgotten) as u64))
             })
             .await
     }

@@ -114,6 +114,21 @@ CREATE INDEX oauth_authorizations_expires ON oauth_authorizations (expires_at);
 -- And the client's `require_pushed_authorization_requests` (RFC 9126 §6).
 ALTER TABLE oauth_clients ADD COLUMN require_pushed_requests INTEGER NOT NULL DEFAULT 0;
 ",
+    r"
+-- 7: the client's public keys (RFC 7591 `jwks`, a JWK Set as compact JSON; NULL: none) for
+-- `private_key_jwt`, and the format of its access tokens (`opaque`, `jwt`; NULL: the
+-- server's). The ids remembered once (`AuthorizationStore::remember_once`: the `jti` of
+-- `private_key_jwt` assertions, by the hash of client id and `jti`) until `expires_at`; a
+-- row whose time has passed is replaced in the same conditional upsert on the writer. An
+-- index on the expiry for the purge.
+ALTER TABLE oauth_clients ADD COLUMN jwks TEXT;
+ALTER TABLE oauth_clients ADD COLUMN access_token_format TEXT;
+CREATE TABLE oauth_replay_ids (
+    hash       BLOB PRIMARY KEY NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX oauth_replay_ids_expires ON oauth_replay_ids (expires_at);
+",
 ];
 
 /// How long a write waits for SQLite's write lock while another process (or another store, or

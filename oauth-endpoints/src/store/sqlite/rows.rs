@@ -86,6 +86,8 @@ pub(super) fn client(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
         refresh_token_grace: row.get(9)?,
         redirect_uris: row.get(10)?,
         require_pushed_requests: row.get(11)?,
+        jwks: row.get(12)?,
+        access_token_format: row.get(13)?,
     })
 }
 
@@ -112,7 +114,7 @@ pub(super) fn bind_token(
     ])
 }
 
-/// Runs `statement` (twelve parameters in `client_columns!` order) for `row`.
+/// Runs `statement` (fourteen parameters in `client_columns!` order) for `row`.
 pub(super) fn bind_client(
     statement: &mut Statement<'_>,
     row: &ClientRow,
@@ -130,6 +132,8 @@ pub(super) fn bind_client(
         row.refresh_token_grace,
         row.redirect_uris,
         row.require_pushed_requests,
+        row.jwks,
+        row.access_token_format,
     ])
 }
 

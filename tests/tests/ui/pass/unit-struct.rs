@@ -9,7 +9,7 @@ use oauth_endpoints::endpoint::{DescribedEndpoint, json_response};
     name = "custom-revocation",
     path = "/custom/revoke",
     methods = "GET, POST",
-    auth_methods = "client_secret_basic client_secret_post none",
+    auth_methods = "client_secret_basic client_secret_post none private_key_jwt",
     metadata = "custom_revocation_endpoint",
 )]
 pub struct Revocation;

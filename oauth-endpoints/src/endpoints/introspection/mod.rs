@@ -1,29 +1,45 @@
-//! Token introspection (RFC 7662).
+//! Token introspection (RFC 7662), with signed answers (RFC 9701).
+
+mod accept;
+mod answer;
+mod signed;
+
+use answer::active_answer;
+use signed::Format;
 
 use bytes::Bytes;
+use http::Request;
 use http::header::AUTHORIZATION;
-use http::{Request, Response, StatusCode};
-use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::client::Client;
-use crate::clock::UnixTime;
 use crate::context::Context;
 use crate::endpoint::{Endpoint, EndpointResult};
 use crate::error::OAuthError;
 use crate::form::Form;
 use crate::hooks::TokenIntrospected;
 use crate::oauth_endpoint;
-use crate::response::json_bytes_response;
-use crate::secret::{Id, TokenHash};
-use crate::token::{ACCESS_TOKEN_TYP, TokenKind, TokenRecord};
+use crate::secret::TokenHash;
+use crate::server::Setup;
+use crate::token::{ACCESS_TOKEN_TYP, TokenKind};
 
 /// The one inactive answer (RFC 7662 §2.2): unknown, expired, revoked, malformed and
 /// not-permitted tokens all get exactly these bytes, so a caller cannot tell them apart (§4).
 pub const INACTIVE: &[u8] = br#"{"active":false}"#;
 
+/// The media type a caller asks for in `Accept`, and a signed answer's `Content-Type`
+/// (RFC 9701 §4, §5).
+const JWT_MEDIA_TYPE: &str = "application/token-introspection+jwt";
+
+/// The JWT `typ` of a signed answer (RFC 9701 §5): explicit typing (RFC 8725 §3.11), so it is
+/// never taken for an access token (RFC 9701 §8.1), here or by a resource server.
+const JWT_TYP: &str = "token-introspection+jwt";
+
+/// The metadata member listing the algorithms signed answers may use (RFC 9701 §7).
+const SIGNING_ALGS_METADATA: &str = "introspection_signing_alg_values_supported";
+
 /// `introspection` at `/oauth/introspect` (POST): a protected resource asks about a token
-/// (RFC 7662).
+/// (RFC 7662), and may have the answer signed (RFC 9701).
 ///
 /// - The caller must be authorised (§2.1, §4): a confidential client's credentials
 ///   (`client_secret_basic` or `client_secret_post`), or a Bearer access token in
@@ -46,12 +62,55 @@ pub const INACTIVE: &[u8] = br#"{"active":false}"#;
 ///   per client, whether it authenticated with credentials or a Bearer token) gets 429 with
 ///   `Retry-After` before the token is looked at, which slows token scanning.
 /// - Everything else is exactly `{"active":false}` with 200.
+///
+/// # Signed answers (RFC 9701)
+///
+/// On a server with signing keys and an issuer, a caller that asks for
+/// `application/token-introspection+jwt` in `Accept` (RFC 9701 §4) gets the answer as a JWT:
+///
+/// - `200` with `Content-Type: application/token-introspection+jwt` and the JSON answer's other
+///   headers (`Cache-Control: no-store`, `Pragma: no-cache`); a compact JWS signed by the
+///   active key, header `typ: token-introspection+jwt` (§5) and the key's `kid`, verifiable
+///   with the JWKS (`jwks_uri`).
+/// - Claims (§5): `iss` (the issuer), `aud` (the caller's `client_id`: the resource server
+///   receiving the answer, whether it authenticated with credentials or a Bearer token), `iat`
+///   (now), and `token_introspection`: exactly the object the JSON answer would be, every member
+///   and hook-added claim included. Every inactive answer is `{"active":false}` there too, so
+///   the causes stay indistinguishable (RFC 7662 §4). No top-level `exp` or `sub`: §5 says the
+///   JWT SHOULD NOT carry them, so it cannot pass for an access token (§8.1); the answer is a
+///   statement made at `iat`, and the introspected token's own `exp` is inside. Presented as a
+///   token to introspect, a signed answer is inactive (its `typ` is not `at+jwt`).
+/// - `Accept` is read as RFC 9110 §12.5.1 says: a list of media ranges with parameters and
+///   q-values, over every `Accept` field. The JWT is chosen when the caller names
+///   `application/token-introspection+jwt` with a q-value above 0 and at least that of
+///   `application/json` (by its most specific range). Otherwise JSON, as without the header:
+///   wildcards (`*/*`, `application/*`) never select the JWT, and a header that admits neither
+///   type still gets JSON (the server disregards it, RFC 9110 §12.5.1). Media-type parameters
+///   other than `q` do not decide (neither type defines any). Answers that could have been
+///   either carry `Vary: Accept` (RFC 9110 §12.5.5).
+/// - Without signing keys, or without an issuer (`iss` is required, §5), a caller asking for
+///   the JWT gets the JSON answer rather than 406: RFC 9701 makes the JWT something an
+///   authorization server offers, advertised in its metadata (§7), not something every one
+///   must serve, and RFC 9110 §12.5.1 lets a server disregard `Accept` instead of answering
+///   406. The `Content-Type: application/json` tells the caller the answer is not signed, and
+///   the metadata lists no `introspection_signing_alg_values_supported`.
+/// - Errors (401, 403, 400, 429) are the JSON error responses of RFC 7662 §2.3 whatever was
+///   asked. An unauthenticated caller gets 401 `invalid_client` (RFC 7662 §2.3, RFC 6749
+///   §5.2), where RFC 9701 §5's note names 400: both refuse it, which is what the note is for.
+/// - Metadata (§7): `introspection_signing_alg_values_supported` lists the key set's algorithms
+///   ([`KeySet::algorithms`](crate::keys::KeySet::algorithms), the active key's first) when the server has keys and an issuer.
+///   Signed and encrypted answers (nested JWTs, §5) are not supported: no
+///   `introspection_encryption_alg_values_supported` or
+///   `introspection_encryption_enc_values_supported` is published, and the per-client
+///   `introspection_signed_response_alg`, `introspection_encrypted_response_alg` and
+///   `introspection_encrypted_response_enc` (§6) are not read: every signed answer uses the
+///   active key's algorithm, and only when `Accept` asks for it.
 #[derive(Debug, Default)]
 #[oauth_endpoint(
     name = "introspection",
     path = "/oauth/introspect",
     methods = "POST",
-    auth_methods = "client_secret_basic client_secret_post",
+    auth_methods = "client_secret_basic client_secret_post private_key_jwt",
     metadata = "introspection_endpoint",
     cors = true
 )]
@@ -63,13 +122,34 @@ impl Endpoint for IntrospectionEndpoint {
         let empty = Form::default();
         let caller = authorize(cx, &request, form.as_ref().unwrap_or(&empty)).await?;
         cx.throttle(&caller)?;
-        introspect(cx, &caller, &form?).await
+        let format = Format::of(cx, request.headers());
+        introspect(cx, &caller, &form?, format).await
+    }
+
+    /// Publishes `introspection_signing_alg_values_supported` (RFC 9701 §7) when the server can
+    /// sign answers; serves either way.
+    fn check_setup(&self, setup: &mut Setup<'_>) -> Result<(), String> {
+        let config = setup.config();
+        if let (Some(keys), Some(_)) = (&config.signing_keys, &config.issuer) {
+            let algorithms: Vec<Value> = keys
+                .algorithms()
+                .into_iter()
+                .map(|algorithm| algorithm.as_str().into())
+                .collect();
+            setup.publish(SIGNING_ALGS_METADATA, algorithms);
+        }
+        Ok(())
     }
 }
 
 /// Introspection proper, after the caller is authorised (and, for a cross-origin request, its
 /// origin admitted).
-async fn introspect(cx: &Context, caller: &Client, form: &Form) -> EndpointResult {
+async fn introspect(
+    cx: &Context,
+    caller: &Client,
+    form: &Form,
+    format: Format<'_>,
+) -> EndpointResult {
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
@@ -88,7 +168,7 @@ async fn introspect(cx: &Context, caller: &Client, form: &Form) -> EndpointResul
             token: None,
             active: false,
         });
-        return Ok(inactive());
+        return format.inactive(cx, caller);
     }
     let record = cx.tokens().find(&TokenHash::of(token), hint).await?;
     let mut active = record
@@ -108,10 +188,10 @@ async fn introspect(cx: &Context, caller: &Client, form: &Form) -> EndpointResul
         token: record.as_ref(),
         active: active.is_some(),
     });
-    Ok(match active {
-        Some(record) => active_answer(cx, caller, record),
-        None => inactive(),
-    })
+    match active {
+        Some(record) => active_answer(cx, caller, record, format),
+        None => format.inactive(cx, caller),
+    }
 }
 
 /// Authorises the caller: client credentials, or a Bearer token with the introspection scope.
@@ -172,93 +252,4 @@ async fn authorize(
         .ok_or_else(invalid)?;
     cx.check_origin(request, &caller)?;
     Ok(caller)
-}
-
-fn inactive() -> Response<Bytes> {
-    json_bytes_response(StatusCode::OK, Bytes::from_static(INACTIVE))
-}
-
-/// The active answer (RFC 7662 §2.2), with no `null` member.
-///
-/// Serialized straight from [`Active`]; only when claims hooks are registered is it built as a
-/// JSON map they can add to. Both give the same bytes for the same members.
-fn active_answer(cx: &Context, caller: &Client, record: &TokenRecord) -> Response<Bytes> {
-    let active = Active {
-        active: true,
-        aud: Audience(&record.audience),
-        client_id: &record.client_id,
-        exp: record.expires_at,
-        iat: record.issued_at,
-        iss: cx.config().issuer.as_deref(),
-        jti: Jti(record.id),
-        nbf: record.not_before,
-        scope: record.scope.as_str(),
-        sub: record.subject.as_deref(),
-        token_type: record.kind.introspection_type(),
-    };
-    let body = if cx.hooks().has_claims() {
-        match serde_json::to_value(&active) {
-            Ok(Value::Object(mut claims)) => {
-                cx.hooks().add_claims(record, caller, &mut claims);
-                serde_json::to_vec(&claims)
-            }
-            Ok(_) => serde_json::to_vec(&active),
-            Err(error) => Err(error),
-        }
-    } else {
-        let mut body = Vec::with_capacity(256);
-        serde_json::to_writer(&mut body, &active).map(|()| body)
-    };
-    json_bytes_response(
-        StatusCode::OK,
-        body.map_or_else(|_| Bytes::from_static(INACTIVE), Bytes::from),
-    )
-}
-
-/// The members of an active answer, in name order (the order a `serde_json::Map` renders).
-#[derive(Serialize)]
-struct Active<'a> {
-    active: bool,
-    #[serde(skip_serializing_if = "Audience::is_empty")]
-    aud: Audience<'a>,
-    client_id: &'a str,
-    exp: UnixTime,
-    iat: UnixTime,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    iss: Option<&'a str>,
-    jti: Jti,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    nbf: Option<UnixTime>,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    scope: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sub: Option<&'a str>,
-    token_type: &'static str,
-}
-
-/// `aud`: one audience as a string, several as an array (RFC 7662 §2.2).
-struct Audience<'a>(&'a [String]);
-
-impl Audience<'_> {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for Audience<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            [one] => serializer.serialize_str(one),
-            many => many.serialize(serializer),
-        }
-    }
-}
-
-/// `jti`: the record's id, rendered on the stack.
-struct Jti(Id);
-
-impl Serialize for Jti {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.0.encode(&mut [0u8; 22]))
-    }
 }

@@ -1,0 +1,483 @@
+//! Protecting your application's own routes with the server's access tokens (RFC 6750), as
+//! Authlib's `ResourceProtector` does.
+//!
+//! A [`ResourceProtector`] is made from the [`AuthorizationServer`] of the same process: it
+//! checks tokens against that server's stores, clock and signing keys, with the requirements
+//! you give it (every scope of [`require_scope`](ResourceProtector::require_scope), an
+//! [audience](ResourceProtector::require_audience)). [`protect`](ResourceProtector::protect)
+//! reads the request's headers and answers the [`Principal`] the token speaks for, or the
+//! [`BearerError`] to send back (RFC 6750 §3):
+//!
+//! | the request | the answer |
+//! | --- | --- |
+//! | no `Authorization: Bearer` credentials | 401, `WWW-Authenticate: Bearer realm="..."`, no error code |
+//! | two `Authorization` headers, or `Bearer` not followed by a b64token | 400 `invalid_request` |
+//! | an unknown, expired, revoked, forged or refresh token; its client deleted; another audience | 401 `invalid_token` |
+//! | a valid token without every required scope | 403 `insufficient_scope`, `scope="..."` |
+//! | the store fails | 503 `temporarily_unavailable`, `Retry-After` |
+//!
+//! What is checked:
+//! - The token comes from `Authorization: Bearer <token>` only (RFC 6750 §2.1: the scheme is
+//!   case-insensitive, then spaces, then a b64token). A token in the query string or a form body
+//!   (RFC 6750 §2.2, §2.3) is never read: URLs end up in logs, browser history and `Referer`
+//!   headers (RFC 6750 §5.3 asks not to pass tokens in page URLs; RFC 9700 §2.5 says access
+//!   tokens must not be sent in the query), and a body-borne token turns every protected route
+//!   into a form endpoint. A request that sends one anyway is answered as one without
+//!   credentials.
+//! - An opaque token is looked up in the token store: it must be an access token (a refresh
+//!   token presented as a Bearer token is refused), not expired, revoked, rotated, nor before
+//!   its `nbf`, and its client must still exist (as introspection decides).
+//! - A JWT access token (RFC 9068), when the server has signing keys, is verified first: its
+//!   signature with the server's [`KeySet`](crate::keys::KeySet) (a `kid` of the set, that key's
+//!   `alg`), `typ` `at+jwt`, `exp` by the server's clock, and `iss` the server's issuer. A
+//!   forged or foreign JWT is refused there, without a store lookup. Then, by
+//!   [`JwtValidation`]:
+//!   - [`SignatureAndStore`](JwtValidation::SignatureAndStore) (the default): its stored
+//!     record decides too, as for an opaque token, so a revoked JWT is refused at once.
+//!   - [`SignatureOnly`](JwtValidation::SignatureOnly): the claims are trusted as signed, with
+//!     no store lookup at all. **A revoked JWT stays usable here until it expires** (so does one
+//!     whose client was deleted): keep access tokens short-lived if you choose this.
+//!
+//! Then the requirements: the audience (the JWT's `aud`, an opaque token's stored audience)
+//! must list the required one, else `invalid_token`; the scope must hold every required scope
+//! token, else `insufficient_scope`.
+//!
+//! ```
+//! use oauth_endpoints::resource::ResourceProtector;
+//! use oauth_endpoints::token::TokenRequest;
+//! use oauth_endpoints::{AuthorizationServer, Client};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let server = AuthorizationServer::builder().build().unwrap();
+//! let client = Client::confidential("app", "kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1").build().unwrap();
+//! server.clients().save(&client).await.unwrap();
+//! let issued = server
+//!     .issuer()
+//!     .issue(&TokenRequest::new(&client, "profile".parse().unwrap()).with_subject("alice"))
+//!     .await
+//!     .unwrap();
+//!
+//! let protector = ResourceProtector::new(&server).require_scope("profile");
+//! let mut headers = http::HeaderMap::new();
+//! let bearer = format!("Bearer {}", issued.access_token());
+//! headers.insert("authorization", bearer.parse().unwrap());
+//! let principal = protector.protect(&headers).await.unwrap();
+//! assert_eq!(principal.subject(), Some("alice"));
+//! assert_eq!(principal.client_id(), "app");
+//!
+//! // Another route needing more: 403 insufficient_scope, naming what it needs.
+//! let admin = protector.clone().require_scope("admin");
+//! let refused = admin.protect(&headers).await.unwrap_err();
+//! let response = refused.into_response();
+//! assert_eq!(response.status(), 403);
+//! assert_eq!(
+//!     response.headers()["www-authenticate"],
+//!     r#"Bearer realm="api", error="insufficient_scope", scope="admin profile""#
+//! );
+//! # }
+//! ```
+//!
+//! In a framework: with feature `axum`, [`Principal`] is an extractor (the protector in the
+//! router's state); with feature `tower`, `ProtectLayer` protects every request of a service
+//! and puts the [`Principal`] in the request's extensions. Anything else: call
+//! [`protect`](ResourceProtector::protect) with the request's headers and send the
+//! [`BearerError`]'s [response](BearerError::into_response).
+#![cfg_attr(
+    feature = "axum",
+    doc = r#"
+With axum, put the protector in the state (directly, or in yours through `FromRef`) and take a
+`Principal` (or an `Option<Principal>`, for routes that also serve anonymous callers) in the
+handlers. A route that needs more takes a stricter protector's layer, or checks in the handler:
+
+```
+use axum::routing::get;
+use oauth_endpoints::AuthorizationServer;
+use oauth_endpoints::resource::{BearerError, Principal, ResourceProtector};
+
+async fn me(principal: Principal) -> String {
+    // `Principal` serializes as {"sub":..,"client_id":..,"scope":..,"jti":..,"iat":..,"exp":..}
+    serde_json::to_string(&principal).unwrap()
+}
+
+async fn delete_account(principal: Principal) -> Result<&'static str, BearerError> {
+    principal.require_scope("account:delete")?; // 403 insufficient_scope otherwise
+    Ok("deleted")
+}
+
+let server = AuthorizationServer::builder().build().unwrap();
+let protector = ResourceProtector::new(&server).require_scope("profile");
+let app: axum::Router = axum::Router::new()
+    .route("/api/me", get(me))
+    .route("/api/account", axum::routing::delete(delete_account))
+    .route(
+        "/api/admin",
+        get(|principal: Principal| async move { principal.client_id().to_owned() })
+            .route_layer(protector.clone().require_scope("admin").layer()),
+    )
+    .with_state(protector)
+    .merge(server.into_router());
+```
+"#
+)]
+
+mod bearer;
+mod error;
+mod principal;
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use serde::Deserialize;
+
+use crate::scope::Scope;
+use crate::secret::{Id, TokenHash};
+use crate::server::AuthorizationServer;
+use crate::token::{ACCESS_TOKEN_TYP, AccessTokenFormat, TokenKind};
+
+#[cfg(feature = "tower")]
+pub use crate::integration::{Protect, ProtectLayer};
+pub use error::{BearerError, BearerErrorKind};
+pub use principal::Principal;
+
+#[cfg(feature = "axum")]
+pub(crate) use bearer::has_bearer_credentials;
+
+/// How a JWT access token (RFC 9068) is checked once its signature, `typ`, `iss` and `exp`
+/// hold. Opaque tokens are always looked up in the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JwtValidation {
+    /// The default: then the token's stored record decides, as for an opaque token, so a
+    /// revoked JWT (or one whose client was deleted) is refused at once. One store lookup per
+    /// request, as for opaque tokens.
+    #[default]
+    SignatureAndStore,
+    /// The signed claims are trusted with no store lookup: no round trip to the store, at the
+    /// price of revocation. **A revoked JWT stays usable until it expires**, and so does one
+    /// whose client was deleted. Pair it with short access token lifetimes.
+    SignatureOnly,
+}
+
+/// Checks the Bearer access tokens of your own routes against an [`AuthorizationServer`] of the
+/// same process (its token and client stores, clock and signing keys). See the
+/// [module](crate::resource) for what is checked and what each refusal looks like.
+///
+/// Cloning is cheap (two `Arc`s); each requirement method returns a protector with one more
+/// requirement, so a stricter protector for some routes is `protector.clone().require_scope(..)`.
+#[derive(Clone)]
+pub struct ResourceProtector {
+    server: AuthorizationServer,
+    rules: Arc<Rules>,
+}
+
+#[derive(Clone)]
+struct Rules {
+    scope: Scope,
+    audience: Option<String>,
+    jwt: JwtValidation,
+    realm: Arc<str>,
+}
+
+/// The realm of the challenge unless [`ResourceProtector::realm`] says otherwise.
+pub const DEFAULT_REALM: &str = "api";
+
+impl ResourceProtector {
+    /// A protector over `server`'s tokens, requiring no scope and no audience, checking JWTs
+    /// against the store too, with realm [`DEFAULT_REALM`].
+    pub fn new(server: &AuthorizationServer) -> Self {
+        Self {
+            server: server.clone(),
+            rules: Arc::new(Rules {
+                scope: Scope::empty(),
+                audience: None,
+                jwt: JwtValidation::default(),
+                realm: Arc::from(DEFAULT_REALM),
+            }),
+        }
+    }
+
+    /// Also requires every token of `scope` (space separated, RFC 6749 §3.3): a valid token
+    /// missing one is answered 403 `insufficient_scope` with `scope="..."` naming all the
+    /// required ones (RFC 6750 §3.1).
+    ///
+    /// # Panics
+    ///
+    /// If `scope` has a character a scope token may not have (outside `%x21 / %x23-5B /
+    /// %x5D-7E`): a programming mistake, found at start-up.
+    #[must_use]
+    pub fn require_scope(mut self, scope: &str) -> Self {
+        let added = scope.parse::<Scope>();
+        assert!(
+            added.is_ok(),
+            "require_scope: {scope:?} is not a valid scope (RFC 6749 §3.3)"
+        );
+        let rules = Arc::make_mut(&mut self.rules);
+        let both = format!("{} {}", rules.scope, added.unwrap_or_default());
+        rules.scope = both.parse().unwrap_or_default();
+        self
+    }
+
+    /// Requires the token to be meant for `audience` (RFC 9068 §4; RFC 8707): a JWT's `aud`, or
+    /// an opaque token's stored audience
+    /// ([`TokenRequest::with_audience`](crate::token::TokenRequest::with_audience)), must list
+    /// it, else `invalid_token`. JWTs issued without an audience carry the server's default one
+    /// (its [`access_token_audience`](crate::AuthorizationServerBuilder::access_token_audience),
+    /// else its issuer); an opaque token issued without one has none and is refused.
+    #[must_use]
+    pub fn require_audience(mut self, audience: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.rules).audience = Some(audience.into());
+        self
+    }
+
+    /// How JWT access tokens are checked: [`JwtValidation::SignatureAndStore`] (the default)
+    /// or [`JwtValidation::SignatureOnly`], which does not see revocations.
+    #[must_use]
+    pub fn jwt_validation(mut self, validation: JwtValidation) -> Self {
+        Arc::make_mut(&mut self.rules).jwt = validation;
+        self
+    }
+
+    /// The `realm` of the `WWW-Authenticate` challenges (RFC 6750 §3). Default
+    /// [`DEFAULT_REALM`]. Characters a quoted-string cannot hold as they are (`"`, `\`,
+    /// controls, non-ASCII) are replaced by `?`.
+    #[must_use]
+    pub fn realm(mut self, realm: &str) -> Self {
+        let sanitized: String = realm
+            .chars()
+            .map(|c| match c {
+                ' ' | '!' | '#'..='[' | ']'..='~' => c,
+                _ => '?',
+            })
+            .collect();
+        Arc::make_mut(&mut self.rules).realm = Arc::from(sanitized);
+        self
+    }
+
+    /// The scope every token must hold.
+    pub fn required_scope(&self) -> &Scope {
+        &self.rules.scope
+    }
+
+    /// The audience every token must be meant for, if any.
+    pub fn required_audience(&self) -> Option<&str> {
+        self.rules.audience.as_deref()
+    }
+
+    /// The server whose tokens are checked.
+    pub fn server(&self) -> &AuthorizationServer {
+        &self.server
+    }
+
+    /// Checks the request's `Authorization: Bearer` token and the requirements: the caller's
+    /// [`Principal`], or the RFC 6750 answer to send. Reads nothing but the `Authorization`
+    /// header.
+    pub async fn protect(&self, headers: &HeaderMap) -> Result<Principal, BearerError> {
+        let token = bearer::bearer_token(headers)
+            .map_err(|reason| self.refuse(BearerErrorKind::InvalidRequest, reason))?
+            .ok_or_else(|| {
+                BearerError::new(
+                    BearerErrorKind::MissingToken,
+                    &self.rules.realm,
+                    "no Bearer credentials",
+                )
+            })?;
+        self.validate_token(token).await
+    }
+
+    /// Checks a token value obtained some other way (a WebSocket message, a gRPC metadata
+    /// entry) and the requirements, as [`protect`](Self::protect) does after reading the
+    /// header. Do not feed it tokens from URLs (see the [module](crate::resource)).
+    pub async fn validate_token(&self, token: &str) -> Result<Principal, BearerError> {
+        let principal = self.principal(token).await?;
+        self.authorize(&principal)?;
+        Ok(principal)
+    }
+
+    /// Checks this protector's requirements (audience, then scope) against a principal another
+    /// check produced (a layer with other requirements), without looking at the token again.
+    pub fn authorize(&self, principal: &Principal) -> Result<(), BearerError> {
+        if let Some(audience) = &self.rules.audience
+            && !principal.audience.iter().any(|listed| listed == audience)
+        {
+            return Err(self.refuse(
+                BearerErrorKind::InvalidToken,
+                "the token is not meant for this audience",
+            ));
+        }
+        if !self.rules.scope.is_subset(&principal.scope) {
+            let error = BearerError::insufficient_scope(&self.rules.realm, &self.rules.scope);
+            tracing::debug!(
+                client_id = principal.client_id(),
+                reason = error.reason(),
+                "bearer token refused"
+            );
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// The token's principal, before the requirements.
+    async fn principal(&self, token: &str) -> Result<Principal, BearerError> {
+        let server = &self.server;
+        let config = server.config();
+        let now = server.now();
+        let invalid = |reason| self.refuse(BearerErrorKind::InvalidToken, reason);
+        // A JWT access token (RFC 9068 §4): signature, kid and alg, typ, exp, then iss. A
+        // forged or foreign one is refused here, without a store lookup.
+        let claims = match &config.signing_keys {
+            Some(keys) if token.bytes().filter(|&b| b == b'.').count() == 2 => {
+                let claims: JwtClaims = keys
+                    .verify(token, ACCESS_TOKEN_TYP, now)
+                    .map_err(|error| invalid(error.0))?;
+                if config.issuer.as_deref() != Some(claims.iss.as_str()) {
+                    return Err(invalid("the JWT's issuer is not this server"));
+                }
+                Some(claims)
+            }
+            _ => None,
+        };
+        if let Some(claims) = claims.as_ref()
+            && self.rules.jwt == JwtValidation::SignatureOnly
+        {
+            return self
+                .claims_principal(claims)
+                .ok_or_else(|| invalid("the JWT's claims are not this server's"));
+        }
+        let unavailable = |error: crate::store::StoreError| {
+            tracing::error!(
+                error = %error.report(),
+                "bearer token check: the store failed"
+            );
+            BearerError::unavailable(&self.rules.realm, error)
+        };
+        let record = server
+            .tokens()
+            .find(&TokenHash::of(token), Some(TokenKind::Access))
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| invalid("unknown token"))?;
+        if record.kind != TokenKind::Access {
+            return Err(invalid("not an access token"));
+        }
+        if !record.is_active(now) {
+            return Err(invalid("revoked, expired or not yet valid"));
+        }
+        // Deleting a client revokes its tokens, but a request authenticated just before the
+        // deletion may still store one (as introspection decides).
+        if server
+            .clients()
+            .find(&record.client_id)
+            .await
+            .map_err(unavailable)?
+            .is_none()
+        {
+            return Err(invalid("the token's client no longer exists"));
+        }
+        // A JWT's `aud` is its record's audience, or the server's default audience when the
+        // record has none (RFC 9068 §3).
+        let (audience, format) = match claims {
+            Some(claims) => (claims.aud.into_vec().into(), AccessTokenFormat::Jwt),
+            None => (Arc::clone(&record.audience), AccessTokenFormat::Opaque),
+        };
+        Ok(Principal {
+            subject: record.subject,
+            client_id: record.client_id,
+            scope: record.scope,
+            audience,
+            id: record.id,
+            issued_at: record.issued_at,
+            expires_at: record.expires_at,
+            format,
+            store_checked: true,
+            realm: Arc::clone(&self.rules.realm),
+        })
+    }
+
+    /// The principal of a verified JWT, from its claims alone.
+    fn claims_principal(&self, claims: &JwtClaims) -> Option<Principal> {
+        let id = parse_id(&claims.jti)?;
+        let scope = claims.scope.parse().ok()?;
+        // RFC 9068 §2.2: `sub` is the client when no user is involved.
+        let subject = claims
+            .sub
+            .as_deref()
+            .filter(|sub| *sub != claims.client_id)
+            .map(Arc::from);
+        Some(Principal {
+            subject,
+            client_id: Arc::from(claims.client_id.as_str()),
+            scope,
+            audience: claims.aud.clone().into_vec().into(),
+            id,
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+            format: AccessTokenFormat::Jwt,
+            store_checked: false,
+            realm: Arc::clone(&self.rules.realm),
+        })
+    }
+
+    fn refuse(&self, kind: BearerErrorKind, reason: &'static str) -> BearerError {
+        tracing::debug!(reason, "bearer token refused");
+        BearerError::new(kind, &self.rules.realm, reason)
+    }
+}
+
+impl std::fmt::Debug for ResourceProtector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceProtector")
+            .field("scope", &self.rules.scope)
+            .field("audience", &self.rules.audience)
+            .field("jwt", &self.rules.jwt)
+            .field("realm", &self.rules.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The claims of the server's JWT access tokens (RFC 9068 §2.2).
+#[derive(Deserialize)]
+struct JwtClaims {
+    iss: String,
+    exp: u64,
+    #[serde(default)]
+    aud: Audience,
+    sub: Option<String>,
+    client_id: String,
+    iat: u64,
+    jti: String,
+    #[serde(default)]
+    scope: String,
+}
+
+/// `aud`: one string, or an array (RFC 7519 §4.1.3).
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Default for Audience {
+    fn default() -> Self {
+        Self::Many(Vec::new())
+    }
+}
+
+impl Audience {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::One(one) => vec![one],
+            Self::Many(many) => many,
+        }
+    }
+}
+
+/// A record id from its base64url rendering (a JWT's `jti`).
+fn parse_id(text: &str) -> Option<Id> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()?;
+    Some(Id::from_bytes(bytes.try_into().ok()?))
+}
