@@ -39,7 +39,8 @@ fn main() {
     let (Some(scenario), Some(count), Some(mode)) = (args.get(1), args.get(2), args.get(3)) else {
         println!(
             "usage: count SCENARIO COUNT build|dispatch\nscenarios: introspect-active \
-             introspect-unknown introspect-jwt revoke token token-jwt route-4 route-1000"
+             introspect-unknown introspect-jwt introspect-jwt-eddsa revoke token token-jwt \
+             token-jwt-eddsa route-4 route-1000"
         );
         return;
     };
@@ -79,16 +80,25 @@ fn main() {
                 )
             }),
         ),
-        "introspect-jwt" => {
-            let server = jwt_server(SigningAlgorithm::Es256);
+        "introspect-jwt" | "introspect-jwt-eddsa" => {
+            let algorithm = if scenario == "introspect-jwt" {
+                SigningAlgorithm::Es256
+            } else {
+                SigningAlgorithm::EdDsa
+            };
+            let server = jwt_server(algorithm);
             let token = issue(&server, scope("read"));
             (
                 server,
                 Box::new(move |_| introspect(&authorization, &token)),
             )
         }
-        "token-jwt" => (
-            jwt_server(SigningAlgorithm::Es256),
+        "token-jwt" | "token-jwt-eddsa" => (
+            jwt_server(if scenario == "token-jwt" {
+                SigningAlgorithm::Es256
+            } else {
+                SigningAlgorithm::EdDsa
+            }),
             Box::new(move |_| {
                 post(
                     "/oauth/token",

@@ -256,3 +256,30 @@ async fn jwts_need_keys_and_an_issuer_and_the_metadata_names_the_jwks() {
         format!("{ISSUER}/oauth/jwks")
     );
 }
+
+#[tokio::test]
+async fn a_client_may_ask_for_jwts_on_a_server_that_issues_opaque_tokens() {
+    let jwt_client = Client::confidential("jwt-svc", SECRET)
+        .with_grant_types(["client_credentials"])
+        .with_scope("read".parse().unwrap())
+        .with_access_token_format(AccessTokenFormat::Jwt)
+        .build()
+        .unwrap();
+    let harness = Harness::with(&[client(), jwt_client], |builder| {
+        builder
+            .issuer(ISSUER)
+            .signing_keys(KeySet::new(key(SigningAlgorithm::Es256)))
+    })
+    .await;
+    let opaque = token(&harness.server, "read").await;
+    assert!(!opaque.str("access_token").unwrap().contains('.'));
+    let body = form(&[("grant_type", "client_credentials"), ("scope", "read")]);
+    let answer = send(
+        &harness.server,
+        post("/oauth/token", Some(&basic("jwt-svc", SECRET)), &body),
+    )
+    .await;
+    let jwt = answer.str("access_token").unwrap();
+    let claims = jose::verify(&jwks(&harness.server).await.json, jwt, harness.server.now());
+    assert_eq!(claims["client_id"], "jwt-svc");
+}

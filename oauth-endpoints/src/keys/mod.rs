@@ -114,6 +114,27 @@ impl KeySet {
             .map_err(|_| InvalidKey("signing failed"))
     }
 
+    /// Whether the header of the compact JWS `token` names one of this set's keys by `kid`,
+    /// with that key's `alg`, and has type `typ`: what a JWT this set signed carries. The
+    /// signature is not checked (see [`verify`](Self::verify)): use it where the token's bytes
+    /// are authenticated otherwise, as introspection does by the stored hash of every issued
+    /// value.
+    pub fn names_signer(&self, token: &str, typ: &str) -> bool {
+        let Ok(header) = jsonwebtoken::decode_header(token) else {
+            return false;
+        };
+        header
+            .typ
+            .as_deref()
+            .is_some_and(|found| found.eq_ignore_ascii_case(typ))
+            && header.kid.is_some_and(|kid| {
+                self.0
+                    .verifiers
+                    .iter()
+                    .any(|(known, algorithm, _)| *known == kid && algorithm.jose() == header.alg)
+            })
+    }
+
     /// Verifies a JWT this key set signed: the `kid` names one of its keys, the `alg` is that
     /// key's, the header's `typ` is `typ`, the signature holds, and `exp` has not passed at
     /// `now` (no leeway). Other claims are the caller's to check.
