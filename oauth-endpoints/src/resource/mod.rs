@@ -27,15 +27,17 @@
 //! - An opaque token is looked up in the token store: it must be an access token (a refresh
 //!   token presented as a Bearer token is refused), not expired, revoked, rotated, nor before
 //!   its `nbf`, and its client must still exist (as introspection decides).
-//! - A JWT access token (RFC 9068), when the server has signing keys, is verified first: its
-//!   signature with the server's [`KeySet`](crate::keys::KeySet) (a `kid` of the set, that key's
-//!   `alg`), `typ` `at+jwt`, `exp` by the server's clock, and `iss` the server's issuer. A
-//!   forged or foreign JWT is refused there, without a store lookup. Then, by
-//!   [`JwtValidation`]:
-//!   - [`SignatureAndStore`](JwtValidation::SignatureAndStore) (the default): its stored
-//!     record decides too, as for an opaque token, so a revoked JWT is refused at once.
-//!   - [`SignatureOnly`](JwtValidation::SignatureOnly): the claims are trusted as signed, with
-//!     no store lookup at all. **A revoked JWT stays usable here until it expires** (so does one
+//! - A JWT access token (RFC 9068), when the server has signing keys, by [`JwtValidation`]:
+//!   - [`Store`](JwtValidation::Store) (the default): its header must
+//!     name a key of the server's [`KeySet`](crate::keys::KeySet) with that key's `alg`, typed
+//!     `at+jwt`; then its stored record decides, as for an opaque token, so a revoked JWT is
+//!     refused at once. The store keeps the SHA-256 of every value the server issued, so a
+//!     record authenticates the exact bytes it signed: a forged or altered JWT has none, and
+//!     the signature needs no second check (an ES256 verification would cost 50 times the
+//!     rest: BENCHMARKS.md).
+//!   - [`SignatureOnly`](JwtValidation::SignatureOnly): its signature (a `kid` of the set, that
+//!     key's `alg`), `typ` `at+jwt`, `exp` by the server's clock and `iss` are verified, and
+//!     the claims are trusted as signed, with no store lookup at all. **A revoked JWT stays usable here until it expires** (so does one
 //!     whose client was deleted): keep access tokens short-lived if you choose this.
 //!
 //! Then the requirements: the audience (the JWT's `aud`, an opaque token's stored audience)
@@ -143,17 +145,19 @@ pub use principal::Principal;
 #[cfg(feature = "axum")]
 pub(crate) use bearer::has_bearer_credentials;
 
-/// How a JWT access token (RFC 9068) is checked once its signature, `typ`, `iss` and `exp`
-/// hold. Opaque tokens are always looked up in the store.
+/// How a JWT access token (RFC 9068) is checked. Opaque tokens are always looked up in the
+/// store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum JwtValidation {
-    /// The default: then the token's stored record decides, as for an opaque token, so a
-    /// revoked JWT (or one whose client was deleted) is refused at once. One store lookup per
-    /// request, as for opaque tokens.
+    /// The default: the header names a key of the server's set, and the token's stored record
+    /// decides, as for an opaque token (it authenticates the bytes), so a revoked JWT (or one
+    /// whose client was deleted) is refused at once. One store lookup per request, as for
+    /// opaque tokens.
     #[default]
-    SignatureAndStore,
-    /// The signed claims are trusted with no store lookup: no round trip to the store, at the
+    Store,
+    /// The signature, `typ`, `iss` and `exp` are verified and the signed claims trusted with no
+    /// store lookup: no round trip to the store, at the
     /// price of revocation. **A revoked JWT stays usable until it expires**, and so does one
     /// whose client was deleted. Pair it with short access token lifetimes.
     SignatureOnly,
@@ -230,7 +234,7 @@ impl ResourceProtector {
         self
     }
 
-    /// How JWT access tokens are checked: [`JwtValidation::SignatureAndStore`] (the default)
+    /// How JWT access tokens are checked: [`JwtValidation::Store`] (the default)
     /// or [`JwtValidation::SignatureOnly`], which does not see revocations.
     #[must_use]
     pub fn jwt_validation(mut self, validation: JwtValidation) -> Self {
@@ -323,26 +327,31 @@ impl ResourceProtector {
         let config = server.config();
         let now = server.now();
         let invalid = |reason| self.refuse(BearerErrorKind::InvalidToken, reason);
-        // A JWT access token (RFC 9068 §4): signature, kid and alg, typ, exp, then iss. A
-        // forged or foreign one is refused here, without a store lookup.
-        let claims = match &config.signing_keys {
-            Some(keys) if token.bytes().filter(|&b| b == b'.').count() == 2 => {
+        let keys = config
+            .signing_keys
+            .as_ref()
+            .filter(|_| token.bytes().filter(|&b| b == b'.').count() == 2);
+        if let Some(keys) = keys {
+            if self.rules.jwt == JwtValidation::SignatureOnly {
+                // RFC 9068 §4: signature, kid and alg, typ, exp, then iss; the claims are
+                // trusted as signed. A forged or foreign JWT is refused without a store lookup.
                 let claims: JwtClaims = keys
                     .verify(token, ACCESS_TOKEN_TYP, now)
                     .map_err(|error| invalid(error.0))?;
                 if config.issuer.as_deref() != Some(claims.iss.as_str()) {
                     return Err(invalid("the JWT's issuer is not this server"));
                 }
-                Some(claims)
+                return self
+                    .claims_principal(&claims)
+                    .ok_or_else(|| invalid("the JWT's claims are not this server's"));
             }
-            _ => None,
-        };
-        if let Some(claims) = claims.as_ref()
-            && self.rules.jwt == JwtValidation::SignatureOnly
-        {
-            return self
-                .claims_principal(claims)
-                .ok_or_else(|| invalid("the JWT's claims are not this server's"));
+            // With the store: the header must name a key of the set (so a dropped key's tokens
+            // are refused) with its `alg`, typed `at+jwt`; the stored SHA-256 of every issued
+            // value then authenticates the bytes (a forged or altered JWT has no record), so
+            // the signature needs no second check (BENCHMARKS.md, "JWT access tokens").
+            if !keys.names_signer(token, ACCESS_TOKEN_TYP) {
+                return Err(invalid("the JWT names no signing key of this server"));
+            }
         }
         let unavailable = |error: crate::store::StoreError| {
             tracing::error!(
@@ -375,9 +384,19 @@ impl ResourceProtector {
             return Err(invalid("the token's client no longer exists"));
         }
         // A JWT's `aud` is its record's audience, or the server's default audience when the
-        // record has none (RFC 9068 §3).
-        let (audience, format) = match claims {
-            Some(claims) => (claims.aud.into_vec().into(), AccessTokenFormat::Jwt),
+        // record has none (RFC 9068 §3), as the issuer signed it.
+        let (audience, format) = match keys {
+            Some(_) if record.audience.is_empty() => (
+                config
+                    .access_token_audience
+                    .as_deref()
+                    .or(config.issuer.as_deref())
+                    .map(|audience| vec![audience.to_owned()])
+                    .unwrap_or_default()
+                    .into(),
+                AccessTokenFormat::Jwt,
+            ),
+            Some(_) => (Arc::clone(&record.audience), AccessTokenFormat::Jwt),
             None => (Arc::clone(&record.audience), AccessTokenFormat::Opaque),
         };
         Ok(Principal {
