@@ -266,7 +266,13 @@ fn signing_keys(options: &Options) -> Result<Option<KeySet>, StartError> {
             message,
         };
         let pem = std::fs::read_to_string(path).map_err(|error| failed(error.to_string()))?;
-        keys.push(SigningKey::from_pem(&pem, None).map_err(|error| failed(error.to_string()))?);
+        // A JSON Web Key, or PEM.
+        let key = if pem.trim_start().starts_with('{') {
+            SigningKey::from_jwk(&pem)
+        } else {
+            SigningKey::from_pem(&pem, None)
+        };
+        keys.push(key.map_err(|error| failed(error.to_string()))?);
     }
     let mut keys = keys.into_iter();
     let Some(active) = keys.next() else {

@@ -62,7 +62,7 @@ pub struct Options {
     #[arg(long, env = "OAUTH_ACCESS_TOKEN_FORMAT", default_value = "opaque")]
     pub access_token_format: oauth_endpoints::token::AccessTokenFormat,
 
-    /// A PEM private key (P-256, Ed25519 or RSA) to sign JWTs with. Repeat it to rotate: the
+    /// A private key to sign JWTs with: PEM (P-256, Ed25519 or RSA) or a JWK (P-256, Ed25519). Repeat it to rotate: the
     /// first signs, the others stay in the JWKS so what they signed still verifies. With
     /// `--access-token-format jwt` and no key, one is generated at start-up: for development
     /// only, since its tokens stop verifying when the server stops.

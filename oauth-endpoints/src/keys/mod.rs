@@ -246,6 +246,46 @@ mod tests {
     }
 
     #[test]
+    fn private_jwks_are_read_and_checked() {
+        // RFC 8037 Appendix A.1 and A.2.
+        let okp = r#"{"kty":"OKP","crv":"Ed25519",
+            "d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
+            "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        let key = SigningKey::from_jwk(okp).unwrap_or_else(|e| panic!("{e}"));
+        let token = KeySet::new(key)
+            .sign("at+jwt", &claims(100))
+            .unwrap_or_default();
+        assert!(!token.is_empty());
+        for bad in [
+            // Another public key than `d`'s.
+            okp.replace("11qYAYKx", "21qYAYKx"),
+            // No private part.
+            r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#
+                .to_owned(),
+            okp.replace(r#""kty":"OKP""#, r#""kty":"OKP","alg":"ES256""#),
+            r#"{"kty":"oct","k":"c2VjcmV0"}"#.to_owned(),
+            "not json".to_owned(),
+        ] {
+            assert!(SigningKey::from_jwk(&bad).is_err(), "{bad}");
+        }
+        // A P-256 key: read with its own public members, refused with another key's.
+        let d = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI";
+        let read = SigningKey::from_jwk(&format!(r#"{{"kty":"EC","crv":"P-256","d":"{d}"}}"#))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read.algorithm(), SigningAlgorithm::Es256);
+        let own = serde_json::to_value(read.public_jwk()).unwrap_or_default();
+        let with = |x: &serde_json::Value, y: &serde_json::Value| {
+            format!(r#"{{"kty":"EC","crv":"P-256","d":"{d}","x":{x},"y":{y}}}"#)
+        };
+        let again =
+            SigningKey::from_jwk(&with(&own["x"], &own["y"])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.kid(), read.kid());
+        let other = SigningKey::generate(SigningAlgorithm::Es256).unwrap_or_else(|e| panic!("{e}"));
+        let other = serde_json::to_value(other.public_jwk()).unwrap_or_default();
+        assert!(SigningKey::from_jwk(&with(&other["x"], &other["y"])).is_err());
+    }
+
+    #[test]
     fn the_kid_is_the_thumbprint_and_debug_hides_the_key() {
         let key = SigningKey::generate(SigningAlgorithm::EdDsa).unwrap_or_else(|e| panic!("{e}"));
         let jwk = serde_json::to_value(key.public_jwk()).unwrap_or_default();

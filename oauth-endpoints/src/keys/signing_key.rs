@@ -152,6 +152,95 @@ impl SigningKey {
         Self::new(found, encoding)
     }
 
+    /// Reads a private key in JWK form (RFC 7517 §4, RFC 7518 §6.2.2, RFC 8037 §2): an `EC`
+    /// key on `P-256` (`ES256`) or an `OKP` key on `Ed25519` (`EdDSA`), with its private `d`.
+    /// The public members, when present, must be those of `d`; an `alg`, when present, must
+    /// fit. RSA keys are read from PEM ([`from_pem`](Self::from_pem)).
+    ///
+    /// ```
+    /// use oauth_endpoints::keys::{SigningAlgorithm, SigningKey};
+    ///
+    /// // RFC 8037 Appendix A.1.
+    /// let key = SigningKey::from_jwk(
+    ///     r#"{"kty":"OKP","crv":"Ed25519",
+    ///         "d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
+    ///         "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
+    /// )
+    /// .unwrap();
+    /// assert_eq!(key.algorithm(), SigningAlgorithm::EdDsa);
+    /// // RFC 8037 Appendix A.3: the thumbprint of that key.
+    /// assert_eq!(key.kid(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    /// ```
+    pub fn from_jwk(jwk: &str) -> Result<Self, InvalidKey> {
+        #[derive(serde::Deserialize)]
+        struct PrivateJwk {
+            kty: String,
+            crv: Option<String>,
+            d: Option<String>,
+            x: Option<String>,
+            y: Option<String>,
+            alg: Option<String>,
+        }
+        let jwk: PrivateJwk =
+            serde_json::from_str(jwk).map_err(|_| InvalidKey("not a JSON Web Key"))?;
+        let d = jwk
+            .d
+            .as_deref()
+            .ok_or(InvalidKey("the JWK has no private `d`"))
+            .and_then(|d| {
+                URL_SAFE_NO_PAD
+                    .decode(d)
+                    .map_err(|_| InvalidKey("`d` is not base64url"))
+            })?;
+        let key = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+            ("EC", Some("P-256")) => {
+                let secret = p256::SecretKey::from_slice(&d)
+                    .map_err(|_| InvalidKey("`d` is not a P-256 private key"))?;
+                let der = secret
+                    .to_pkcs8_der()
+                    .map_err(|_| InvalidKey("cannot encode a P-256 key"))?;
+                Self::new(
+                    SigningAlgorithm::Es256,
+                    EncodingKey::from_ec_der(der.as_bytes()),
+                )?
+            }
+            ("OKP", Some("Ed25519")) => {
+                let bytes: [u8; 32] = d
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| InvalidKey("`d` is not an Ed25519 private key"))?;
+                let pem = pkcs8_pem(
+                    ed25519_dalek::SigningKey::from_bytes(&bytes)
+                        .to_pkcs8_der()
+                        .map_err(|_| InvalidKey("cannot encode an Ed25519 key"))?
+                        .as_bytes(),
+                );
+                Self::from_pem(&pem, Some(SigningAlgorithm::EdDsa))?
+            }
+            _ => {
+                return Err(InvalidKey(
+                    "only EC P-256 and OKP Ed25519 private JWKs are read (RSA: use PEM)",
+                ));
+            }
+        };
+        let public = serde_json::to_value(key.public_jwk()).unwrap_or_default();
+        let given = [("x", &jwk.x), ("y", &jwk.y)];
+        if given
+            .iter()
+            .any(|(name, value)| value.as_deref().is_some_and(|v| public[*name] != v))
+        {
+            return Err(InvalidKey("the JWK's public members are not those of `d`"));
+        }
+        if jwk
+            .alg
+            .as_deref()
+            .is_some_and(|alg| alg != key.algorithm().as_str())
+        {
+            return Err(InvalidKey("the JWK's `alg` does not fit the key"));
+        }
+        Ok(key)
+    }
+
     /// An ECDSA or RSA key, whose public JWK jsonwebtoken derives.
     fn new(algorithm: SigningAlgorithm, encoding: EncodingKey) -> Result<Self, InvalidKey> {
         let public = Jwk::from_encoding_key(&encoding, algorithm.jose())
