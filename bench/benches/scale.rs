@@ -11,6 +11,9 @@
 //! `dispatch` of an introspection request (client_secret_basic) for an active token; the
 //! tokens asked about rotate through up to 100,000 distinct stored tokens, so that a large store
 //! is not measured through a warm cache.
+//!
+//! With `SCALE_BOUND_KEYS=n` (n > 0) every token is bound to one of `n` DPoP keys (RFC 9449 §6,
+//! `cnf.jkt`), round robin: what a deployment where every client uses DPoP stores.
 
 // A benchmark whose set-up fails has nothing to measure: it stops with a message. Its report is
 // its output.
@@ -21,22 +24,41 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use oauth_endpoints::AuthorizationServer;
-use oauth_endpoints::token::TokenRecord;
-use oauth_endpoints_bench::{basic, block_on, introspect, issue, resident_bytes, scope, server};
+use oauth_endpoints::token::{Jkt, TokenRecord};
+use oauth_endpoints_bench::{
+    basic, block_on, introspect, issue_bound, resident_bytes, scope, server,
+};
 
 /// How many distinct tokens the latency benchmark asks about, at most.
 const SAMPLE: usize = 100_000;
 
+/// How many DPoP keys the tokens are bound to (`SCALE_BOUND_KEYS`); `None`: bearer tokens.
+fn bound_keys() -> Option<u32> {
+    std::env::var("SCALE_BOUND_KEYS")
+        .ok()
+        .and_then(|keys| keys.parse().ok())
+        .filter(|&keys| keys > 0)
+}
+
+/// The `i`th of `keys` distinct key thumbprints.
+fn key(i: usize, keys: u32) -> Jkt {
+    let mut bytes = [0x5a; 32];
+    let n = u32::try_from(i % keys as usize).unwrap_or(0);
+    bytes[..4].copy_from_slice(&n.to_le_bytes());
+    Jkt::from_bytes(bytes)
+}
+
 /// A server holding `count` active tokens, and some of their values.
 fn filled(count: usize) -> (AuthorizationServer, Vec<String>) {
     let server = server();
+    let keys = bound_keys();
     let every = count.div_ceil(SAMPLE);
     let before = resident_bytes();
     let mut sample = Vec::with_capacity(count.min(SAMPLE));
     let started = Instant::now();
     for i in 0..count {
         // Parsed per token, as the token endpoint parses each request's `scope`.
-        let token = issue(&server, scope("read"));
+        let token = issue_bound(&server, scope("read"), keys.map(|keys| key(i, keys)));
         if i % every == 0 {
             sample.push(token);
         }
@@ -46,8 +68,10 @@ fn filled(count: usize) -> (AuthorizationServer, Vec<String>) {
     // The sample's strings are a little of the growth; they are counted, not subtracted.
     match (before, after) {
         (Some(before), Some(after)) => println!(
-            "memory_store/{count}_tokens: {:.1} bytes of resident memory per token \
+            "memory_store/{count}_tokens{}: {:.1} bytes of resident memory per token \
              ({:.1} MiB for {count} tokens; stored in {:.2?})",
+            keys.map(|keys| format!(" (bound to {keys} keys)"))
+                .unwrap_or_default(),
             after.saturating_sub(before) as f64 / count as f64,
             after.saturating_sub(before) as f64 / (1024.0 * 1024.0),
             elapsed,

@@ -22,7 +22,7 @@ use http::{Method, Request};
 use oauth_endpoints::keys::{KeySet, SigningAlgorithm, SigningKey};
 use oauth_endpoints::scope::Scope;
 use oauth_endpoints::store::MemoryStore;
-use oauth_endpoints::token::{AccessTokenFormat, TokenRequest};
+use oauth_endpoints::token::{AccessTokenFormat, Jkt, TokenRequest};
 use oauth_endpoints::{AuthorizationServer, AuthorizationServerBuilder, Client};
 
 /// The benchmark client's id.
@@ -106,8 +106,17 @@ pub fn jwt_server(algorithm: SigningAlgorithm) -> AuthorizationServer {
 /// Issues an access token to the benchmark client with `scope`, as the token endpoint would,
 /// and returns its value.
 pub fn issue(server: &AuthorizationServer, scope: Scope) -> String {
+    issue_bound(server, scope, None)
+}
+
+/// As [`issue`], the token bound to the DPoP key `jkt` (RFC 9449 §6) if given.
+pub fn issue_bound(server: &AuthorizationServer, scope: Scope, jkt: Option<Jkt>) -> String {
     static CLIENT: LazyLock<Client> = LazyLock::new(client);
     let request = TokenRequest::new(&CLIENT, scope);
+    let request = match jkt {
+        Some(jkt) => request.with_confirmation(jkt),
+        None => request,
+    };
     match block_on(server.issuer().issue(&request)) {
         Ok(issued) => issued.access_token().to_owned(),
         Err(error) => panic!("cannot issue a token: {error}"),

@@ -170,6 +170,7 @@ fn record(value: &str, kind: TokenKind, client_id: &str, grant: Id, scope: &Scop
         not_before: None,
         revoked_at: None,
         rotated_at: None,
+        confirmation: None,
     }
 }
 

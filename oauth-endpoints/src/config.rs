@@ -49,6 +49,9 @@ pub struct ServerConfig {
     /// The `aud` of JWT access tokens issued without a resource indicator (RFC 9068 §3: a
     /// default resource indicator). Default: the issuer identifier.
     pub access_token_audience: Option<String>,
+    /// How DPoP proofs (RFC 9449) are checked: the `iat` window and whether nonces are
+    /// required (off by default). See [`DpopSettings`](crate::dpop::DpopSettings).
+    pub dpop: crate::dpop::DpopSettings,
 }
 
 impl ServerConfig {
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
             signing_keys: None,
             access_token_format: AccessTokenFormat::Opaque,
             access_token_audience: None,
+            dpop: crate::dpop::DpopSettings::default(),
         }
     }
 }

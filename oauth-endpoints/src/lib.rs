@@ -16,6 +16,7 @@
 //! | [`grant`] | writing a grant type; the built-in `authorization_code`, `client_credentials` and `refresh_token` |
 //! | [`authorization`] | the authorization code grant (RFC 6749 §4.1): the sign-in hook, the authorization and pushed request endpoints, PKCE (RFC 7636), redirect URIs |
 //! | [`client`], [`client_auth`] | registered clients; client authentication (RFC 6749 §2.3) |
+//! | [`dpop`] | DPoP proofs (RFC 9449): the §4.3 checks shared by the token endpoint and resource servers, stateless nonces, each proof once across instances |
 //! | [`store`] | the store traits, [`MemoryStore`](store::MemoryStore), `SqliteStore` (feature `sqlite`), `PgStore` (feature `postgres`) |
 //! | [`token`], [`secret`], [`scope`] | token records and issuing; hashes and random values; scopes |
 //! | [`resource`] | protecting your own routes with the server's access tokens (RFC 6750): `ResourceProtector`, `Principal`, the axum extractor and the tower layer |
@@ -63,6 +64,7 @@ mod config;
 mod context;
 mod cors;
 mod description;
+pub mod dpop;
 pub mod endpoint;
 pub mod endpoints;
 mod error;

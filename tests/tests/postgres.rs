@@ -534,7 +534,7 @@ async fn instances_opening_at_once_create_the_schema_and_migrate_once() {
             .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
          ORDER BY table_name",
@@ -937,6 +937,7 @@ async fn a_database_of_the_first_schema_migrates_and_keeps_its_revoked_grants() 
          DROP COLUMN redirect_uris, DROP COLUMN require_pushed_requests, \
          DROP COLUMN jwks, DROP COLUMN access_token_format; \
          DROP TABLE oauth_authorizations; DROP TABLE oauth_replay_ids; \
+         ALTER TABLE oauth_tokens DROP COLUMN jkt; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 1;",
     )
     .execute(&mut connection)
@@ -988,6 +989,7 @@ async fn a_database_of_the_second_schema_migrates_to_the_grace_window() {
          DROP COLUMN redirect_uris, DROP COLUMN require_pushed_requests, \
          DROP COLUMN jwks, DROP COLUMN access_token_format; \
          DROP TABLE oauth_authorizations; DROP TABLE oauth_replay_ids; \
+         ALTER TABLE oauth_tokens DROP COLUMN jkt; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 2;",
     )
     .execute(&mut connection)
@@ -1023,6 +1025,57 @@ async fn a_database_of_the_second_schema_migrates_to_the_grace_window() {
         found.and_then(|c| c.refresh_token_grace()),
         Some(Duration::from_secs(7))
     );
+}
+
+#[tokio::test]
+async fn a_database_of_the_seventh_schema_migrates_to_bound_tokens() {
+    let Some(schema) = TestSchema::create("migrate_jkt").await else {
+        return;
+    };
+    let store = schema.store().await;
+    let (bearer, record) = contract::record(TokenKind::Access, Id::random(), CLIENT);
+    store
+        .insert_tokens(std::slice::from_ref(&record))
+        .await
+        .unwrap();
+    // Back to the seventh schema: no binding.
+    let mut connection = schema.connection().await;
+    sqlx::raw_sql(
+        "ALTER TABLE oauth_tokens DROP COLUMN jkt; \
+         DELETE FROM oauth_endpoints_migrations WHERE version > 7;",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    store.pool().close().await;
+
+    let store = schema.store().await;
+    let found = store
+        .find_token(&TokenHash::of(&bearer), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        Some(record),
+        "a token stored before is a bearer token"
+    );
+    let (bound, record) = contract::bound_record(TokenKind::Refresh, Id::random(), CLIENT);
+    store
+        .insert_tokens(std::slice::from_ref(&record))
+        .await
+        .unwrap();
+    let found = store
+        .find_token(&TokenHash::of(&bound), None)
+        .await
+        .unwrap();
+    assert_eq!(found.and_then(|r| r.confirmation), Some(contract::JKT));
+    let column: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT jkt FROM oauth_tokens WHERE hash = $1")
+            .bind(TokenHash::of(&bound).as_bytes().as_slice())
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+    assert_eq!(column.as_deref(), Some(contract::JKT.as_bytes().as_slice()));
 }
 
 /// Makes each transaction that inserted tokens take `seconds` more to commit (a deferred

@@ -14,7 +14,7 @@ use oauth_endpoints::form::Form;
 use oauth_endpoints::scope::Scope;
 use oauth_endpoints::secret::{Id, TokenHash};
 use oauth_endpoints::store::{MemoryStore, Rotation, SqliteStore, StoreError, TokenStore};
-use oauth_endpoints::token::{TokenKind, TokenRecord};
+use oauth_endpoints::token::{Jkt, TokenKind, TokenRecord};
 use oauth_endpoints::{AuthorizationServer, Client};
 use oauth_endpoints_tests::{basic, form, post, send};
 use proptest::collection::vec;
@@ -286,6 +286,9 @@ fn record(
         not_before: None,
         revoked_at: None,
         rotated_at: None,
+        // Two grants in three bound to one of two keys (DPoP), shared across grants: the
+        // binding must round-trip through inserts, rotations, purges and reused slots.
+        confirmation: (!grant.is_multiple_of(3)).then(|| Jkt::from_bytes([grant % 2; 32])),
     }
 }
 

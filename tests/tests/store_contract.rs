@@ -184,6 +184,7 @@ async fn a_sqlite_file_of_the_first_schema_migrates_and_keeps_its_revoked_grants
          ALTER TABLE oauth_clients DROP COLUMN require_pushed_requests; DROP TABLE oauth_authorizations; \
          ALTER TABLE oauth_clients DROP COLUMN jwks; \
          ALTER TABLE oauth_clients DROP COLUMN access_token_format; DROP TABLE oauth_replay_ids; \
+         ALTER TABLE oauth_tokens DROP COLUMN jkt; \
          PRAGMA user_version = 1;",
     )
     .execute(store.pool())
@@ -240,6 +241,7 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
          ALTER TABLE oauth_clients DROP COLUMN require_pushed_requests; DROP TABLE oauth_authorizations; \
          ALTER TABLE oauth_clients DROP COLUMN jwks; \
          ALTER TABLE oauth_clients DROP COLUMN access_token_format; DROP TABLE oauth_replay_ids; \
+         ALTER TABLE oauth_tokens DROP COLUMN jkt; \
          PRAGMA user_version = 2;",
     )
     .execute(store.pool())
@@ -252,7 +254,7 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
         .fetch_one(store.pool())
         .await
         .expect("version");
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
     let found = store.find_client("spa").await.expect("find");
     assert_eq!(found.map(|c| c.refresh_token_grace()), Some(None));
     let grace = Duration::from_secs(10);
@@ -284,6 +286,61 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
         Some(Duration::from_secs(3)),
         "stored in whole seconds, rounded up"
     );
+}
+
+#[tokio::test]
+async fn a_sqlite_file_of_the_seventh_schema_migrates_to_bound_tokens() {
+    use oauth_endpoints::secret::{Id, TokenHash};
+    use oauth_endpoints::store::TokenStore;
+    use oauth_endpoints::token::TokenKind;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("oauth.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    let (bearer, record) = contract::record(TokenKind::Access, Id::random(), "c1");
+    store
+        .insert_tokens(std::slice::from_ref(&record))
+        .await
+        .expect("insert");
+    // Back to the seventh schema: no binding.
+    sqlx::raw_sql("ALTER TABLE oauth_tokens DROP COLUMN jkt; PRAGMA user_version = 7;")
+        .execute(store.pool())
+        .await
+        .expect("downgraded");
+    store.pool().close().await;
+    drop(store);
+
+    let store = SqliteStore::open(&path).await.expect("reopen");
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(store.pool())
+        .await
+        .expect("version");
+    assert_eq!(version, 8);
+    let found = store
+        .find_token(&TokenHash::of(&bearer), None)
+        .await
+        .expect("find");
+    assert_eq!(
+        found,
+        Some(record),
+        "a token stored before is a bearer token"
+    );
+    let (bound, record) = contract::bound_record(TokenKind::Refresh, Id::random(), "c1");
+    store
+        .insert_tokens(std::slice::from_ref(&record))
+        .await
+        .expect("insert");
+    let found = store
+        .find_token(&TokenHash::of(&bound), None)
+        .await
+        .expect("find");
+    assert_eq!(found, Some(record));
+    let column: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT jkt FROM oauth_tokens WHERE hash = $1")
+            .bind(TokenHash::of(&bound).as_bytes().as_slice())
+            .fetch_one(store.pool())
+            .await
+            .expect("the row");
+    assert_eq!(column.as_deref(), Some(contract::JKT.as_bytes().as_slice()));
 }
 
 /// Drives `future` on this thread without any async runtime: a waker that unparks the thread.

@@ -361,6 +361,46 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// The window around the server's clock a DPoP proof's `iat` must fall in (RFC 9449 §4.3
+    /// item 11): at most `max_age` in the past (default 60 s) and `max_skew` in the future
+    /// (default 5 s), whole seconds. A proof's `jti` is remembered for `max_age` after its
+    /// `iat`, in the assertion store.
+    pub fn dpop_proof_window(
+        mut self,
+        max_age: std::time::Duration,
+        max_skew: std::time::Duration,
+    ) -> Self {
+        self.config.dpop = self.config.dpop.proof_window(max_age, max_skew);
+        self
+    }
+
+    /// Requires every DPoP proof to carry a nonce the server made with `secret` (RFC 9449 §8,
+    /// §9; off by default). Nonces are stateless: give every instance the same secret, and any
+    /// of them accepts the nonce another gave out. A proof without a nonce, or with a stale
+    /// one, is answered `use_dpop_nonce` with a fresh nonce in the `DPoP-Nonce` header.
+    ///
+    /// ```
+    /// use oauth_endpoints::AuthorizationServer;
+    /// use oauth_endpoints::dpop::DpopNonceSecret;
+    ///
+    /// // In a deployment, 32 or more bytes from a CSPRNG, the same on every instance.
+    /// let secret = DpopNonceSecret::new(*b"0123456789abcdef0123456789abcdef").unwrap();
+    /// let server = AuthorizationServer::builder().dpop_nonce_secret(secret).build().unwrap();
+    /// assert!(server.config().dpop.requires_nonces());
+    /// ```
+    pub fn dpop_nonce_secret(mut self, secret: crate::dpop::DpopNonceSecret) -> Self {
+        self.config.dpop = self.config.dpop.require_nonces(secret);
+        self
+    }
+
+    /// The length of a DPoP nonce period (default 5 minutes): a nonce is accepted in the
+    /// period it was made in and its neighbours, so it lives one to two periods. Every
+    /// instance sharing a [nonce secret](Self::dpop_nonce_secret) must use the same length.
+    pub fn dpop_nonce_period(mut self, period: std::time::Duration) -> Self {
+        self.config.dpop = self.config.dpop.nonce_period(period);
+        self
+    }
+
     /// Whether revoking an access token revokes its whole grant (RFC 7009 §2.1 MAY; default
     /// false).
     pub fn revoke_grant_with_access_token(mut self, revoke: bool) -> Self {

@@ -12,7 +12,7 @@ use crate::scope::Scope;
 use crate::secret::{Id, TokenHash};
 use crate::store::rotation::{RotationStep, successor_among, successor_unused};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
-use crate::token::{TokenKind, TokenRecord};
+use crate::token::{Jkt, TokenKind, TokenRecord};
 use crate::yield_now::yield_now;
 
 /// Clients and tokens in process memory: for tests, development, and single-instance servers
@@ -26,8 +26,10 @@ use crate::yield_now::yield_now;
 ///
 /// Tokens are kept compactly: records sit side by side in one array, indexed by hash and by
 /// grant through `hashbrown::HashTable<u32>`s of slot numbers, and the client ids, scopes,
-/// subjects and audiences they repeat are stored once and shared. A million stored tokens take
-/// about 240 bytes each, the expiry heap included (`BENCHMARKS.md`).
+/// subjects, audiences and key thumbprints they repeat are stored once and shared. A million
+/// stored tokens take about 240 bytes each, the expiry heap included (`BENCHMARKS.md`); the
+/// binding of a token bound to a key (DPoP) sits in a side table, so bearer tokens pay nothing
+/// for it.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Inner>,
@@ -85,12 +87,17 @@ struct Slot {
     revoked_at: Option<UnixTime>,
     rotated_at: Option<UnixTime>,
     kind: TokenKind,
+    /// Whether the token is bound to a key: its thumbprint is in [`Tokens::confirmations`].
+    /// A flag in the slot's padding (the slot stays 200 bytes), so finding a bearer token
+    /// makes no second lookup.
+    bound: bool,
     /// The next older token of the same grant, or [`NONE`].
     next_in_grant: SlotIndex,
 }
 
 impl Slot {
-    fn record(&self) -> TokenRecord {
+    /// The record, with `confirmation` the token's binding (from [`Tokens::confirmations`]).
+    fn record(&self, confirmation: Option<Jkt>) -> TokenRecord {
         TokenRecord {
             id: self.id,
             hash: self.hash,
@@ -105,6 +112,7 @@ impl Slot {
             not_before: self.not_before,
             revoked_at: self.revoked_at,
             rotated_at: self.rotated_at,
+            confirmation,
         }
     }
 
@@ -155,6 +163,12 @@ impl Shared for Arc<[String]> {
     }
 }
 
+impl Shared for Arc<Jkt> {
+    fn unshared(&self) -> bool {
+        Arc::strong_count(self) == 1
+    }
+}
+
 impl Shared for Scope {
     fn unshared(&self) -> bool {
         self.is_unshared()
@@ -169,6 +183,21 @@ impl<T: Shared> Interner<T> {
         }
         self.values.insert(value.clone());
         value.clone()
+    }
+
+    /// The stored value equal to `key`, stored now (made by `make`) if there was none: no value
+    /// is made for a key already stored.
+    fn intern_by<Q>(&mut self, key: &Q, make: impl FnOnce() -> T) -> T
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        if let Some(stored) = self.values.get(key) {
+            return stored.clone();
+        }
+        let value = make();
+        self.values.insert(value.clone());
+        value
     }
 
     /// Drops a removed record's `value`, forgetting the stored one if nothing else holds it.
@@ -248,6 +277,13 @@ struct Tokens {
     scopes: Interner<Scope>,
     subjects: Interner<Arc<str>>,
     audiences: Interner<Arc<[String]>>,
+    /// The key each bound token is bound to (DPoP, RFC 9449 §6), by slot number: only the
+    /// slots whose `bound` is set have an entry. Bound tokens are few where DPoP is rare, and
+    /// share their key's thumbprint with every token bound to it (16 bytes an entry, the
+    /// thumbprint stored once per key) where it is common; a field of every slot would cost
+    /// every bearer token 8 bytes.
+    confirmations: foldhash::HashMap<SlotIndex, Arc<Jkt>>,
+    jkts: Interner<Arc<Jkt>>,
     /// Revoked grants that still have tokens (or were revoked before they had any): no token
     /// is stored into them. A grant leaves the set when its last token is purged.
     revoked_grants: foldhash::HashSet<Id>,
@@ -287,6 +323,18 @@ impl Tokens {
 
     fn get(&self, hash: &TokenHash) -> Option<&Slot> {
         self.find(hash).and_then(|index| self.slot(index))
+    }
+
+    /// The record of the token whose hash is `hash`.
+    fn record(&self, hash: &TokenHash) -> Option<TokenRecord> {
+        let index = self.find(hash)?;
+        let slot = self.slot(index)?;
+        let confirmation = if slot.bound {
+            self.confirmations.get(&index).map(|jkt| **jkt)
+        } else {
+            None
+        };
+        Some(slot.record(confirmation))
     }
 
     fn get_mut(&mut self, hash: &TokenHash) -> Option<&mut Slot> {
@@ -335,8 +383,16 @@ impl Tokens {
             revoked_at: record.revoked_at,
             rotated_at: record.rotated_at,
             kind: record.kind,
+            bound: record.confirmation.is_some(),
             next_in_grant: newest.unwrap_or(NONE),
         };
+        if let Some(jkt) = &record.confirmation {
+            let shared = self.jkts.intern_by(jkt, || Arc::new(*jkt));
+            // A freed slot's entry left with its record (`remove`): there is none to replace.
+            if let Some(stale) = self.confirmations.insert(index, shared) {
+                self.jkts.release(stale);
+            }
+        }
         match self.slots.get_mut(index as usize) {
             Some(free) => *free = Some(slot),
             None => self.slots.push(Some(slot)),
@@ -377,6 +433,11 @@ impl Tokens {
             self.subjects.release(subject);
         }
         self.audiences.release(slot.audience);
+        if slot.bound
+            && let Some(jkt) = self.confirmations.remove(&index)
+        {
+            self.jkts.release(jkt);
+        }
     }
 
     /// Removes up to `limit` records that expired before `before`, soonest first, taking at
@@ -619,7 +680,7 @@ impl TokenStore for MemoryStore {
         hash: &TokenHash,
         _hint: Option<TokenKind>,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        Ok(read(&self.inner.tokens).get(hash).map(Slot::record))
+        Ok(read(&self.inner.tokens).record(hash))
     }
 
     async fn revoke_token(&self, hash: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
@@ -670,7 +731,7 @@ impl TokenStore for MemoryStore {
                 tokens.successors.insert(*hash, *successor);
             }
         }
-        let record = tokens.get(hash).map(Slot::record);
+        let record = tokens.record(hash);
         Ok(
             match RotationStep::decide(won, revoked, record, now, grace, successor) {
                 RotationStep::StoreReplacements(record) => {
@@ -683,8 +744,7 @@ impl TokenStore for MemoryStore {
                     let current = tokens
                         .successors
                         .get(hash)
-                        .and_then(|current| tokens.get(current))
-                        .map(Slot::record);
+                        .and_then(|current| tokens.record(current));
                     match (current, successor) {
                         (Some(mut current), Some(successor))
                             if successor_unused(&presented, Some(&current), now) =>
@@ -727,6 +787,7 @@ impl TokenStore for MemoryStore {
                     tokens.scopes.sweep_if_grown();
                     tokens.subjects.sweep_if_grown();
                     tokens.audiences.sweep_if_grown();
+                    tokens.jkts.sweep_if_grown();
                 }
                 more
             };
@@ -764,6 +825,7 @@ mod tests {
             not_before: None,
             revoked_at: None,
             rotated_at: None,
+            confirmation: None,
         }
     }
 
@@ -930,5 +992,86 @@ mod tests {
                 .unwrap(),
             1
         );
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn a_slot_pays_nothing_for_the_binding() {
+        // 200 bytes before tokens could be bound; `bound` sits in the padding.
+        assert_eq!(size_of::<Option<Slot>>(), 200);
+    }
+
+    #[tokio::test]
+    async fn bound_tokens_share_their_key_and_forget_it_with_their_last_token() {
+        let store = MemoryStore::new();
+        let (one, two) = (Jkt::from_bytes([1; 32]), Jkt::from_bytes([2; 32]));
+        let bound = |token, grant, expires_at, jkt| TokenRecord {
+            confirmation: Some(jkt),
+            ..record(token, grant, expires_at)
+        };
+        store
+            .insert_tokens(&[
+                bound(1, 1, 10, one),
+                bound(2, 1, 30, one),
+                bound(3, 2, 30, two),
+                record(4, 2, 30),
+            ])
+            .await
+            .unwrap();
+        for (token, expected) in [(1, Some(one)), (2, Some(one)), (3, Some(two)), (4, None)] {
+            let found = store.find_token(&record(token, 0, 0).hash, None).await;
+            assert_eq!(found.unwrap().unwrap().confirmation, expected, "{token}");
+        }
+        {
+            let tokens = read(&store.inner.tokens);
+            assert_eq!(tokens.confirmations.len(), 3);
+            assert_eq!(tokens.jkts.values.len(), 2, "one thumbprint per key");
+        }
+        // A bound record replaced by a bearer one with the same hash loses its binding; its
+        // slot, freed and reused by a bearer token, has none either.
+        store.insert_tokens(&[record(3, 2, 30)]).await.unwrap();
+        assert_eq!(store.purge_expired(20, 10).await.unwrap(), 1);
+        store.insert_tokens(&[record(5, 3, 30)]).await.unwrap();
+        for token in [3, 5] {
+            let found = store.find_token(&record(token, 0, 0).hash, None).await;
+            assert_eq!(found.unwrap().unwrap().confirmation, None, "{token}");
+        }
+        {
+            let tokens = read(&store.inner.tokens);
+            assert_eq!(tokens.confirmations.len(), 1);
+            assert_eq!(tokens.jkts.values.len(), 1, "key two is forgotten");
+        }
+        // Rotation stores the replacements with their binding.
+        let refresh = TokenRecord {
+            kind: TokenKind::Refresh,
+            ..bound(6, 4, 30, two)
+        };
+        store
+            .insert_tokens(std::slice::from_ref(&refresh))
+            .await
+            .unwrap();
+        let next = TokenRecord {
+            kind: TokenKind::Refresh,
+            ..bound(7, 4, 30, two)
+        };
+        let rotated = store
+            .rotate_refresh_token(
+                &refresh.hash,
+                5,
+                std::slice::from_ref(&next),
+                Duration::ZERO,
+            )
+            .await
+            .unwrap();
+        let Rotation::Rotated(rotated) = rotated else {
+            panic!("{rotated:?}");
+        };
+        assert_eq!(rotated.confirmation, Some(two));
+        let found = store.find_token(&next.hash, None).await.unwrap();
+        assert_eq!(found, Some(next));
+        assert_eq!(store.purge_expired(100, 10).await.unwrap(), 6);
+        let tokens = read(&store.inner.tokens);
+        assert!(tokens.confirmations.is_empty());
+        assert_eq!(tokens.jkts.values.len(), 0);
     }
 }

@@ -42,6 +42,8 @@ pub(crate) fn successor_among(replacements: &[TokenRecord]) -> Option<&TokenHash
 /// What a rotation does once the conditional update ran (`won`: it changed the row, which it
 /// does only for an active refresh token in a grant that is not revoked) and the token's row
 /// was read back under the grant's serialization.
+// `Done` holds a `Rotation` (two records, see there), the others one record.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum RotationStep {
     /// The update won: store the replacements, then answer [`Rotation::Rotated`].
@@ -129,6 +131,7 @@ mod tests {
             not_before: None,
             revoked_at: None,
             rotated_at,
+            confirmation: None,
         }
     }
 

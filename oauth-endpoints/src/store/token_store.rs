@@ -13,6 +13,10 @@ use crate::token::{TokenKind, TokenRecord};
 /// The outcome of [`TokenStore::rotate_refresh_token`]. Each variant that carries a record
 /// carries the presented refresh token's record **as stored when the call returns**, i.e.
 /// after the operation: what [`TokenStore::find_token`] would answer next.
+// `Reissued` holds two records, the others one (232 bytes since records carry their binding,
+// `TokenRecord::confirmation`): an outcome made once per refresh and matched at once, so its
+// size costs a copy or two, and boxing the records would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
     /// The refresh token was active; it is now rotated and the replacements are stored. The
@@ -68,7 +72,9 @@ pub enum Rotation {
 /// store against this contract.
 pub trait TokenStore: Send + Sync + 'static {
     /// Stores newly issued records (an access token and, perhaps, its refresh token) together:
-    /// all or none. A record with the hash of a stored one replaces it.
+    /// all or none. A record with the hash of a stored one replaces it. Every field is kept as
+    /// given, the binding of a sender-constrained token ([`TokenRecord::confirmation`], DPoP)
+    /// included: a store that dropped it would turn bound tokens into bearer tokens.
     ///
     /// Fails with [`StoreError::GrantRevoked`], storing nothing, if a record belongs to a
     /// revoked grant (endpoints answer `invalid_grant`).

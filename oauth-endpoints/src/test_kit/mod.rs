@@ -40,7 +40,7 @@ use crate::keys::{SigningAlgorithm, SigningKey};
 use crate::scope::Scope;
 use crate::secret::{Id, SecretHash, TokenHash, generate_secret};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
-use crate::token::{AccessTokenFormat, TokenKind, TokenRecord};
+use crate::token::{AccessTokenFormat, Jkt, TokenKind, TokenRecord};
 
 /// The time the contract's records are issued at (seconds since the Unix epoch); they expire
 /// an hour later.
@@ -64,7 +64,25 @@ pub fn record(kind: TokenKind, grant: Id, client: &str) -> (String, TokenRecord)
         not_before: None,
         revoked_at: None,
         rotated_at: None,
+        confirmation: None,
     };
+    (value, record)
+}
+
+/// The key the contract's bound records are bound to (DPoP, RFC 9449 §6): RFC 7638 §3.1's
+/// example thumbprint, `NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs`.
+pub const JKT: Jkt = Jkt::from_bytes([
+    0x37, 0x36, 0xcb, 0xb1, 0x78, 0x7c, 0xb8, 0x30, 0x9c, 0x77, 0xee, 0x8c, 0x37, 0x05, 0xc5, 0xe1,
+    0x6f, 0xfb, 0x9e, 0x85, 0x97, 0x15, 0x90, 0x1f, 0x1e, 0x4c, 0x59, 0xb1, 0x11, 0x82, 0xf5, 0x7b,
+]);
+
+/// As [`record`], for a token bound to the key [`JKT`]: its
+/// [`confirmation`](TokenRecord::confirmation) is set. The contract stores bound and bearer
+/// records side by side and compares them whole, so a store that loses the binding (or gives
+/// a bearer token one) breaks it.
+pub fn bound_record(kind: TokenKind, grant: Id, client: &str) -> (String, TokenRecord) {
+    let (value, mut record) = record(kind, grant, client);
+    record.confirmation = Some(JKT);
     (value, record)
 }
 
@@ -446,7 +464,8 @@ async fn find_some<S: TokenStore>(store: &S, value: &str, clause: &str) -> Token
 async fn insert_and_find<S: TokenStore>(store: &S) {
     let clause = "insert_tokens then find_token";
     let grant = Id::random();
-    let (access, access_record) = record(TokenKind::Access, grant, "c1");
+    // One bound to a key, one bearer token: both kept as they are.
+    let (access, access_record) = bound_record(TokenKind::Access, grant, "c1");
     let (refresh, refresh_record) = record(TokenKind::Refresh, grant, "c1");
     ok(
         store
@@ -457,7 +476,8 @@ async fn insert_and_find<S: TokenStore>(store: &S) {
     assert_eq!(
         find(store, &access).await,
         Some(access_record),
-        "{clause}: a stored record must be found with every field as stored"
+        "{clause}: a stored record must be found with every field as stored (its confirmation \
+         `cnf.jkt` too)"
     );
     let found = ok(
         store
@@ -547,10 +567,10 @@ async fn revoke_grant<S: TokenStore>(store: &S) {
     );
 }
 
-/// A grant with an access and a refresh token: the values.
+/// A grant with an access and a refresh token, both bound to [`JKT`]: the values.
 async fn new_grant<S: TokenStore>(store: &S, grant: Id, clause: &str) -> (String, String) {
-    let (access, a) = record(TokenKind::Access, grant, "c1");
-    let (refresh, r) = record(TokenKind::Refresh, grant, "c1");
+    let (access, a) = bound_record(TokenKind::Access, grant, "c1");
+    let (refresh, r) = bound_record(TokenKind::Refresh, grant, "c1");
     ok(store.insert_tokens(&[a, r]).await, clause);
     (access, refresh)
 }
@@ -559,8 +579,9 @@ async fn rotation<S: TokenStore>(store: &S) {
     let clause = "rotate_refresh_token of an active refresh token";
     let grant = Id::random();
     let (_, refresh) = new_grant(store, grant, clause).await;
-    let (new_access, na) = record(TokenKind::Access, grant, "c1");
-    let (new_refresh, nr) = record(TokenKind::Refresh, grant, "c1");
+    // The replacements of a bound refresh token are bound to its key (RFC 9449 §5).
+    let (new_access, na) = bound_record(TokenKind::Access, grant, "c1");
+    let (new_refresh, nr) = bound_record(TokenKind::Refresh, grant, "c1");
     let outcome = ok(
         store
             .rotate_refresh_token(
@@ -589,6 +610,11 @@ async fn rotation<S: TokenStore>(store: &S) {
     assert_eq!(
         stored.revoked_at, None,
         "{clause}: must not revoke the token"
+    );
+    assert_eq!(
+        stored.confirmation,
+        Some(JKT),
+        "{clause}: the token keeps its binding"
     );
     assert_eq!(
         find(store, &new_access).await,
@@ -696,8 +722,8 @@ async fn grace_lost_response<S: TokenStore>(store: &S) {
     let grant = Id::random();
     let (access, refresh) = new_grant(store, grant, clause).await;
     let hash = TokenHash::of(&refresh);
-    let (lost_access, la) = record(TokenKind::Access, grant, "c1");
-    let (lost_refresh, lr) = record(TokenKind::Refresh, grant, "c1");
+    let (lost_access, la) = bound_record(TokenKind::Access, grant, "c1");
+    let (lost_refresh, lr) = bound_record(TokenKind::Refresh, grant, "c1");
     let first = ok(
         store
             .rotate_refresh_token(&hash, NOW + 10, &[la, lr], GRACE)
@@ -709,8 +735,8 @@ async fn grace_lost_response<S: TokenStore>(store: &S) {
         "{clause}: the first exchange must answer Rotated, got {first:?}"
     );
     // The answer was lost: the client presents the same token again, within the window.
-    let (again_access, aa) = record(TokenKind::Access, grant, "c1");
-    let (again_refresh, ar) = record(TokenKind::Refresh, grant, "c1");
+    let (again_access, aa) = bound_record(TokenKind::Access, grant, "c1");
+    let (again_refresh, ar) = bound_record(TokenKind::Refresh, grant, "c1");
     let outcome = ok(
         store
             .rotate_refresh_token(&hash, NOW + 15, &[aa.clone(), ar.clone()], GRACE)
@@ -1053,9 +1079,10 @@ async fn revocation_and_rotation_in_either_order<S: TokenStore>(store: &S) {
 
 async fn purge<S: TokenStore>(store: &S) {
     let clause = "purge_expired";
-    let (old, mut o) = record(TokenKind::Access, Id::random(), "c9");
+    let (old, mut o) = bound_record(TokenKind::Access, Id::random(), "c9");
     o.expires_at = 10;
-    let (young, y) = record(TokenKind::Access, Id::random(), "c9");
+    let (young, y) = bound_record(TokenKind::Access, Id::random(), "c9");
+    let young_record = y.clone();
     ok(store.insert_tokens(&[o, y]).await, clause);
     let purged = ok(store.purge_expired(NOW, 1_000).await, clause);
     assert!(
@@ -1067,9 +1094,10 @@ async fn purge<S: TokenStore>(store: &S) {
         None,
         "{clause}: an expired token must be deleted"
     );
-    assert!(
-        find(store, &young).await.is_some(),
-        "{clause}: an unexpired token must be kept"
+    assert_eq!(
+        find(store, &young).await,
+        Some(young_record),
+        "{clause}: an unexpired token must be kept, as stored"
     );
     assert_eq!(
         ok(store.purge_expired(NOW, 1_000).await, clause),

@@ -12,7 +12,7 @@ use crate::clock::UnixTime;
 use crate::response::json_response;
 use crate::scope::Scope;
 use crate::secret::{Id, TokenHash, generate_token};
-use crate::token::{AccessTokenFormat, TokenKind, TokenRecord};
+use crate::token::{AccessTokenFormat, Jkt, TokenKind, TokenRecord};
 
 /// What to issue: for which client, with which scope, subject and audience, and whether a
 /// refresh token comes with the access token.
@@ -40,6 +40,11 @@ pub struct TokenRequest {
     pub(crate) refresh_expires_at: Option<UnixTime>,
     /// The access token's format, when not the server's.
     pub(crate) format: Option<AccessTokenFormat>,
+    /// The key the access token is bound to (DPoP, RFC 9449 §6), if any.
+    pub(crate) confirmation: Option<Jkt>,
+    /// Whether the refresh token is bound to `confirmation` too: a public client's is, a
+    /// confidential client's is not (RFC 9449 §5), unless it continues a bound one.
+    pub(crate) bind_refresh_token: bool,
 }
 
 impl TokenRequest {
@@ -56,6 +61,8 @@ impl TokenRequest {
             refresh_expires_at: None,
             // The client's own format, if it registered one, wins over the server's.
             format: client.access_token_format(),
+            confirmation: None,
+            bind_refresh_token: client.is_public(),
         }
     }
 
@@ -85,6 +92,31 @@ impl TokenRequest {
         self
     }
 
+    /// Binds the access token to the client's DPoP key, `jkt` its JWK SHA-256 thumbprint
+    /// (RFC 9449 §5, §6): its record carries it as [`confirmation`](TokenRecord::confirmation),
+    /// the token response's `token_type` is `DPoP`, introspection answers `cnf.jkt` and
+    /// `token_type` `DPoP`, and a JWT access token carries `cnf.jkt`. Check the DPoP proof (its
+    /// key is `jkt`) before issuing: the binding is only as good as that check.
+    ///
+    /// The refresh token, if one is issued, is bound to the key as well when the client is
+    /// public; a confidential client's is not (RFC 9449 §5: its refresh tokens are already
+    /// sender-constrained by its authentication, which lets it rotate its DPoP key), unless
+    /// the request [continues](Self::continuing) a bound refresh token.
+    ///
+    /// ```
+    /// use oauth_endpoints::Client;
+    /// use oauth_endpoints::token::{Jkt, TokenRequest};
+    ///
+    /// let client = Client::public("spa").build().unwrap();
+    /// let jkt = Jkt::from_thumbprint("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs").unwrap();
+    /// let request = TokenRequest::new(&client, "read".parse().unwrap()).with_confirmation(jkt);
+    /// ```
+    #[must_use]
+    pub fn with_confirmation(mut self, jkt: Jkt) -> Self {
+        self.confirmation = Some(jkt);
+        self
+    }
+
     /// Whether to issue a refresh token too.
     #[must_use]
     pub fn with_refresh_token(mut self, refresh_token: bool) -> Self {
@@ -103,7 +135,13 @@ impl TokenRequest {
     }
 
     /// Continues an existing grant (a refresh-token rotation): the new tokens share its id, and
-    /// the new refresh token keeps the old one's scope (RFC 6749 §6) and absolute expiry.
+    /// the new refresh token keeps the old one's scope (RFC 6749 §6) and absolute expiry. If the
+    /// old refresh token is bound to a key, the new tokens (access and refresh) are bound to
+    /// that key (RFC 9449 §5: a bound refresh token's replacements stay bound to the same key;
+    /// the refresh request's DPoP proof must be signed by it); otherwise the binding is left as
+    /// it is (none, or the key [`with_confirmation`](Self::with_confirmation) gave: a
+    /// confidential client's new access token is bound to the key of its refresh request's
+    /// proof).
     #[must_use]
     pub fn continuing(mut self, refresh: &TokenRecord) -> Self {
         self.grant_id = Some(refresh.grant_id);
@@ -111,6 +149,10 @@ impl TokenRequest {
         self.refresh_expires_at = Some(refresh.expires_at);
         self.subject.clone_from(&refresh.subject);
         self.audience = Arc::clone(&refresh.audience);
+        if let Some(jkt) = refresh.confirmation {
+            self.confirmation = Some(jkt);
+            self.bind_refresh_token = true;
+        }
         self
     }
 }
@@ -132,7 +174,7 @@ impl IssuedTokens {
         refresh_ttl: u64,
     ) -> Self {
         let grant_id = request.grant_id.unwrap_or_else(Id::time_ordered);
-        let record = |kind, value: &str, scope: &Scope, expires_at| TokenRecord {
+        let record = |kind, value: &str, scope: &Scope, expires_at, confirmation| TokenRecord {
             id: Id::random(),
             hash: TokenHash::of(value),
             kind,
@@ -146,6 +188,7 @@ impl IssuedTokens {
             not_before: None,
             revoked_at: None,
             rotated_at: None,
+            confirmation,
         };
         let access_token = generate_token();
         let access = record(
@@ -153,6 +196,7 @@ impl IssuedTokens {
             &access_token,
             &request.scope,
             now.saturating_add(access_ttl),
+            request.confirmation,
         );
         let (refresh_token, refresh) = if request.refresh_token {
             let value = generate_token();
@@ -160,7 +204,8 @@ impl IssuedTokens {
             let expires_at = request
                 .refresh_expires_at
                 .unwrap_or_else(|| now.saturating_add(refresh_ttl));
-            let refresh = record(TokenKind::Refresh, &value, scope, expires_at);
+            let confirmation = request.confirmation.filter(|_| request.bind_refresh_token);
+            let refresh = record(TokenKind::Refresh, &value, scope, expires_at, confirmation);
             (Some(value), Some(refresh))
         } else {
             (None, None)
@@ -214,8 +259,8 @@ impl IssuedTokens {
             .collect()
     }
 
-    /// The successful token response (RFC 6749 §5.1): `access_token`, `token_type` `Bearer`,
-    /// integer `expires_in`, `refresh_token` when issued, and `scope` when it differs from
+    /// The successful token response (RFC 6749 §5.1): `access_token`, `token_type` (`DPoP` when
+    /// the access token is bound to a key, RFC 9449 §5; `Bearer` otherwise), integer `expires_in`, `refresh_token` when issued, and `scope` when it differs from
     /// `requested` (or nothing was requested); `Cache-Control: no-store`, `Pragma: no-cache`.
     pub fn into_response(self, requested: Option<&Scope>) -> Response<Bytes> {
         #[derive(Serialize)]
@@ -232,7 +277,11 @@ impl IssuedTokens {
         let show_scope = !granted.is_empty() && requested != Some(granted);
         let body = Body {
             access_token: &self.access_token,
-            token_type: "Bearer",
+            token_type: if self.access.confirmation.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            },
             expires_in: self.access.expires_at.saturating_sub(self.access.issued_at),
             refresh_token: self.refresh_token.as_deref(),
             scope: show_scope.then(|| granted.as_str()),

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::keys::{InvalidKey, KeySet};
-use crate::token::TokenRecord;
+use crate::token::{Confirmation, TokenRecord};
 
 /// The JWT `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
-/// The JWT claims of an access token (RFC 9068 §2.2).
+/// The JWT claims of an access token (RFC 9068 §2.2), and `cnf` for a token bound to a key
+/// (RFC 9449 §6.1).
 #[derive(Serialize)]
 struct Claims<'a> {
     iss: &'a str,
@@ -22,6 +23,8 @@ struct Claims<'a> {
     jti: String,
     #[serde(skip_serializing_if = "str::is_empty")]
     scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation>,
 }
 
 /// `aud`: one string, or an array for several (RFC 7519 §4.1.3).
@@ -52,7 +55,8 @@ impl JwtAccessTokens {
     /// The JWT of `record` (RFC 9068 §2.2): `iss`, `exp`, `aud` (the record's audiences, else
     /// the default), `sub` (the resource owner, else the client: §2.2 for grants without a
     /// user), `client_id`, `iat`, `jti` (the record's id, which introspection answers too),
-    /// `scope`; header `typ: at+jwt` and the active key's `kid`.
+    /// `scope`, and `cnf` (`{"jkt": ...}`, RFC 9449 §6.1) when the token is bound to a key;
+    /// header `typ: at+jwt` and the active key's `kid`.
     pub(crate) fn sign(&self, record: &TokenRecord) -> Result<String, InvalidKey> {
         let aud = match &*record.audience {
             [] => Audience::One(&self.audience),
@@ -68,6 +72,7 @@ impl JwtAccessTokens {
             iat: record.issued_at,
             jti: record.id.to_string(),
             scope: record.scope.as_str(),
+            cnf: record.confirmation.map(|jkt| Confirmation { jkt }),
         };
         self.keys.sign(ACCESS_TOKEN_TYP, &claims)
     }

@@ -3,11 +3,14 @@
 mod format;
 mod issue;
 mod issuer;
+mod jkt;
 pub(crate) mod jwt;
 mod record;
 
 pub use format::AccessTokenFormat;
 pub use issue::{IssuedTokens, TokenRequest};
 pub use issuer::TokenIssuer;
+pub(crate) use jkt::Confirmation;
+pub use jkt::{InvalidJkt, Jkt};
 pub use jwt::ACCESS_TOKEN_TYP;
 pub use record::{TokenKind, TokenRecord};

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::UnixTime;
 use crate::scope::Scope;
 use crate::secret::{Id, TokenHash};
+use crate::token::Jkt;
 
 /// Whether a token is an access token or a refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -39,7 +40,8 @@ impl TokenKind {
     }
 
     /// The `token_type` member of an introspection answer (RFC 7662 §2.2): `Bearer` for access
-    /// tokens (RFC 6750), `refresh_token` for refresh tokens.
+    /// tokens (RFC 6750), `refresh_token` for refresh tokens. A bound access token's is `DPoP`
+    /// ([`TokenRecord::token_type`]).
     pub const fn introspection_type(self) -> &'static str {
         match self {
             TokenKind::Access => "Bearer",
@@ -80,6 +82,10 @@ pub struct TokenRecord {
     pub revoked_at: Option<UnixTime>,
     /// When a refresh token was exchanged for a new one (rotation, RFC 9700 §4.14.2).
     pub rotated_at: Option<UnixTime>,
+    /// The key a sender-constrained token is bound to: the JWK SHA-256 thumbprint of the
+    /// client's DPoP key, `cnf.jkt` (RFC 9449 §6); `None` for a bearer token. The replacements
+    /// of a bound refresh token are bound to the same key (RFC 9449 §5).
+    pub confirmation: Option<Jkt>,
 }
 
 impl TokenRecord {
@@ -90,6 +96,17 @@ impl TokenRecord {
             && self.rotated_at.is_none()
             && now < self.expires_at
             && self.not_before.is_none_or(|nbf| nbf <= now)
+    }
+
+    /// The `token_type` of the token's introspection answer (RFC 7662 §2.2): `DPoP` for an
+    /// access token bound to a key (RFC 9449 §6.2), else the kind's
+    /// ([`TokenKind::introspection_type`]: `Bearer`, or `refresh_token` for refresh tokens,
+    /// bound or not).
+    pub fn token_type(&self) -> &'static str {
+        match (self.kind, self.confirmation) {
+            (TokenKind::Access, Some(_)) => "DPoP",
+            (kind, _) => kind.introspection_type(),
+        }
     }
 
     /// Whether `audience` lists `name`.
@@ -112,6 +129,8 @@ impl fmt::Debug for TokenRecord {
             .field("expires_at", &self.expires_at)
             .field("revoked_at", &self.revoked_at)
             .field("rotated_at", &self.rotated_at)
+            // Not secret: the thumbprint of a public key.
+            .field("confirmation", &self.confirmation)
             .finish_non_exhaustive()
     }
 }

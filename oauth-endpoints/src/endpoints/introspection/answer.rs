@@ -9,7 +9,7 @@ use crate::clock::UnixTime;
 use crate::context::Context;
 use crate::endpoint::EndpointResult;
 use crate::secret::Id;
-use crate::token::TokenRecord;
+use crate::token::{Confirmation, TokenRecord};
 
 /// The active answer (RFC 7662 §2.2), with no `null` member, in `format`.
 ///
@@ -25,6 +25,7 @@ pub(super) fn active_answer(
         active: true,
         aud: Audience(&record.audience),
         client_id: &record.client_id,
+        cnf: record.confirmation.map(|jkt| Confirmation { jkt }),
         exp: record.expires_at,
         iat: record.issued_at,
         iss: cx.config().issuer.as_deref(),
@@ -32,7 +33,7 @@ pub(super) fn active_answer(
         nbf: record.not_before,
         scope: record.scope.as_str(),
         sub: record.subject.as_deref(),
-        token_type: record.kind.introspection_type(),
+        token_type: record.token_type(),
     };
     if cx.hooks().has_claims() {
         match serde_json::to_value(&active) {
@@ -54,6 +55,9 @@ struct Active<'a> {
     #[serde(skip_serializing_if = "Audience::is_empty")]
     aud: Audience<'a>,
     client_id: &'a str,
+    /// The key a bound token is bound to, `{"jkt": ...}` (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation>,
     exp: UnixTime,
     iat: UnixTime,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -46,16 +46,19 @@ const SIGNING_ALGS_METADATA: &str = "introspection_signing_alg_values_supported"
 ///   `Authorization` that carries the configured scope (default `introspection`), was issued to
 ///   a confidential client, and is not the token being introspected. Public clients and
 ///   unauthenticated callers get 401 `invalid_client`, whichever way they present themselves (a
-///   public client proves nothing about itself, §2.1, §4); a bad Bearer token, or one of a
-///   public client, 401 `invalid_token`, and one without the scope 403 `insufficient_scope`
-///   (§2.3, RFC 6750 §3.1). Authorisation comes before parameter checks.
+///   public client proves nothing about itself, §2.1, §4); a bad Bearer token, one of a
+///   public client, or one bound to a key (DPoP, RFC 9449 §7.2), 401 `invalid_token`, and one
+///   without the scope 403 `insufficient_scope` (§2.3, RFC 6750 §3.1). Authorisation comes
+///   before parameter checks.
 /// - `token` is required (`invalid_request`); `token_type_hint` orders the lookup only.
 /// - Who may see what is the server's [`IntrospectionPolicy`](crate::hooks::IntrospectionPolicy).
 /// - A token whose client no longer exists is inactive, whatever its record says (a request
 ///   authenticated just before its client's deletion may have stored it).
-/// - Active tokens: `active`, `scope`, `client_id`, `token_type` (`Bearer` or `refresh_token`),
-///   `exp`, `iat`, `nbf`, `sub`, `aud`, `iss`, `jti` (the record's id, never the token); absent
-///   members are omitted, never `null`; claims hooks may add members.
+/// - Active tokens: `active`, `scope`, `client_id`, `token_type` (`Bearer`, `DPoP` for an
+///   access token bound to a key, or `refresh_token`), `exp`, `iat`, `nbf`, `sub`, `aud`, `iss`,
+///   `jti` (the record's id, never the token), and `cnf` (`{"jkt": ...}`, RFC 9449 §6.2) for a
+///   token bound to a key; absent members are omitted, never `null`; claims hooks may add
+///   members.
 /// - A refresh token's activity follows its own expiry and revocation, never its access
 ///   token's (where peers differ: the README's "RFC clauses, and where we differ").
 /// - With the optional per-client throttle (feature `throttle`), a caller over its limit (counted
@@ -238,6 +241,9 @@ async fn authorize(
         .find(&bearer_hash, Some(TokenKind::Access))
         .await?
         .filter(|record| record.kind == TokenKind::Access && record.is_active(cx.now()))
+        // A token bound to a key (DPoP) is no bearer token: presented as one, without a proof
+        // of the key, it is refused (RFC 9449 §7.2).
+        .filter(|record| record.confirmation.is_none())
         .ok_or_else(invalid)?;
     if !record.scope.contains(&cx.config().introspection_scope) {
         return Err(OAuthError::insufficient_scope(

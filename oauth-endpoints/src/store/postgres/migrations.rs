@@ -107,6 +107,12 @@ CREATE TABLE oauth_replay_ids (
 );
 CREATE INDEX oauth_replay_ids_expires ON oauth_replay_ids (expires_at);
 ",
+    r"
+-- 8: the key a sender-constrained token is bound to (DPoP, RFC 9449 §6): the 32-byte SHA-256
+-- JWK thumbprint (RFC 7638) its `cnf.jkt` carries; NULL for a bearer token, as every token
+-- stored before is. A nullable column without a default: adding it rewrites no row.
+ALTER TABLE oauth_tokens ADD COLUMN jkt BYTEA;
+",
 ];
 
 /// The transaction-scoped advisory lock that serializes migrations of instances opening at

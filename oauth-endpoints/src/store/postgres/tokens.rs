@@ -54,7 +54,7 @@ const FIND_TOKENS: &str = concat!(
 const INSERT_BATCH: &str = concat!(
     "WITH input AS (SELECT * FROM unnest($1::int4[], $2::bytea[], $3::bytea[], $4::text[], \
      $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::int8[], $11::int8[], \
-     $12::int8[], $13::int8[], $14::int8[]) AS t(call, ",
+     $12::int8[], $13::int8[], $14::int8[], $15::bytea[]) AS t(call, ",
     token_columns!(),
     ")), \
      grants AS (INSERT INTO oauth_grants (grant_id, expires_at) \
@@ -243,6 +243,7 @@ struct Columns {
     not_before: Vec<Option<i64>>,
     revoked_at: Vec<Option<i64>>,
     rotated_at: Vec<Option<i64>>,
+    jkt: Vec<Option<Vec<u8>>>,
 }
 
 impl Columns {
@@ -262,6 +263,7 @@ impl Columns {
         self.not_before.push(row.not_before);
         self.revoked_at.push(row.revoked_at);
         self.rotated_at.push(row.rotated_at);
+        self.jkt.push(row.jkt);
     }
 
     fn bind<'q>(
@@ -283,5 +285,6 @@ impl Columns {
             .bind(self.not_before)
             .bind(self.revoked_at)
             .bind(self.rotated_at)
+            .bind(self.jkt)
     }
 }

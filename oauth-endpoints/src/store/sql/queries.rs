@@ -7,7 +7,7 @@
 macro_rules! token_columns {
     () => {
         "hash, id, kind, client_id, scope, subject, audience, grant_id, issued_at, expires_at, \
-         not_before, revoked_at, rotated_at"
+         not_before, revoked_at, rotated_at, jkt"
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
@@ -25,11 +25,11 @@ macro_rules! client_columns {
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 pub(crate) use client_columns;
 
-/// Inserts one token row; thirteen parameters, see `bind_token`.
+/// Inserts one token row; fourteen parameters, see `bind_token`.
 pub(crate) const INSERT_TOKEN: &str = concat!(
     "INSERT INTO oauth_tokens (",
     token_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 );
 
 /// The token row whose hash is `$1` (the primary key).

@@ -15,7 +15,7 @@ use crate::secret::{Id, SecretHash, TokenHash};
 #[cfg(feature = "postgres")]
 use crate::store::sql::error;
 use crate::store::{AuthorizationKind, AuthorizationRecord, StoreError};
-use crate::token::{AccessTokenFormat, TokenKind, TokenRecord};
+use crate::token::{AccessTokenFormat, Jkt, TokenKind, TokenRecord};
 
 /// A `oauth_tokens` row, as plain column values.
 pub(crate) struct TokenRow {
@@ -32,6 +32,9 @@ pub(crate) struct TokenRow {
     pub(crate) not_before: Option<i64>,
     pub(crate) revoked_at: Option<i64>,
     pub(crate) rotated_at: Option<i64>,
+    /// The SHA-256 thumbprint of the key the token is bound to (`cnf.jkt`, 32 bytes); NULL: a
+    /// bearer token.
+    pub(crate) jkt: Option<Vec<u8>>,
 }
 
 /// A `oauth_clients` row, as plain column values.
@@ -120,6 +123,7 @@ impl TokenRow {
             not_before: record.not_before.map(time),
             revoked_at: record.revoked_at.map(time),
             rotated_at: record.rotated_at.map(time),
+            jkt: record.confirmation.map(|jkt| jkt.as_bytes().to_vec()),
         }
     }
 
@@ -138,6 +142,7 @@ impl TokenRow {
             not_before: self.not_before,
             revoked_at: self.revoked_at,
             rotated_at: self.rotated_at,
+            jkt: self.jkt.as_deref(),
         }
         .to_record()
     }
@@ -159,6 +164,7 @@ pub(crate) struct TokenColumns<'a> {
     pub(crate) not_before: Option<i64>,
     pub(crate) revoked_at: Option<i64>,
     pub(crate) rotated_at: Option<i64>,
+    pub(crate) jkt: Option<&'a [u8]>,
 }
 
 impl TokenColumns<'_> {
@@ -187,6 +193,10 @@ impl TokenColumns<'_> {
             not_before: self.not_before.map(unix),
             revoked_at: self.revoked_at.map(unix),
             rotated_at: self.rotated_at.map(unix),
+            confirmation: self
+                .jkt
+                .map(|jkt| array(jkt, "key thumbprint").map(Jkt::from_bytes))
+                .transpose()?,
         })
     }
 }
@@ -313,12 +323,13 @@ impl ClientRow {
 #[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) type SqlQuery<'q, DB> = Query<'q, DB, <DB as Database>::Arguments<'q>>;
 
-/// Binds a token row's thirteen columns in `token_columns!` order.
+/// Binds a token row's fourteen columns in `token_columns!` order.
 #[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) fn bind_token<'q, DB>(query: SqlQuery<'q, DB>, row: TokenRow) -> SqlQuery<'q, DB>
 where
     DB: Database,
     Vec<u8>: Encode<'q, DB> + Type<DB>,
+    Option<Vec<u8>>: Encode<'q, DB>,
     String: Encode<'q, DB> + Type<DB>,
     Option<String>: Encode<'q, DB>,
     i64: Encode<'q, DB> + Type<DB>,
@@ -338,6 +349,7 @@ where
         .bind(row.not_before)
         .bind(row.revoked_at)
         .bind(row.rotated_at)
+        .bind(row.jkt)
 }
 
 /// Binds a client row's fourteen columns in `client_columns!` order.
@@ -441,6 +453,7 @@ where
         not_before: row.try_get("not_before").map_err(error)?,
         revoked_at: row.try_get("revoked_at").map_err(error)?,
         rotated_at: row.try_get("rotated_at").map_err(error)?,
+        jkt: row.try_get("jkt").map_err(error)?,
     }
     .into_record()
 }

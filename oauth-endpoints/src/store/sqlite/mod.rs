@@ -129,6 +129,12 @@ CREATE TABLE oauth_replay_ids (
 ) WITHOUT ROWID;
 CREATE INDEX oauth_replay_ids_expires ON oauth_replay_ids (expires_at);
 ",
+    r"
+-- 8: the key a sender-constrained token is bound to (DPoP, RFC 9449 §6): the 32-byte SHA-256
+-- JWK thumbprint (RFC 7638) its `cnf.jkt` carries; NULL for a bearer token, as every token
+-- stored before is.
+ALTER TABLE oauth_tokens ADD COLUMN jkt BLOB;
+",
 ];
 
 /// How long a write waits for SQLite's write lock while another process (or another store, or

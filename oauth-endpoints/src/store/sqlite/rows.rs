@@ -67,6 +67,7 @@ pub(super) fn token_record(
         not_before: row.get(10)?,
         revoked_at: row.get(11)?,
         rotated_at: row.get(12)?,
+        jkt: row.get_ref(13)?.as_blob_or_null()?,
     };
     Ok(columns.to_record())
 }
@@ -91,7 +92,7 @@ pub(super) fn client(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
     })
 }
 
-/// Runs `statement` (thirteen parameters in `token_columns!` order) for `record`.
+/// Runs `statement` (fourteen parameters in `token_columns!` order) for `record`.
 pub(super) fn bind_token(
     statement: &mut Statement<'_>,
     record: &TokenRecord,
@@ -111,6 +112,7 @@ pub(super) fn bind_token(
         row.not_before,
         row.revoked_at,
         row.rotated_at,
+        row.jkt,
     ])
 }
 
