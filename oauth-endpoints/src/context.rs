@@ -5,6 +5,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::Request;
 
+use crate::dpop::VerifiedProof;
+use crate::token::Jkt;
 use crate::client::Client;
 use crate::client_auth::{AuthenticatedClient, authenticate_client};
 use crate::clock::{Clock, UnixTime};
@@ -44,11 +46,39 @@ pub(crate) struct Shared {
 pub struct Context {
     shared: Arc<Shared>,
     route: usize,
+    /// The request's verified DPoP proof and the issuer bound to its key, when an endpoint
+    /// made this context for one request ([`with_dpop_proof`](Self::with_dpop_proof)).
+    dpop: Option<Arc<(VerifiedProof, TokenIssuer)>>,
 }
 
 impl Context {
     pub(crate) fn new(shared: Arc<Shared>, route: usize) -> Self {
-        Self { shared, route }
+        Self {
+            shared,
+            route,
+            dpop: None,
+        }
+    }
+
+    /// This context for one request whose DPoP proof (RFC 9449 §4.3) was verified: tokens
+    /// issued through it ([`issuer`](Self::issuer)) are bound to the proof's key (§5), and
+    /// grants read the proof with [`dpop_proof`](Self::dpop_proof). The token endpoint makes
+    /// one before calling the grant.
+    pub fn with_dpop_proof(&self, proof: VerifiedProof) -> Result<Self, OAuthError> {
+        let jkt = Jkt::from_thumbprint(proof.jkt())
+            .map_err(|_| OAuthError::new("invalid_dpop_proof", http::StatusCode::BAD_REQUEST))?;
+        let issuer = self.shared.issuer.bound_to(jkt);
+        Ok(Self {
+            shared: Arc::clone(&self.shared),
+            route: self.route,
+            dpop: Some(Arc::new((proof, issuer))),
+        })
+    }
+
+    /// The request's verified DPoP proof, when the endpoint verified one (RFC 9449 §4.3): a
+    /// grant continuing a key-bound grant checks that the proof is signed by that key (§5).
+    pub fn dpop_proof(&self) -> Option<&VerifiedProof> {
+        self.dpop.as_deref().map(|(proof, _)| proof)
     }
 
     /// The value of type `T` given to the builder with `.with_state(value)`. Values are found by
@@ -120,7 +150,10 @@ impl Context {
 
     /// Mints and stores tokens with the server's lifetimes.
     pub fn issuer(&self) -> &TokenIssuer {
-        &self.shared.issuer
+        match &self.dpop {
+            Some(bound) => &bound.1,
+            None => &self.shared.issuer,
+        }
     }
 
     /// The introspection policy, claims hooks and event listeners.

@@ -894,3 +894,170 @@ async fn without_a_replay_store_no_proof_is_accepted() {
         .await
         .assert_error(400, "invalid_dpop_proof");
 }
+
+// The token endpoint: bound tokens (RFC 9449 §5, §6).
+
+const TOKEN_URL: &str = "https://as.example.com/oauth/token";
+const SVC_SECRET: &str = "svc-secret-kR8vN2qX5tLw9ZpB3mYc7HdF4jGs";
+/// The thumbprint of [`Key::rfc8037`] (RFC 8037 Appendix A.3).
+const RFC8037_JKT: &str = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
+
+fn svc() -> oauth_endpoints::Client {
+    oauth_endpoints::Client::confidential("svc", SVC_SECRET)
+        .with_grant_types(["client_credentials", "refresh_token"])
+        .with_scope("read".parse().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// A `client_credentials` request of `svc`, with one `DPoP` header per proof.
+async fn token_request(server: &AuthorizationServer, proofs: &[&str], body: &str) -> Answer {
+    let mut request = Request::post("/oauth/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "authorization",
+            oauth_endpoints_tests::basic("svc", SVC_SECRET),
+        );
+    for proof in proofs {
+        request = request.header("dpop", *proof);
+    }
+    send(server, request.body(Bytes::from(body.to_owned())).unwrap()).await
+}
+
+async fn introspect(server: &AuthorizationServer, token: &str) -> Value {
+    send(
+        server,
+        oauth_endpoints_tests::post(
+            "/oauth/introspect",
+            Some(&oauth_endpoints_tests::basic("svc", SVC_SECRET)),
+            &format!("token={token}"),
+        ),
+    )
+    .await
+    .json
+}
+
+#[tokio::test]
+async fn a_token_request_with_a_proof_gets_tokens_bound_to_its_key() {
+    let h = Harness::with(&[svc()], base).await;
+    let key = Key::rfc8037();
+    let body = "grant_type=client_credentials&scope=read";
+    let answer = token_request(
+        &h.server,
+        &[&key.proof(&claims("POST", TOKEN_URL, START))],
+        body,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    assert_eq!(answer.str("token_type"), Some("DPoP"));
+    let token = answer.str("access_token").unwrap().to_owned();
+    let introspected = introspect(&h.server, &token).await;
+    assert_eq!(introspected["active"], true);
+    assert_eq!(introspected["cnf"]["jkt"], RFC8037_JKT);
+    assert_eq!(introspected["token_type"], "DPoP");
+    // Without a proof: a bearer token, no cnf.
+    let bearer = token_request(&h.server, &[], body).await;
+    assert_eq!(bearer.str("token_type"), Some("Bearer"));
+    assert!(
+        introspect(&h.server, bearer.str("access_token").unwrap())
+            .await
+            .get("cnf")
+            .is_none()
+    );
+    // A proof for another URI, or two proofs: 400 invalid_dpop_proof, nothing issued.
+    let elsewhere = key.proof(&claims("POST", "https://as.example.com/other", START));
+    token_request(&h.server, &[&elsewhere], body)
+        .await
+        .assert_error(400, "invalid_dpop_proof");
+    let one = key.proof(&claims("POST", TOKEN_URL, START));
+    let two = key.proof(&claims("POST", TOKEN_URL, START));
+    token_request(&h.server, &[&one, &two], body)
+        .await
+        .assert_error(400, "invalid_dpop_proof");
+    // The metadata names the algorithms.
+    assert_eq!(
+        h.server.metadata().unwrap()["dpop_signing_alg_values_supported"],
+        json!(DPOP_SIGNING_ALGS)
+    );
+}
+
+#[tokio::test]
+async fn a_bound_refresh_token_needs_a_proof_by_its_key() {
+    let public = oauth_endpoints::Client::public("app")
+        .with_grant_types(["refresh_token"])
+        .with_scope("read".parse().unwrap())
+        .build()
+        .unwrap();
+    let h = Harness::with(std::slice::from_ref(&public), base).await;
+    let key = Key::rfc8037();
+    let jkt = oauth_endpoints::token::Jkt::from_thumbprint(RFC8037_JKT).unwrap();
+    let issued = h
+        .server
+        .issuer()
+        .issue(
+            &oauth_endpoints::token::TokenRequest::new(&public, "read".parse().unwrap())
+                .with_confirmation(jkt)
+                .with_refresh_token(true),
+        )
+        .await
+        .unwrap();
+    let refresh = issued.refresh_token().unwrap().to_owned();
+    let body = format!("grant_type=refresh_token&client_id=app&refresh_token={refresh}");
+    let post = |proofs: Vec<String>| {
+        let body = body.clone();
+        let server = h.server.clone();
+        async move {
+            let mut request = Request::post("/oauth/token")
+                .header("content-type", "application/x-www-form-urlencoded");
+            for proof in &proofs {
+                request = request.header("dpop", proof.as_str());
+            }
+            send(&server, request.body(Bytes::from(body)).unwrap()).await
+        }
+    };
+    // No proof, or a proof by another key: refused, and the refresh token left untouched.
+    post(vec![]).await.assert_error(400, "invalid_grant");
+    let other = Key::es256().proof(&claims("POST", TOKEN_URL, START));
+    post(vec![other]).await.assert_error(400, "invalid_grant");
+    // A proof by its key: new tokens, still bound to it.
+    let answer = post(vec![key.proof(&claims("POST", TOKEN_URL, START))]).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    assert_eq!(answer.str("token_type"), Some("DPoP"));
+    let next = answer.str("refresh_token").unwrap();
+    let record = h
+        .server
+        .tokens()
+        .find(&oauth_endpoints::secret::TokenHash::of(next), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.confirmation.map(|jkt| jkt.to_string()).as_deref(),
+        Some(RFC8037_JKT)
+    );
+}
+
+#[tokio::test]
+async fn the_token_endpoint_asks_for_a_nonce_when_it_requires_them() {
+    let h = Harness::with(&[svc()], |builder| {
+        base(builder).dpop_nonce_secret(DpopNonceSecret::new(SECRET).unwrap())
+    })
+    .await;
+    let key = Key::es256();
+    let body = "grant_type=client_credentials&scope=read";
+    let answer = token_request(
+        &h.server,
+        &[&key.proof(&claims("POST", TOKEN_URL, START))],
+        body,
+    )
+    .await;
+    answer.assert_error(400, "use_dpop_nonce");
+    let nonce = answer.header("dpop-nonce").unwrap().to_owned();
+    let proof = key.proof(&with(
+        claims("POST", TOKEN_URL, START),
+        json!({ "nonce": nonce }),
+    ));
+    let answer = token_request(&h.server, &[&proof], body).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    assert_eq!(answer.str("token_type"), Some("DPoP"));
+}

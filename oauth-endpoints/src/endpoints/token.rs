@@ -4,6 +4,9 @@ use bytes::Bytes;
 use http::Request;
 
 use crate::context::Context;
+use crate::dpop::{self, DPOP_NONCE, DpopProof, Expectation};
+use crate::server::Setup;
+use http::HeaderValue;
 use crate::endpoint::{Endpoint, EndpointResult};
 use crate::error::OAuthError;
 use crate::oauth_endpoint;
@@ -15,6 +18,13 @@ use crate::oauth_endpoint;
 /// - `grant_type` missing: `invalid_request`; not registered: `unsupported_grant_type`; not in
 ///   the client's `grant_types`: `unauthorized_client` (§5.2).
 /// - Responses carry `Cache-Control: no-store` and `Pragma: no-cache` (§5.1).
+/// - DPoP (RFC 9449): a request with a `DPoP` header has its proof verified (§4.3, after client
+///   authentication); a failing proof is 400 `invalid_dpop_proof`, a missing or stale nonce
+///   (when the server requires them, §8) 400 `use_dpop_nonce` with a `DPoP-Nonce` header. The
+///   tokens are then bound to the proof's key: `token_type` `DPoP`, `cnf.jkt` at introspection
+///   and in JWT access tokens (§5, §6); a public client's refresh token is bound too. A fresh
+///   nonce rides on the answer in `DPoP-Nonce` when the proof's was of the previous period.
+///   `dpop_signing_alg_values_supported` is published (§5.1).
 #[derive(Debug, Default)]
 #[oauth_endpoint(
     name = "token",
@@ -43,6 +53,24 @@ impl Endpoint for TokenEndpoint {
                 "the client is not allowed this grant type",
             ));
         }
-        grant.exchange(cx, &client, &form).await
+        // DPoP (RFC 9449 §5): a request with a proof gets tokens bound to its key, through a
+        // context of its own; a proof that fails is `invalid_dpop_proof` (or `use_dpop_nonce`).
+        if !dpop::is_present(request.headers()) {
+            return grant.exchange(cx, &client, &form).await;
+        }
+        let proof = DpopProof::verify(cx, &request, Expectation::new()).await?;
+        let fresh_nonce = proof.fresh_nonce().map(str::to_owned);
+        let bound = cx.with_dpop_proof(proof)?;
+        let mut response = grant.exchange(&bound, &client, &form).await?;
+        if let Some(nonce) = fresh_nonce.and_then(|nonce| HeaderValue::from_str(&nonce).ok()) {
+            response.headers_mut().insert(DPOP_NONCE, nonce);
+        }
+        Ok(response)
+    }
+
+    /// Publishes `dpop_signing_alg_values_supported` (RFC 9449 §5.1).
+    fn check_setup(&self, setup: &mut Setup<'_>) -> Result<(), String> {
+        dpop::publish(setup);
+        Ok(())
     }
 }

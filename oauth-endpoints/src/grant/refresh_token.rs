@@ -22,6 +22,9 @@ use crate::token::{TokenKind, TokenRequest};
 ///   untouched).
 /// - `scope` may only narrow the original grant (`invalid_scope`); the new refresh token keeps
 ///   the original scope (§6) and the original absolute expiry.
+/// - A refresh token bound to a DPoP key (a public client's, RFC 9449 §5) is accepted only with
+///   a proof signed by that key (`invalid_grant` otherwise, the token untouched); its
+///   replacements stay bound to the key.
 /// - The refresh token rotates: the old one stops working. Presenting a rotated refresh token
 ///   again revokes every token of its grant (RFC 9700 §4.14.2) and answers `invalid_grant`.
 ///   Rotation is one atomic store operation, so of two concurrent exchanges exactly one wins.
@@ -50,6 +53,17 @@ impl Grant for RefreshTokenGrant {
         if *record.client_id != *client.client_id() {
             return Err(OAuthError::invalid_grant(
                 "the refresh token was issued to another client",
+            ));
+        }
+        // RFC 9449 §5: a refresh token bound to a DPoP key is used only with a proof signed by
+        // that key; refused otherwise, and left untouched.
+        if let Some(bound) = record.confirmation
+            && !cx
+                .dpop_proof()
+                .is_some_and(|proof| proof.matches_thumbprint(&bound.to_string()))
+        {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is bound to a DPoP key: present a proof signed by it",
             ));
         }
         let requested = form.scope()?;

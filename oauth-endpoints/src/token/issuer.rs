@@ -6,7 +6,7 @@ use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::store::{StoreError, Tokens};
 use crate::token::jwt::JwtAccessTokens;
-use crate::token::{AccessTokenFormat, IssuedTokens, TokenRequest};
+use crate::token::{AccessTokenFormat, IssuedTokens, Jkt, TokenRequest};
 
 /// Mints tokens with the server's lifetimes and clock, and stores them.
 ///
@@ -22,6 +22,9 @@ pub struct TokenIssuer {
     /// The server's access token format, and the signer when JWTs are possible.
     pub(crate) format: AccessTokenFormat,
     pub(crate) jwt: Option<JwtAccessTokens>,
+    /// The key of the request's DPoP proof: what this issuer mints is bound to it (RFC 9449
+    /// §5) unless the request says otherwise. Set only on the issuer of one request.
+    pub(crate) binding: Option<Jkt>,
 }
 
 impl TokenIssuer {
@@ -41,6 +44,15 @@ impl TokenIssuer {
             refresh_ttl: config.refresh_token_ttl.as_secs(),
             format: config.access_token_format,
             jwt,
+            binding: None,
+        }
+    }
+
+    /// This issuer, binding what it mints to `jkt` (a DPoP key, RFC 9449 §5).
+    pub(crate) fn bound_to(&self, jkt: Jkt) -> Self {
+        Self {
+            binding: Some(jkt),
+            ..self.clone()
         }
     }
 
@@ -51,6 +63,14 @@ impl TokenIssuer {
     /// [`AccessTokenFormat::Jwt`] and the server has signing keys and an issuer (the builder
     /// refuses JWTs without them).
     pub fn mint(&self, request: &TokenRequest) -> IssuedTokens {
+        let bound;
+        let request = match (self.binding, request.confirmation) {
+            (Some(jkt), None) => {
+                bound = request.clone().with_confirmation(jkt);
+                &bound
+            }
+            _ => request,
+        };
         let mut issued =
             IssuedTokens::mint(request, self.clock.now(), self.access_ttl, self.refresh_ttl);
         if request.format.unwrap_or(self.format) == AccessTokenFormat::Jwt
