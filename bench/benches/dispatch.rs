@@ -21,7 +21,8 @@ use http::{Request, StatusCode};
 use oauth_endpoints::AuthorizationServer;
 use oauth_endpoints::keys::SigningAlgorithm;
 use oauth_endpoints_bench::{
-    basic, block_on, introspect, issue, jwt_server, post, probe_server, scope, server,
+    DPOP_TOKEN_URL, DpopKey, basic, block_on, dpop_server, introspect, issue, jwt_server, post,
+    probe_server, scope, server,
 };
 
 /// Dispatches `requests` one after the other and returns the time it took.
@@ -175,6 +176,59 @@ fn jwt_tokens(c: &mut Criterion) {
     }
 }
 
+/// DPoP (RFC 9449): a token request with a proof (verified, its `jti` remembered, the tokens
+/// bound to its key), and the introspection of a bound token.
+fn dpop_tokens(c: &mut Criterion) {
+    let server = dpop_server();
+    let authorization = basic();
+    let key = DpopKey::new();
+    let mut n = 0u64;
+    let mut request = |server: &oauth_endpoints::AuthorizationServer| {
+        n += 1;
+        let mut request = post(
+            "/oauth/token",
+            &authorization,
+            "grant_type=client_credentials&scope=read".to_owned(),
+        );
+        let proof = key.proof(DPOP_TOKEN_URL, server.now(), n);
+        request
+            .headers_mut()
+            .insert("dpop", proof.parse().expect("a header value"));
+        request
+    };
+    check(
+        &server,
+        request(&server),
+        StatusCode::OK,
+        r#""token_type":"DPoP""#,
+    );
+    c.bench_function("token/client_credentials_dpop", |b| {
+        b.iter_custom(|iters| {
+            let requests = (0..iters).map(|_| request(&server)).collect();
+            let elapsed = run(&server, requests);
+            purge(&server);
+            elapsed
+        });
+    });
+    let response = block_on(server.dispatch(request(&server)));
+    let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    check(
+        &server,
+        introspect(&authorization, &token),
+        StatusCode::OK,
+        r#""cnf""#,
+    );
+    c.bench_function("introspect/active_dpop", |b| {
+        b.iter_custom(|iters| {
+            let requests = (0..iters)
+                .map(|_| introspect(&authorization, &token))
+                .collect();
+            run(&server, requests)
+        });
+    });
+}
+
 fn route_lookup(c: &mut Criterion) {
     for endpoints in [4, 1_000] {
         let server = probe_server(endpoints);
@@ -192,6 +246,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = introspection, revocation, token_request, jwt_tokens, route_lookup
+    targets = introspection, revocation, token_request, jwt_tokens, dpop_tokens, route_lookup
 }
 criterion_main!(benches);

@@ -28,7 +28,8 @@ use http::{Request, StatusCode};
 use oauth_endpoints::AuthorizationServer;
 use oauth_endpoints::keys::SigningAlgorithm;
 use oauth_endpoints_bench::{
-    basic, block_on, introspect, issue, jwt_server, post, probe_server, scope, server,
+    DPOP_TOKEN_URL, DpopKey, basic, block_on, dpop_server, introspect, issue, jwt_server, post,
+    probe_server, scope, server,
 };
 
 /// Builds the next request of a scenario.
@@ -40,7 +41,7 @@ fn main() {
         println!(
             "usage: count SCENARIO COUNT build|dispatch\nscenarios: introspect-active \
              introspect-unknown introspect-jwt introspect-jwt-eddsa revoke token token-jwt \
-             token-jwt-eddsa route-4 route-1000"
+             token-jwt-eddsa token-dpop route-4 route-1000"
         );
         return;
     };
@@ -107,6 +108,26 @@ fn main() {
                 )
             }),
         ),
+        "token-dpop" => {
+            let key = DpopKey::new();
+            let counter = std::cell::Cell::new(0u64);
+            (
+                dpop_server(),
+                Box::new(move |server| {
+                    counter.set(counter.get() + 1);
+                    let proof = key.proof(DPOP_TOKEN_URL, server.now(), counter.get());
+                    let mut request = post(
+                        "/oauth/token",
+                        &authorization,
+                        "grant_type=client_credentials&scope=read".to_owned(),
+                    );
+                    request
+                        .headers_mut()
+                        .insert("dpop", proof.parse().expect("a header value"));
+                    request
+                }),
+            )
+        }
         "route-4" | "route-1000" => {
             let endpoints = if scenario == "route-4" { 4 } else { 1_000 };
             (

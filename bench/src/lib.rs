@@ -123,6 +123,53 @@ pub fn issue_bound(server: &AuthorizationServer, scope: Scope, jkt: Option<Jkt>)
     }
 }
 
+/// A DPoP proof signer (RFC 9449 §4.2): an Ed25519 key whose public JWK goes in each proof's
+/// header.
+pub struct DpopKey(ed25519_dalek::SigningKey);
+
+impl Default for DpopKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DpopKey {
+    /// A fixed key (benchmarks need no randomness).
+    pub fn new() -> Self {
+        Self(ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]))
+    }
+
+    /// A proof of a POST to `htu` at `iat`, with the fresh `jti` number `n`.
+    pub fn proof(&self, htu: &str, iat: u64, n: u64) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use ed25519_dalek::Signer;
+        let x = URL_SAFE_NO_PAD.encode(self.0.verifying_key().as_bytes());
+        let header = serde_json::json!({"typ": "dpop+jwt", "alg": "EdDSA",
+            "jwk": {"kty": "OKP", "crv": "Ed25519", "x": x}});
+        let claims =
+            serde_json::json!({"jti": format!("bench-{n}"), "htm": "POST", "htu": htu, "iat": iat});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = self.0.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+}
+
+/// The default server with an issuer (so DPoP proofs name the token endpoint's URL), over a
+/// fresh memory store.
+pub fn dpop_server() -> AuthorizationServer {
+    server_with(
+        AuthorizationServer::builder().issuer("https://bench.example.com"),
+        MemoryStore::new(),
+    )
+}
+
+/// The token endpoint's URL on [`dpop_server`].
+pub const DPOP_TOKEN_URL: &str = "https://bench.example.com/oauth/token";
+
 /// A form POST to `path` with the benchmark client's Basic credentials.
 pub fn post(path: &str, authorization: &str, body: String) -> Request<Bytes> {
     let request = Request::post(path)
