@@ -5,13 +5,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::Request;
 
-use crate::dpop::VerifiedProof;
-use crate::token::Jkt;
 use crate::client::Client;
 use crate::client_auth::{AuthenticatedClient, authenticate_client};
 use crate::clock::{Clock, UnixTime};
 use crate::config::ServerConfig;
 use crate::cors;
+use crate::dpop::VerifiedProof;
 use crate::error::OAuthError;
 use crate::form::Form;
 use crate::grant::Grants;
@@ -19,6 +18,7 @@ use crate::hooks::Hooks;
 use crate::route::Route;
 use crate::state::StateMap;
 use crate::store::{Authorizations, Clients, Tokens};
+use crate::token::Jkt;
 use crate::token::TokenIssuer;
 
 /// What every endpoint of one server shares.

@@ -5,11 +5,11 @@ use http::Request;
 
 use crate::context::Context;
 use crate::dpop::{self, DPOP_NONCE, DpopProof, Expectation};
-use crate::server::Setup;
-use http::HeaderValue;
 use crate::endpoint::{Endpoint, EndpointResult};
 use crate::error::OAuthError;
 use crate::oauth_endpoint;
+use crate::server::Setup;
+use http::HeaderValue;
 
 /// `token` at `/oauth/token` (POST): authenticates the client (RFC 6749 §2.3), then hands the
 /// request to the grant registered for its `grant_type` (§4.4 `client_credentials`, §6
