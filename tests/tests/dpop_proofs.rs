@@ -1061,3 +1061,106 @@ async fn the_token_endpoint_asks_for_a_nonce_when_it_requires_them() {
     assert_eq!(answer.status, 200, "{}", answer.json);
     assert_eq!(answer.str("token_type"), Some("DPoP"));
 }
+
+#[tokio::test]
+async fn a_code_bound_with_dpop_jkt_is_exchanged_only_with_a_proof_by_that_key() {
+    use oauth_endpoints_tests::authorize::{
+        ISSUER as AS, VERIFIER, WEB_REDIRECT, approve, harness, pairs, param, web_basic, web_params,
+    };
+    let h = harness().await;
+    let token_url = format!("{AS}/oauth/token");
+    let mut owned = web_params("s");
+    owned.push(("dpop_jkt", RFC8037_JKT.to_owned()));
+    let params = approve(&h, &pairs(&owned)).await;
+    let code = param(&params, "code").unwrap().to_owned();
+    let exchange = |proof: Option<String>| {
+        let server = h.server.clone();
+        let code = code.clone();
+        async move {
+            let mut request = Request::post("/oauth/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("authorization", web_basic());
+            if let Some(proof) = proof {
+                request = request.header("dpop", proof);
+            }
+            let body = oauth_endpoints_tests::form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", WEB_REDIRECT),
+                ("code_verifier", VERIFIER),
+            ]);
+            send(&server, request.body(Bytes::from(body)).unwrap()).await
+        }
+    };
+    // RFC 9449 §10: without a proof, or with another key's, refused (the code stays usable).
+    exchange(None).await.assert_error(400, "invalid_dpop_proof");
+    let other = Key::es256().proof(&claims("POST", &token_url, START));
+    exchange(Some(other))
+        .await
+        .assert_error(400, "invalid_dpop_proof");
+    let good = Key::rfc8037().proof(&claims("POST", &token_url, START));
+    let answer = exchange(Some(good)).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    assert_eq!(answer.str("token_type"), Some("DPoP"));
+    // A malformed dpop_jkt is refused at the authorization endpoint.
+    let mut owned = web_params("s");
+    owned.push(("dpop_jkt", "short".to_owned()));
+    let answer = send(
+        &h.server,
+        oauth_endpoints_tests::authorize::authorize_get(&pairs(&owned), Some("alice")),
+    )
+    .await;
+    let (_, params) = oauth_endpoints_tests::authorize::location_params(&answer);
+    assert_eq!(param(&params, "error"), Some("invalid_request"));
+}
+
+#[tokio::test]
+async fn a_pushed_request_with_a_proof_binds_its_code_to_the_key() {
+    use oauth_endpoints_tests::authorize::{
+        ISSUER as AS, authorize_get, consent_form, harness, location_params, pairs, param,
+        web_basic, web_params,
+    };
+    let h = harness().await;
+    let owned = web_params("par");
+    let body = oauth_endpoints_tests::form(&pairs(&owned));
+    let push = |proof: String| {
+        let server = h.server.clone();
+        let body = body.clone();
+        async move {
+            let request = Request::post("/oauth/par")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("authorization", web_basic())
+                .header("dpop", proof)
+                .body(Bytes::from(body))
+                .unwrap();
+            send(&server, request).await
+        }
+    };
+    let par_url = format!("{AS}/oauth/par");
+    // A bad proof: refused (RFC 9449 §10.1).
+    let bad = Key::rfc8037().proof(&claims("POST", "https://elsewhere.example/par", START));
+    push(bad).await.assert_error(400, "invalid_dpop_proof");
+    let pushed = push(Key::rfc8037().proof(&claims("POST", &par_url, START))).await;
+    assert_eq!(pushed.status, 201, "{}", pushed.json);
+    let request_uri = pushed.str("request_uri").unwrap().to_owned();
+    let page = consent_form(
+        send(
+            &h.server,
+            authorize_get(
+                &[("client_id", "web"), ("request_uri", &request_uri)],
+                Some("alice"),
+            ),
+        )
+        .await,
+    );
+    let answer = send(&h.server, page.post("approve", "alice")).await;
+    let (_, params) = location_params(&answer);
+    let code = param(&params, "code").unwrap().to_owned();
+    let exchange = oauth_endpoints_tests::authorize::exchange(
+        &h,
+        &code,
+        oauth_endpoints_tests::authorize::VERIFIER,
+    )
+    .await;
+    exchange.assert_error(400, "invalid_dpop_proof");
+}

@@ -22,6 +22,10 @@ pub(crate) struct CodeBinding {
     pub(crate) redirect_uri_given: bool,
     /// The PKCE challenge (S256).
     pub(crate) code_challenge: String,
+    /// The DPoP key thumbprint the code is bound to (RFC 9449 §10): its exchange needs a proof
+    /// by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 impl CodeBinding {

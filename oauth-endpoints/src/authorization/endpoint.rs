@@ -234,6 +234,7 @@ async fn issue_code(
         redirect_uri: checked.redirect_uri.clone(),
         redirect_uri_given: checked.redirect_uri_given,
         code_challenge: checked.challenge.as_str().to_owned(),
+        dpop_jkt: checked.dpop_jkt.map(|jkt| jkt.to_string()),
     };
     flow.store()
         .insert(&AuthorizationRecord {

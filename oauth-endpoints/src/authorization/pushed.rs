@@ -68,6 +68,23 @@ impl Endpoint for PushedAuthorizationEndpoint {
         }
         let mut params = RequestParams::from_form(&form);
         params.client_id = client.client_id().to_owned();
+        // RFC 9449 §10.1: a DPoP proof with the push binds the code to its key, as `dpop_jkt`
+        // does; both must then name the same key.
+        if crate::dpop::is_present(request.headers()) {
+            let proof =
+                crate::dpop::DpopProof::verify(cx, &request, crate::dpop::Expectation::new())
+                    .await?;
+            match &params.dpop_jkt {
+                Some(jkt) if !proof.matches_thumbprint(jkt) => {
+                    return Err(
+                        OAuthError::new("invalid_dpop_proof", StatusCode::BAD_REQUEST)
+                            .with_description("dpop_jkt does not name the proof's key"),
+                    );
+                }
+                Some(_) => {}
+                None => params.dpop_jkt = Some(proof.jkt().to_owned()),
+            }
+        }
         check(cx, &params, Some(&client), Arrival::Pushing, false)
             .await
             .map_err(|refusal| match refusal {

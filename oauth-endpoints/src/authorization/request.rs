@@ -12,6 +12,7 @@ use crate::form::Form;
 use crate::grant::AUTHORIZATION_CODE;
 use crate::scope::Scope;
 use crate::store::StoreError;
+use crate::token::Jkt;
 
 /// The parameters of an authorization request as sent: in the query or form body, or kept by a
 /// pushed request (RFC 9126 §2.1), which stores exactly this (as JSON).
@@ -32,6 +33,9 @@ pub(crate) struct RequestParams {
     pub(crate) code_challenge: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) code_challenge_method: Option<String>,
+    /// The thumbprint of the key the code is bound to (DPoP, RFC 9449 §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 impl RequestParams {
@@ -48,6 +52,7 @@ impl RequestParams {
             state: get("state"),
             code_challenge: get("code_challenge"),
             code_challenge_method: get("code_challenge_method"),
+            dpop_jkt: get("dpop_jkt"),
         }
     }
 
@@ -62,6 +67,7 @@ impl RequestParams {
             ("state", &self.state),
             ("code_challenge", &self.code_challenge),
             ("code_challenge_method", &self.code_challenge_method),
+            ("dpop_jkt", &self.dpop_jkt),
         ];
         std::iter::once(("client_id", self.client_id.as_str()))
             .chain(
@@ -84,6 +90,8 @@ pub(crate) struct Checked {
     pub(crate) scope: Scope,
     pub(crate) state: Option<String>,
     pub(crate) challenge: CodeChallenge,
+    /// The DPoP key the code is bound to (RFC 9449 §10), when the request named one.
+    pub(crate) dpop_jkt: Option<Jkt>,
 }
 
 /// Why a request was refused.
@@ -216,6 +224,16 @@ pub(crate) async fn check(
             "code_challenge is required (PKCE, RFC 7636, method S256)",
         )));
     };
+    // RFC 9449 §10: `dpop_jkt` binds the code to a DPoP key; a malformed one is refused.
+    let dpop_jkt = match params.dpop_jkt.as_deref().map(Jkt::from_thumbprint) {
+        None => None,
+        Some(Ok(jkt)) => Some(jkt),
+        Some(Err(_)) => {
+            return Err(refuse(OAuthError::invalid_request(
+                "dpop_jkt is not a JWK SHA-256 thumbprint",
+            )));
+        }
+    };
     let challenge = CodeChallenge::from_request(challenge, params.code_challenge_method.as_deref())
         .map_err(|invalid| refuse(invalid.into()))?;
     Ok(Checked {
@@ -225,5 +243,6 @@ pub(crate) async fn check(
         scope,
         state,
         challenge,
+        dpop_jkt,
     })
 }

@@ -84,6 +84,19 @@ impl Grant for AuthorizationCodeGrant {
                 "the code_verifier does not match the code_challenge",
             ));
         }
+        // RFC 9449 §10: a code bound to a DPoP key is exchanged only with a proof by that key.
+        if let Some(bound) = &binding.dpop_jkt
+            && !cx
+                .dpop_proof()
+                .is_some_and(|proof| proof.matches_thumbprint(bound))
+        {
+            return Err(
+                OAuthError::new("invalid_dpop_proof", http::StatusCode::BAD_REQUEST)
+                    .with_description(
+                        "the code is bound to a DPoP key: present a proof signed by it",
+                    ),
+            );
+        }
         let now = cx.now();
         match flow
             .store()
