@@ -10,10 +10,13 @@ use http::{Request, Response};
 
 use crate::resource::{Principal, ResourceProtector};
 
-/// A `tower` layer that checks each request's Bearer token with a [`ResourceProtector`]: a
-/// refused request is answered with the [`BearerError`](crate::resource::BearerError)'s RFC 6750
-/// response and never reaches the inner service; an accepted one reaches it with its
-/// [`Principal`] in the request's extensions.
+/// A `tower` layer that checks each request's Bearer token, or DPoP-bound token and proof
+/// (RFC 9449 §7), with a [`ResourceProtector`]
+/// ([`protect_request`](ResourceProtector::protect_request)): a refused request is answered
+/// with the [`BearerError`](crate::resource::BearerError)'s RFC 6750 response and never reaches
+/// the inner service; an accepted one reaches it with its [`Principal`] in the request's
+/// extensions, and the answer gets the principal's fresh
+/// [`DPoP-Nonce`](Principal::dpop_nonce), if any.
 ///
 /// Make one with [`ResourceProtector::layer`]. The inner service's response body must be
 /// buildable from [`Bytes`] (axum's `Body`, `http_body_util::Full<Bytes>`, ...).
@@ -127,10 +130,22 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let protector = self.protector.clone();
         Box::pin(async move {
-            match protector.protect(request.headers()).await {
+            let checked = protector
+                .protect_request(request.method(), request.uri(), request.headers())
+                .await;
+            match checked {
                 Ok(principal) => {
+                    let nonce = principal
+                        .dpop_nonce()
+                        .and_then(|nonce| http::HeaderValue::from_str(nonce).ok());
                     request.extensions_mut().insert::<Principal>(principal);
-                    inner.call(request).await
+                    let mut response = inner.call(request).await?;
+                    if let Some(nonce) = nonce {
+                        response
+                            .headers_mut()
+                            .insert(crate::dpop::DPOP_NONCE, nonce);
+                    }
+                    Ok(response)
                 }
                 Err(error) => Ok(error.into_response().map(ResBody::from)),
             }

@@ -4,11 +4,14 @@ use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::response::IntoResponse;
 use http::request::Parts;
 
-use crate::resource::{BearerError, Principal, ResourceProtector, has_bearer_credentials};
+use crate::resource::{BearerError, Principal, ResourceProtector, has_credentials};
 
 /// The caller of a protected route, checked by the [`ResourceProtector`] of the router's state
-/// (the state itself, or a field of it through `FromRef`). Refused requests get the
-/// [`BearerError`]'s RFC 6750 answer.
+/// (the state itself, or a field of it through `FromRef`), with
+/// [`protect_request`](ResourceProtector::protect_request): Bearer tokens, and DPoP-bound
+/// tokens with their proof (RFC 9449 §7). Refused requests get the [`BearerError`]'s RFC 6750
+/// (or RFC 9449) answer. A fresh [`dpop_nonce`](Principal::dpop_nonce) is for the handler to
+/// send back.
 ///
 /// When a [`ProtectLayer`](crate::resource::ProtectLayer) already checked the request, its
 /// principal is taken from the request's extensions, and only the state protector's
@@ -27,12 +30,14 @@ where
             protector.authorize(principal)?;
             return Ok(principal.clone());
         }
-        protector.protect(&parts.headers).await
+        protector
+            .protect_request(&parts.method, &parts.uri, &parts.headers)
+            .await
     }
 }
 
-/// `Option<Principal>`: `None` for a request without Bearer credentials (a route that also
-/// serves anonymous callers); a request with a bad token is still refused.
+/// `Option<Principal>`: `None` for a request without Bearer or DPoP credentials (a route that
+/// also serves anonymous callers); a request with a bad token or proof is still refused.
 impl<S> OptionalFromRequestParts<S> for Principal
 where
     S: Send + Sync,
@@ -44,8 +49,7 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        if parts.extensions.get::<Principal>().is_none() && !has_bearer_credentials(&parts.headers)
-        {
+        if parts.extensions.get::<Principal>().is_none() && !has_credentials(&parts.headers) {
             return Ok(None);
         }
         <Principal as FromRequestParts<S>>::from_request_parts(parts, state)

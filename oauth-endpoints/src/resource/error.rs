@@ -9,6 +9,8 @@ use http::header::{CACHE_CONTROL, HeaderValue, PRAGMA, RETRY_AFTER, WWW_AUTHENTI
 use http::{Response, StatusCode};
 use serde::Serialize;
 
+use crate::dpop::{DPOP_NONCE, DPOP_SIGNING_ALGS, DpopError, DpopErrorKind};
+use crate::resource::bearer::Scheme;
 use crate::response::json_response;
 use crate::scope::Scope;
 use crate::store::StoreError;
@@ -19,7 +21,8 @@ use crate::store::StoreError;
 pub enum BearerErrorKind {
     /// The request has no Bearer credentials: 401 with a bare `Bearer realm="..."` challenge
     /// and no error code (RFC 6750 §3.1: "the resource server SHOULD NOT include an error code
-    /// or other error information").
+    /// or other error information"); when the protector accepts DPoP, a second bare challenge
+    /// `DPoP algs="..."` (RFC 9449 §7.1).
     MissingToken,
     /// `invalid_request`: two `Authorization` headers, or Bearer credentials that are not
     /// `Bearer <b64token>`. 400.
@@ -30,10 +33,37 @@ pub enum BearerErrorKind {
     /// `insufficient_scope`: a valid token without every required scope. 403, with the
     /// required scope in the challenge's `scope` attribute.
     InsufficientScope,
-    /// The token store (or client store) failed: 503 `temporarily_unavailable` with
-    /// `Retry-After`, as the server's endpoints answer a store failure. The store's error is
-    /// the [`source`](Error::source), never sent.
+    /// The token store (or client store, or the DPoP replay store) failed: 503
+    /// `temporarily_unavailable` with `Retry-After`, as the server's endpoints answer a store
+    /// failure. The store's error is the [`source`](Error::source), never sent.
     Unavailable,
+    /// `invalid_dpop_proof` (RFC 9449 §7.1): `Authorization: DPoP` credentials with a missing,
+    /// malformed or failing DPoP proof (see [`dpop_error`](BearerError::dpop_error) for which
+    /// check). 401 with `WWW-Authenticate: DPoP error="invalid_dpop_proof", algs="..."`.
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §9): the server requires a nonce in proofs and this one has
+    /// none or a stale one. 401 with a fresh nonce in `DPoP-Nonce`.
+    UseDpopNonce,
+}
+
+/// Which challenges a refusal's `WWW-Authenticate` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Challenge {
+    /// `Bearer realm="..."[, error=...]` (RFC 6750 §3).
+    Bearer,
+    /// `DPoP [error=..., ]algs="..."` (RFC 9449 §7.1).
+    Dpop,
+    /// Both, Bearer first (missing credentials at a protector accepting either scheme).
+    Both,
+}
+
+impl From<Scheme> for Challenge {
+    fn from(scheme: Scheme) -> Self {
+        match scheme {
+            Scheme::Bearer => Self::Bearer,
+            Scheme::Dpop => Self::Dpop,
+        }
+    }
 }
 
 /// A refused protected request: the RFC 6750 §3 answer to send, and why (for logs).
@@ -47,6 +77,14 @@ pub enum BearerErrorKind {
 ///
 /// Every invalid token gets the same answer, whatever made it invalid (unknown, revoked,
 /// expired, forged...): [`reason`](Self::reason) tells which, for your log only.
+///
+/// DPoP (RFC 9449 §7): a refusal of `Authorization: DPoP` credentials, or of a DPoP-bound
+/// token presented as a Bearer token (§7.2), carries a `DPoP error="...", algs="..."`
+/// challenge instead (with `scope="..."` for `insufficient_scope`); a refused proof is
+/// [`InvalidDpopProof`](BearerErrorKind::InvalidDpopProof) or
+/// [`UseDpopNonce`](BearerErrorKind::UseDpopNonce) (with `DPoP-Nonce`). When credentials are
+/// missing and the protector accepts DPoP, the answer carries two `WWW-Authenticate` fields:
+/// `Bearer realm="..."` then `DPoP algs="..."` ([`challenges`](Self::challenges)).
 ///
 /// ```
 /// use oauth_endpoints::AuthorizationServer;
@@ -74,6 +112,10 @@ pub struct BearerError {
     /// Why, for logs (and, for `invalid_request`, the description sent).
     reason: &'static str,
     cause: Option<Arc<StoreError>>,
+    /// The challenges to send.
+    scheme: Challenge,
+    /// The refused proof, for `invalid_dpop_proof`, `use_dpop_nonce` and a replay store failure.
+    dpop: Option<DpopError>,
 }
 
 impl BearerError {
@@ -84,7 +126,27 @@ impl BearerError {
             scope: None,
             reason,
             cause: None,
+            scheme: Challenge::Bearer,
+            dpop: None,
         }
+    }
+
+    /// The same refusal, with these challenges.
+    pub(crate) fn with_challenge(mut self, scheme: impl Into<Challenge>) -> Self {
+        self.scheme = scheme.into();
+        self
+    }
+
+    /// A refused DPoP proof (RFC 9449 §7.1, §9).
+    pub(crate) fn dpop_proof(realm: &Arc<str>, error: DpopError) -> Self {
+        let kind = match error.kind() {
+            DpopErrorKind::UseNonce => BearerErrorKind::UseDpopNonce,
+            DpopErrorKind::Unavailable => BearerErrorKind::Unavailable,
+            _ => BearerErrorKind::InvalidDpopProof,
+        };
+        let mut refused = Self::new(kind, realm, error.reason()).with_challenge(Challenge::Dpop);
+        refused.dpop = Some(error);
+        refused
     }
 
     pub(crate) fn insufficient_scope(realm: &Arc<str>, required: &Scope) -> Self {
@@ -111,9 +173,10 @@ impl BearerError {
     /// The HTTP status: 401, 400, 401, 403 or 503 (see [`BearerErrorKind`]).
     pub fn status(&self) -> StatusCode {
         match self.kind {
-            BearerErrorKind::MissingToken | BearerErrorKind::InvalidToken => {
-                StatusCode::UNAUTHORIZED
-            }
+            BearerErrorKind::MissingToken
+            | BearerErrorKind::InvalidToken
+            | BearerErrorKind::InvalidDpopProof
+            | BearerErrorKind::UseDpopNonce => StatusCode::UNAUTHORIZED,
             BearerErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
             BearerErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
             BearerErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -128,7 +191,21 @@ impl BearerError {
             BearerErrorKind::InvalidToken => Some("invalid_token"),
             BearerErrorKind::InsufficientScope => Some("insufficient_scope"),
             BearerErrorKind::Unavailable => Some("temporarily_unavailable"),
+            BearerErrorKind::InvalidDpopProof => Some("invalid_dpop_proof"),
+            BearerErrorKind::UseDpopNonce => Some("use_dpop_nonce"),
         }
+    }
+
+    /// The refused DPoP proof's error (which check of RFC 9449 §4.3 failed:
+    /// [`DpopError::problem`]), for `invalid_dpop_proof`, `use_dpop_nonce` and a failure of
+    /// the replay store.
+    pub fn dpop_error(&self) -> Option<&DpopError> {
+        self.dpop.as_ref()
+    }
+
+    /// The fresh nonce the answer carries in `DPoP-Nonce`, for `use_dpop_nonce` (RFC 9449 §9).
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop.as_ref().and_then(DpopError::nonce)
     }
 
     /// The scope the resource requires, for `insufficient_scope`.
@@ -144,11 +221,49 @@ impl BearerError {
         self.reason
     }
 
-    /// The `WWW-Authenticate` challenge (RFC 6750 §3), `None` for a store failure.
+    /// The (first) `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9449 §7.1), `None` for a
+    /// store failure. See [`challenges`](Self::challenges) for all of them.
     pub fn challenge(&self) -> Option<HeaderValue> {
+        self.challenges().into_iter().next()
+    }
+
+    /// Every `WWW-Authenticate` challenge, one header field each: `Bearer realm="..."[,
+    /// error="..."][, scope="..."]` (RFC 6750 §3), or `DPoP [error="...", ][scope="...",
+    /// ]algs="..."` (RFC 9449 §7.1), or both (missing credentials at a protector accepting
+    /// DPoP); none for a store failure.
+    pub fn challenges(&self) -> Vec<HeaderValue> {
         if self.kind == BearerErrorKind::Unavailable {
-            return None;
+            return Vec::new();
         }
+        match self.scheme {
+            Challenge::Bearer => vec![self.bearer_challenge()],
+            Challenge::Dpop => vec![self.dpop_challenge()],
+            Challenge::Both => vec![self.bearer_challenge(), self.dpop_challenge()],
+        }
+    }
+
+    /// `DPoP [error="...", ][scope="...", ]algs="..."` (RFC 9449 §7.1), as
+    /// [`DpopError::resource_challenge`] renders a refused proof.
+    fn dpop_challenge(&self) -> HeaderValue {
+        let mut challenge = String::from("DPoP ");
+        if let Some(code) = self.code() {
+            challenge.push_str("error=\"");
+            challenge.push_str(code);
+            challenge.push_str("\", ");
+        }
+        if let Some(scope) = self.scope.as_ref().filter(|scope| !scope.is_empty()) {
+            challenge.push_str("scope=\"");
+            challenge.push_str(scope.as_str());
+            challenge.push_str("\", ");
+        }
+        challenge.push_str("algs=\"");
+        challenge.push_str(&DPOP_SIGNING_ALGS.join(" "));
+        challenge.push('"');
+        HeaderValue::from_str(&challenge).unwrap_or_else(|_| HeaderValue::from_static("DPoP"))
+    }
+
+    /// `Bearer realm="..."[, error="..."][, scope="..."]` (RFC 6750 §3).
+    fn bearer_challenge(&self) -> HeaderValue {
         let mut challenge = format!("Bearer realm=\"{}\"", self.realm);
         if let Some(code) = self.code() {
             challenge.push_str(", error=\"");
@@ -163,10 +278,7 @@ impl BearerError {
             challenge.push('"');
         }
         // The realm was sanitized and scope tokens are printable ASCII: this cannot fail.
-        Some(
-            HeaderValue::from_str(&challenge)
-                .unwrap_or_else(|_| HeaderValue::from_static("Bearer")),
-        )
+        HeaderValue::from_str(&challenge).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
     }
 
     /// The RFC 6750 §3 answer.
@@ -187,6 +299,8 @@ impl BearerError {
             BearerErrorKind::Unavailable => {
                 "the server is temporarily unable to handle the request"
             }
+            BearerErrorKind::InvalidDpopProof => "the DPoP proof is invalid",
+            BearerErrorKind::UseDpopNonce => "the server requires a nonce in the DPoP proof",
         };
         let mut response = match self.code() {
             Some(code) => json_response(
@@ -211,8 +325,14 @@ impl BearerError {
             }
         };
         let headers = response.headers_mut();
-        if let Some(challenge) = self.challenge() {
-            headers.insert(WWW_AUTHENTICATE, challenge);
+        for challenge in self.challenges() {
+            headers.append(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(nonce) = self
+            .dpop_nonce()
+            .and_then(|nonce| HeaderValue::from_str(nonce).ok())
+        {
+            headers.insert(DPOP_NONCE, nonce);
         }
         if self.kind == BearerErrorKind::Unavailable {
             headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
@@ -237,6 +357,7 @@ impl fmt::Debug for BearerError {
             .field("reason", &self.reason)
             .field("scope", &self.scope)
             .field("cause", &self.cause)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -251,8 +372,9 @@ impl fmt::Display for BearerError {
 impl Error for BearerError {
     /// The store's error, for [`Unavailable`](BearerErrorKind::Unavailable).
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.cause
-            .as_deref()
-            .map(|cause| cause as &(dyn Error + 'static))
+        match &self.cause {
+            Some(cause) => Some(&**cause as &(dyn Error + 'static)),
+            None => self.dpop.as_ref().and_then(Error::source),
+        }
     }
 }

@@ -15,6 +15,33 @@
 //! | an unknown, expired, revoked, forged or refresh token; its client deleted; another audience | 401 `invalid_token` |
 //! | a valid token without every required scope | 403 `insufficient_scope`, `scope="..."` |
 //! | the store fails | 503 `temporarily_unavailable`, `Retry-After` |
+//! | a DPoP-bound token as `Bearer`; `DPoP` credentials with a token not bound to the proof's key | 401 `invalid_token`, a `DPoP` challenge |
+//! | `DPoP` credentials with no, several or a failing `DPoP` proof | 401 `invalid_dpop_proof`, `WWW-Authenticate: DPoP error="invalid_dpop_proof", algs="..."` |
+//! | the server requires DPoP nonces and the proof has none, or a stale one | 401 `use_dpop_nonce`, `DPoP-Nonce` |
+//!
+//! # DPoP-bound tokens (RFC 9449 §7)
+//!
+//! [`protect_request`](ResourceProtector::protect_request) (what the axum extractor and the
+//! `tower` layer call) also accepts `Authorization: DPoP <token>` (§7.1: the scheme
+//! case-insensitive, the token a token68) with exactly one `DPoP` proof header. The proof is
+//! checked by the shared step of [`crate::dpop`] (every check of §4.3): `htm` must be the
+//! request's method, `htu` the request's absolute URI — the protector's
+//! [public origin](ResourceProtector::public_origin) (default: the server's issuer's) followed
+//! by the request's path; **the `Host` header is never trusted** to build it, so a proof made
+//! for another host is refused — `ath` the hash of the token (item 12), a nonce when the server
+//! requires them (§9), and each proof is accepted once (§11.1). Then the token is checked as a
+//! Bearer token is, and it must be bound to the proof's key: its `cnf.jkt` (the record's
+//! [`confirmation`](crate::token::TokenRecord::confirmation), or a signature-only JWT's `cnf`
+//! claim) must be the key's thumbprint, compared in constant time, else `invalid_token` — a
+//! token not bound to any key is refused too (§7.1: the resource server MUST check the binding).
+//! A bound token presented as a Bearer token is refused (§7.2). The [`Principal`] tells the
+//! binding ([`is_dpop_bound`](Principal::is_dpop_bound)).
+//!
+//! Missing credentials are answered with both challenges, `Bearer realm="..."` and
+//! `DPoP algs="..."` (two `WWW-Authenticate` fields), when the protector can check proofs: the
+//! server has an [assertion store](crate::AuthorizationServerBuilder::assertion_store) (the
+//! replay store) and the protector knows its public origin. [`protect`](ResourceProtector::protect),
+//! given headers only, checks Bearer tokens only (`DPoP` credentials read as none there).
 //!
 //! What is checked:
 //! - The token comes from `Authorization: Bearer <token>` only (RFC 6750 §2.1: the scheme is
@@ -83,8 +110,8 @@
 //! In a framework: with feature `axum`, [`Principal`] is an extractor (the protector in the
 //! router's state); with feature `tower`, `ProtectLayer` protects every request of a service
 //! and puts the [`Principal`] in the request's extensions. Anything else: call
-//! [`protect`](ResourceProtector::protect) with the request's headers and send the
-//! [`BearerError`]'s [response](BearerError::into_response).
+//! [`protect_request`](ResourceProtector::protect_request) with the request's method, URI and
+//! headers and send the [`BearerError`]'s [response](BearerError::into_response).
 #![cfg_attr(
     feature = "axum",
     doc = r#"
@@ -129,13 +156,16 @@ mod principal;
 
 use std::sync::Arc;
 
-use http::HeaderMap;
+use http::{HeaderMap, Method, Uri};
 use serde::Deserialize;
 
+use crate::dpop::{DpopError, DpopProblem, DpopVerifier, ProofRequest, VerifiedProof};
 use crate::scope::Scope;
 use crate::secret::{Id, TokenHash};
 use crate::server::AuthorizationServer;
-use crate::token::{ACCESS_TOKEN_TYP, AccessTokenFormat, TokenKind};
+use crate::token::{ACCESS_TOKEN_TYP, AccessTokenFormat, Jkt, TokenKind};
+use bearer::{Credentials, Scheme};
+use error::Challenge;
 
 #[cfg(feature = "tower")]
 pub use crate::integration::{Protect, ProtectLayer};
@@ -143,7 +173,7 @@ pub use error::{BearerError, BearerErrorKind};
 pub use principal::Principal;
 
 #[cfg(feature = "axum")]
-pub(crate) use bearer::has_bearer_credentials;
+pub(crate) use bearer::has_credentials;
 
 /// How a JWT access token (RFC 9068) is checked. Opaque tokens are always looked up in the
 /// store.
@@ -181,6 +211,8 @@ struct Rules {
     audience: Option<String>,
     jwt: JwtValidation,
     realm: Arc<str>,
+    /// `scheme://host[:port]` of the API as clients call it: the start of a proof's `htu`.
+    public_origin: Option<Arc<str>>,
 }
 
 /// The realm of the challenge unless [`ResourceProtector::realm`] says otherwise.
@@ -188,8 +220,15 @@ pub const DEFAULT_REALM: &str = "api";
 
 impl ResourceProtector {
     /// A protector over `server`'s tokens, requiring no scope and no audience, checking JWTs
-    /// against the store too, with realm [`DEFAULT_REALM`].
+    /// against the store too, with realm [`DEFAULT_REALM`] and the server's issuer's origin as
+    /// its [public origin](Self::public_origin).
     pub fn new(server: &AuthorizationServer) -> Self {
+        let public_origin = server
+            .config()
+            .issuer
+            .as_deref()
+            .and_then(|issuer| crate::metadata::parse_issuer(issuer).ok())
+            .map(|issuer| Arc::from(issuer.origin));
         Self {
             server: server.clone(),
             rules: Arc::new(Rules {
@@ -197,8 +236,37 @@ impl ResourceProtector {
                 audience: None,
                 jwt: JwtValidation::default(),
                 realm: Arc::from(DEFAULT_REALM),
+                public_origin,
             }),
         }
+    }
+
+    /// The origin (`https://api.example.com`, or with a port) clients call this API at: a DPoP
+    /// proof's `htu` must be it followed by the request's path (RFC 9449 §4.3 item 9; query
+    /// and fragment ignored). Default: the origin of the server's issuer; without an issuer and
+    /// without this, no DPoP proof is accepted (`invalid_dpop_proof`) and missing credentials
+    /// are answered with the Bearer challenge only.
+    ///
+    /// The request's `Host` header (or `X-Forwarded-Host`) is never used: a client could name
+    /// any host there, and a proof made for another server would pass.
+    ///
+    /// # Panics
+    ///
+    /// If `origin` is not an `https` origin (`http` on a loopback host) without path, query or
+    /// user information: a programming mistake, found at start-up.
+    #[must_use]
+    pub fn public_origin(mut self, origin: &str) -> Self {
+        let parsed = crate::metadata::parse_issuer(origin)
+            .ok()
+            .filter(|parsed| parsed.path.is_empty());
+        assert!(
+            parsed.is_some(),
+            "public_origin: {origin:?} is not an https origin (http on a loopback host) without \
+             a path"
+        );
+        let origin = parsed.map(|parsed| Arc::from(parsed.origin));
+        Arc::make_mut(&mut self.rules).public_origin = origin;
+        self
     }
 
     /// Also requires every token of `scope` (space separated, RFC 6749 §3.3): a valid token
@@ -275,10 +343,12 @@ impl ResourceProtector {
 
     /// Checks the request's `Authorization: Bearer` token and the requirements: the caller's
     /// [`Principal`], or the RFC 6750 answer to send. Reads nothing but the `Authorization`
-    /// header.
+    /// header, so it cannot check DPoP proofs: `DPoP` credentials are read as none (401 with
+    /// the Bearer challenge), and a DPoP-bound token sent as `Bearer` is refused. Use
+    /// [`protect_request`](Self::protect_request) to accept DPoP-bound tokens too.
     pub async fn protect(&self, headers: &HeaderMap) -> Result<Principal, BearerError> {
         let token = bearer::bearer_token(headers)
-            .map_err(|reason| self.refuse(BearerErrorKind::InvalidRequest, reason))?
+            .map_err(|(_, reason)| self.refuse(BearerErrorKind::InvalidRequest, reason))?
             .ok_or_else(|| {
                 BearerError::new(
                     BearerErrorKind::MissingToken,
@@ -289,11 +359,130 @@ impl ResourceProtector {
         self.validate_token(token).await
     }
 
+    /// Checks the request's `Authorization: Bearer` token, or its `Authorization: DPoP` token
+    /// and `DPoP` proof (RFC 9449 §7: see the [module](crate::resource)), and the
+    /// requirements: the caller's [`Principal`], or the answer to send. `method` and `uri` are
+    /// the request's (only `uri`'s path is used: a proof's `htu` must be the
+    /// [public origin](Self::public_origin) followed by it). What the axum extractor and the
+    /// `tower` layer call.
+    ///
+    /// Behind a router that strips a prefix before the protected service sees the request
+    /// (axum's `nest`), give the URI the client called (axum's `OriginalUri`).
+    pub async fn protect_request(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<Principal, BearerError> {
+        let credentials = bearer::credentials(headers).map_err(|(scheme, reason)| {
+            self.refuse(BearerErrorKind::InvalidRequest, reason)
+                .with_challenge(scheme.unwrap_or(Scheme::Bearer))
+        })?;
+        match credentials {
+            None => Err(BearerError::new(
+                BearerErrorKind::MissingToken,
+                &self.rules.realm,
+                "no Bearer or DPoP credentials",
+            )
+            .with_challenge(if self.accepts_dpop() {
+                Challenge::Both
+            } else {
+                Challenge::Bearer
+            })),
+            Some(Credentials {
+                scheme: Scheme::Bearer,
+                token,
+            }) => self.validate_token(token).await,
+            Some(Credentials {
+                scheme: Scheme::Dpop,
+                token,
+            }) => self.validate_dpop(method, uri, headers, token).await,
+        }
+    }
+
+    /// Whether this protector can check DPoP proofs: the server has a replay store and the
+    /// public origin is known.
+    fn accepts_dpop(&self) -> bool {
+        self.server.assertions().is_some() && self.rules.public_origin.is_some()
+    }
+
+    /// `Authorization: DPoP <token>` with its proof (RFC 9449 §7.1).
+    async fn validate_dpop(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        token: &str,
+    ) -> Result<Principal, BearerError> {
+        let proof = self.verify_proof(method, uri, headers, token).await?;
+        let invalid = |reason| {
+            self.refuse(BearerErrorKind::InvalidToken, reason)
+                .with_challenge(Challenge::Dpop)
+        };
+        let mut principal = self
+            .principal(token)
+            .await
+            .map_err(|error| error.with_challenge(Challenge::Dpop))?;
+        // §7.1: the token must be bound to the proof's key; constant-time comparison.
+        match principal.confirmation {
+            Some(jkt) if proof.matches_thumbprint(&jkt.to_string()) => {}
+            Some(_) => {
+                return Err(invalid(
+                    "the token is bound to another key than the proof's",
+                ));
+            }
+            None => return Err(invalid("a token not bound to a key sent as a DPoP token")),
+        }
+        principal.dpop_nonce = proof.fresh_nonce().map(Arc::from);
+        self.authorize(&principal)?;
+        Ok(principal)
+    }
+
+    /// The shared proof check (RFC 9449 §4.3), with `htu` built from the public origin.
+    async fn verify_proof(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        token: &str,
+    ) -> Result<VerifiedProof, BearerError> {
+        let refuse = |error: DpopError| {
+            tracing::debug!(reason = error.reason(), "DPoP proof refused");
+            BearerError::dpop_proof(&self.rules.realm, error)
+        };
+        let Some(verifier) = DpopVerifier::from_server(&self.server) else {
+            return Err(refuse(DpopError::new(DpopProblem::NoReplayStore)));
+        };
+        let Some(origin) = self.rules.public_origin.as_deref() else {
+            return Err(refuse(DpopError::new(DpopProblem::UnknownTargetUri)));
+        };
+        let path = match uri.path() {
+            "" => "/",
+            path => path,
+        };
+        let htu = format!("{origin}{path}");
+        verifier
+            .verify(ProofRequest::new(method, &htu, headers).access_token(token))
+            .await
+            .map_err(refuse)
+    }
+
     /// Checks a token value obtained some other way (a WebSocket message, a gRPC metadata
     /// entry) and the requirements, as [`protect`](Self::protect) does after reading the
-    /// header. Do not feed it tokens from URLs (see the [module](crate::resource)).
+    /// header: as a Bearer token, so a DPoP-bound token is refused (RFC 9449 §7.2: it needs its
+    /// proof). Do not feed it tokens from URLs (see the [module](crate::resource)).
     pub async fn validate_token(&self, token: &str) -> Result<Principal, BearerError> {
         let principal = self.principal(token).await?;
+        if principal.confirmation.is_some() {
+            // §7.2: a bound token is not a Bearer token; the challenge tells the client to
+            // present it with DPoP.
+            return Err(self
+                .refuse(
+                    BearerErrorKind::InvalidToken,
+                    "a DPoP-bound token sent as a Bearer token",
+                )
+                .with_challenge(Challenge::Dpop));
+        }
         self.authorize(&principal)?;
         Ok(principal)
     }
@@ -304,13 +493,16 @@ impl ResourceProtector {
         if let Some(audience) = &self.rules.audience
             && !principal.audience.iter().any(|listed| listed == audience)
         {
-            return Err(self.refuse(
-                BearerErrorKind::InvalidToken,
-                "the token is not meant for this audience",
-            ));
+            return Err(self
+                .refuse(
+                    BearerErrorKind::InvalidToken,
+                    "the token is not meant for this audience",
+                )
+                .with_challenge(principal.scheme()));
         }
         if !self.rules.scope.is_subset(&principal.scope) {
-            let error = BearerError::insufficient_scope(&self.rules.realm, &self.rules.scope);
+            let error = BearerError::insufficient_scope(&self.rules.realm, &self.rules.scope)
+                .with_challenge(principal.scheme());
             tracing::debug!(
                 client_id = principal.client_id(),
                 reason = error.reason(),
@@ -410,12 +602,20 @@ impl ResourceProtector {
             format,
             store_checked: true,
             realm: Arc::clone(&self.rules.realm),
+            confirmation: record.confirmation,
+            dpop_nonce: None,
         })
     }
 
     /// The principal of a verified JWT, from its claims alone.
     fn claims_principal(&self, claims: &JwtClaims) -> Option<Principal> {
         let id = parse_id(&claims.jti)?;
+        // RFC 9449 §6.1: a bound JWT says so in `cnf.jkt`; a `cnf` without a thumbprint is
+        // not one of this server's.
+        let confirmation = match &claims.cnf {
+            Some(cnf) => Some(Jkt::from_thumbprint(cnf.jkt.as_deref()?).ok()?),
+            None => None,
+        };
         let scope = claims.scope.parse().ok()?;
         // RFC 9068 §2.2: `sub` is the client when no user is involved.
         let subject = claims
@@ -434,6 +634,8 @@ impl ResourceProtector {
             format: AccessTokenFormat::Jwt,
             store_checked: false,
             realm: Arc::clone(&self.rules.realm),
+            confirmation,
+            dpop_nonce: None,
         })
     }
 
@@ -450,6 +652,7 @@ impl std::fmt::Debug for ResourceProtector {
             .field("audience", &self.rules.audience)
             .field("jwt", &self.rules.jwt)
             .field("realm", &self.rules.realm)
+            .field("public_origin", &self.rules.public_origin)
             .finish_non_exhaustive()
     }
 }
@@ -467,6 +670,14 @@ struct JwtClaims {
     jti: String,
     #[serde(default)]
     scope: String,
+    /// The confirmation of a DPoP-bound token (RFC 9449 §6.1).
+    cnf: Option<JwtConfirmation>,
+}
+
+/// `cnf` (RFC 7800 §3.1): `jkt` for a DPoP-bound token.
+#[derive(Deserialize)]
+struct JwtConfirmation {
+    jkt: Option<String>,
 }
 
 /// `aud`: one string, or an array (RFC 7519 §4.1.3).

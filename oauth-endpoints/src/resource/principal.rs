@@ -5,17 +5,19 @@ use std::sync::Arc;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::clock::UnixTime;
+use crate::resource::bearer::Scheme;
 use crate::resource::error::BearerError;
 use crate::scope::Scope;
 use crate::secret::Id;
-use crate::token::AccessTokenFormat;
+use crate::token::{AccessTokenFormat, Jkt};
 
 /// The caller of a protected request: what its access token says, once the token was checked.
 ///
 /// Made by [`ResourceProtector::protect`](crate::resource::ResourceProtector::protect); with
 /// feature `axum` it is an extractor, with feature `tower` the protecting layer puts it in the
 /// request's extensions. It serializes as a JSON object with the RFC 7662 / RFC 9068 names:
-/// `sub` (when there is a user), `client_id`, `scope`, `aud` (when any), `jti`, `iat`, `exp`.
+/// `sub` (when there is a user), `client_id`, `scope`, `aud` (when any), `jti`, `iat`, `exp`,
+/// and `cnf` (`{"jkt": ...}`) for a DPoP-bound token (RFC 7800 §3.1, RFC 9449 §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub(crate) subject: Option<Arc<str>>,
@@ -27,6 +29,11 @@ pub struct Principal {
     pub(crate) expires_at: UnixTime,
     pub(crate) format: AccessTokenFormat,
     pub(crate) store_checked: bool,
+    /// The key the token is bound to (`cnf.jkt`, RFC 9449 §6); the request's DPoP proof was
+    /// made with it.
+    pub(crate) confirmation: Option<Jkt>,
+    /// A fresh nonce for the answer's `DPoP-Nonce` (RFC 9449 §9, §8.2).
+    pub(crate) dpop_nonce: Option<Arc<str>>,
     /// The protector's realm, for [`require_scope`](Self::require_scope)'s challenge.
     pub(crate) realm: Arc<str>,
 }
@@ -65,12 +72,43 @@ impl Principal {
     pub fn require_scope(&self, scope: &str) -> Result<(), BearerError> {
         match scope.parse::<Scope>() {
             Ok(required) if required.is_subset(&self.scope) => Ok(()),
-            Ok(required) => Err(BearerError::insufficient_scope(&self.realm, &required)),
-            Err(_) => Err(BearerError::insufficient_scope(
-                &self.realm,
-                &Scope::empty(),
-            )),
+            Ok(required) => Err(BearerError::insufficient_scope(&self.realm, &required)
+                .with_challenge(self.scheme())),
+            Err(_) => Err(
+                BearerError::insufficient_scope(&self.realm, &Scope::empty())
+                    .with_challenge(self.scheme()),
+            ),
         }
+    }
+
+    /// The scheme the token was accepted with: `DPoP` for a bound token, else `Bearer`.
+    pub(crate) fn scheme(&self) -> Scheme {
+        if self.confirmation.is_some() {
+            Scheme::Dpop
+        } else {
+            Scheme::Bearer
+        }
+    }
+
+    /// The key the token is bound to (its `cnf.jkt`, RFC 9449 §6): the JWK SHA-256 thumbprint
+    /// of the key the request's DPoP proof was signed with. `None` for a Bearer token.
+    pub fn confirmation(&self) -> Option<Jkt> {
+        self.confirmation
+    }
+
+    /// Whether the token is DPoP-bound (RFC 9449): it came as `Authorization: DPoP`, with a
+    /// proof made with the key it is bound to. A bound token is never accepted as a Bearer
+    /// token (§7.2).
+    pub fn is_dpop_bound(&self) -> bool {
+        self.confirmation.is_some()
+    }
+
+    /// A fresh nonce to send back in the answer's `DPoP-Nonce` header (RFC 9449 §9, §8.2),
+    /// when the server requires nonces and the proof's is about to go stale. The `tower`
+    /// layer adds it to the inner service's answer; a handler taking the axum extractor sends
+    /// it itself.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
     }
 
     /// The audiences (resource servers) the token is meant for: a JWT's `aud`, an opaque
@@ -124,6 +162,9 @@ impl Serialize for Principal {
         map.serialize_entry("jti", &self.id.to_string())?;
         map.serialize_entry("iat", &self.issued_at)?;
         map.serialize_entry("exp", &self.expires_at)?;
+        if let Some(jkt) = self.confirmation {
+            map.serialize_entry("cnf", &crate::token::Confirmation { jkt })?;
+        }
         map.end()
     }
 }
