@@ -1164,3 +1164,23 @@ async fn a_pushed_request_with_a_proof_binds_its_code_to_the_key() {
     .await;
     exchange.assert_error(400, "invalid_dpop_proof");
 }
+
+#[tokio::test]
+async fn a_client_registered_for_dpop_gets_no_bearer_token() {
+    let bound = oauth_endpoints::Client::confidential("svc", SVC_SECRET)
+        .with_grant_types(["client_credentials"])
+        .with_scope("read".parse().unwrap())
+        .with_dpop_bound_access_tokens(true)
+        .build()
+        .unwrap();
+    let h = Harness::with(&[bound], base).await;
+    let body = "grant_type=client_credentials&scope=read";
+    // RFC 9449 §5.2: without a proof, refused.
+    token_request(&h.server, &[], body)
+        .await
+        .assert_error(400, "invalid_request");
+    let proof = Key::es256().proof(&claims("POST", TOKEN_URL, START));
+    let answer = token_request(&h.server, &[&proof], body).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    assert_eq!(answer.str("token_type"), Some("DPoP"));
+}

@@ -534,7 +534,7 @@ async fn instances_opening_at_once_create_the_schema_and_migrate_once() {
             .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
          ORDER BY table_name",
@@ -938,6 +938,7 @@ async fn a_database_of_the_first_schema_migrates_and_keeps_its_revoked_grants() 
          DROP COLUMN jwks, DROP COLUMN access_token_format; \
          DROP TABLE oauth_authorizations; DROP TABLE oauth_replay_ids; \
          ALTER TABLE oauth_tokens DROP COLUMN jkt; \
+         ALTER TABLE oauth_clients DROP COLUMN dpop_bound; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 1;",
     )
     .execute(&mut connection)
@@ -990,6 +991,7 @@ async fn a_database_of_the_second_schema_migrates_to_the_grace_window() {
          DROP COLUMN jwks, DROP COLUMN access_token_format; \
          DROP TABLE oauth_authorizations; DROP TABLE oauth_replay_ids; \
          ALTER TABLE oauth_tokens DROP COLUMN jkt; \
+         ALTER TABLE oauth_clients DROP COLUMN dpop_bound; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 2;",
     )
     .execute(&mut connection)
@@ -1042,6 +1044,7 @@ async fn a_database_of_the_seventh_schema_migrates_to_bound_tokens() {
     let mut connection = schema.connection().await;
     sqlx::raw_sql(
         "ALTER TABLE oauth_tokens DROP COLUMN jkt; \
+         ALTER TABLE oauth_clients DROP COLUMN dpop_bound; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 7;",
     )
     .execute(&mut connection)

@@ -185,6 +185,7 @@ async fn a_sqlite_file_of_the_first_schema_migrates_and_keeps_its_revoked_grants
          ALTER TABLE oauth_clients DROP COLUMN jwks; \
          ALTER TABLE oauth_clients DROP COLUMN access_token_format; DROP TABLE oauth_replay_ids; \
          ALTER TABLE oauth_tokens DROP COLUMN jkt; \
+         ALTER TABLE oauth_clients DROP COLUMN dpop_bound; \
          PRAGMA user_version = 1;",
     )
     .execute(store.pool())
@@ -242,6 +243,7 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
          ALTER TABLE oauth_clients DROP COLUMN jwks; \
          ALTER TABLE oauth_clients DROP COLUMN access_token_format; DROP TABLE oauth_replay_ids; \
          ALTER TABLE oauth_tokens DROP COLUMN jkt; \
+         ALTER TABLE oauth_clients DROP COLUMN dpop_bound; \
          PRAGMA user_version = 2;",
     )
     .execute(store.pool())
@@ -254,7 +256,7 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
         .fetch_one(store.pool())
         .await
         .expect("version");
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
     let found = store.find_client("spa").await.expect("find");
     assert_eq!(found.map(|c| c.refresh_token_grace()), Some(None));
     let grace = Duration::from_secs(10);
@@ -302,7 +304,10 @@ async fn a_sqlite_file_of_the_seventh_schema_migrates_to_bound_tokens() {
         .await
         .expect("insert");
     // Back to the seventh schema: no binding.
-    sqlx::raw_sql("ALTER TABLE oauth_tokens DROP COLUMN jkt; PRAGMA user_version = 7;")
+    sqlx::raw_sql(
+        "ALTER TABLE oauth_tokens DROP COLUMN jkt; ALTER TABLE oauth_clients DROP COLUMN dpop_bound; \
+         PRAGMA user_version = 7;",
+    )
         .execute(store.pool())
         .await
         .expect("downgraded");
@@ -314,7 +319,7 @@ async fn a_sqlite_file_of_the_seventh_schema_migrates_to_bound_tokens() {
         .fetch_one(store.pool())
         .await
         .expect("version");
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
     let found = store
         .find_token(&TokenHash::of(&bearer), None)
         .await

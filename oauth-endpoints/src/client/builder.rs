@@ -66,6 +66,7 @@ impl ClientBuilder {
                 redirect_uris: Vec::new(),
                 refresh_token_grace: None,
                 require_pushed_authorization_requests: false,
+                dpop_bound_access_tokens: false,
                 keys: None,
                 access_token_format: None,
             },
@@ -153,6 +154,13 @@ impl ClientBuilder {
     /// crate::authorization::AuthorizationCodeFlow::require_pushed_authorization_requests)).
     pub fn with_require_pushed_authorization_requests(mut self, required: bool) -> Self {
         self.data.require_pushed_authorization_requests = required;
+        self
+    }
+
+    /// Requires DPoP-bound access tokens (`dpop_bound_access_tokens`, RFC 9449 §5.2): the
+    /// token endpoint refuses the client's requests without a DPoP proof.
+    pub fn with_dpop_bound_access_tokens(mut self, required: bool) -> Self {
+        self.data.dpop_bound_access_tokens = required;
         self
     }
 

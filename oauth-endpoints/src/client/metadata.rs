@@ -80,6 +80,9 @@ pub struct ClientMetadata {
     /// `require_pushed_authorization_requests` (RFC 9126 §6); default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_pushed_authorization_requests: bool,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2); default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
     /// `jwks` (RFC 7591 §2): the client's public keys, a JWK Set object; required with
     /// `private_key_jwt` (see
     /// [`ClientBuilder::with_jwks`](crate::client::ClientBuilder::with_jwks) for what is
@@ -128,6 +131,7 @@ impl ClientMetadata {
             .with_allowed_cors_origins(self.allowed_cors_origins)
             .with_redirect_uris(self.redirect_uris)
             .with_require_pushed_authorization_requests(self.require_pushed_authorization_requests)
+            .with_dpop_bound_access_tokens(self.dpop_bound_access_tokens)
             .with_access_token_format(self.access_token_format)
             .with_secret_policy(policy)
             .build()

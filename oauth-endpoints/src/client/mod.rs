@@ -77,6 +77,7 @@ pub(crate) struct ClientData {
     redirect_uris: Vec<RedirectUri>,
     refresh_token_grace: Option<Duration>,
     require_pushed_authorization_requests: bool,
+    dpop_bound_access_tokens: bool,
     /// `jwks` (RFC 7591 §2): the public keys a `private_key_jwt` client signs with.
     keys: Option<ClientKeys>,
     /// The format of the client's access tokens; `None`: the server's.
@@ -260,6 +261,12 @@ impl Client {
         self.inner.access_token_format
     }
 
+    /// Whether the client's access tokens must be DPoP-bound (`dpop_bound_access_tokens`,
+    /// RFC 9449 §5.2): its token requests without a proof are refused.
+    pub fn dpop_bound_access_tokens(&self) -> bool {
+        self.inner.dpop_bound_access_tokens
+    }
+
     /// Whether the client is public (`none`: it proves nothing about itself). A
     /// `private_key_jwt` client has no secret either, but is confidential: it proves who it is
     /// with its keys.
@@ -314,6 +321,10 @@ impl fmt::Debug for Client {
             .field(
                 "require_pushed_authorization_requests",
                 &self.inner.require_pushed_authorization_requests,
+            )
+            .field(
+                "dpop_bound_access_tokens",
+                &self.inner.dpop_bound_access_tokens,
             )
             .field("jwks", &self.inner.keys)
             .field("access_token_format", &self.inner.access_token_format)

@@ -56,6 +56,13 @@ impl Endpoint for TokenEndpoint {
         // DPoP (RFC 9449 §5): a request with a proof gets tokens bound to its key, through a
         // context of its own; a proof that fails is `invalid_dpop_proof` (or `use_dpop_nonce`).
         if !dpop::is_present(request.headers()) {
+            // RFC 9449 §5.2: a client registered with `dpop_bound_access_tokens` gets no bearer
+            // token.
+            if client.dpop_bound_access_tokens() {
+                return Err(OAuthError::invalid_request(
+                    "this client's access tokens must be DPoP-bound: send a DPoP proof",
+                ));
+            }
             return grant.exchange(cx, &client, &form).await;
         }
         let proof = DpopProof::verify(cx, &request, Expectation::new()).await?;

@@ -167,6 +167,7 @@ pub async fn client_store_contract<S: ClientStore>(store: &S) {
         .with_allowed_cors_origins(["https://app.example"])
         .with_redirect_uris(["https://app.example/callback", "http://127.0.0.1/callback"])
         .with_require_pushed_authorization_requests(true)
+        .with_dpop_bound_access_tokens(true)
         .with_jwks(public_jwks())
         .with_access_token_format(AccessTokenFormat::Jwt)
         .build()

@@ -113,6 +113,10 @@ CREATE INDEX oauth_replay_ids_expires ON oauth_replay_ids (expires_at);
 -- stored before is. A nullable column without a default: adding it rewrites no row.
 ALTER TABLE oauth_tokens ADD COLUMN jkt BYTEA;
 ",
+    r"
+-- 9: the client's `dpop_bound_access_tokens` (RFC 9449 §5.2).
+ALTER TABLE oauth_clients ADD COLUMN dpop_bound BOOLEAN NOT NULL DEFAULT FALSE;
+",
 ];
 
 /// The transaction-scoped advisory lock that serializes migrations of instances opening at

@@ -19,7 +19,8 @@ macro_rules! client_columns {
     () => {
         "client_id, secret_hash, auth_method, grant_types, scope, introspect_any_token, \
          allowed_cors_origins, previous_secret_hash, previous_secret_until, \
-         refresh_token_grace, redirect_uris, require_pushed_requests, jwks, access_token_format"
+         refresh_token_grace, redirect_uris, require_pushed_requests, jwks, access_token_format, \
+         dpop_bound"
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
@@ -135,7 +136,7 @@ macro_rules! save_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, \
              auth_method = excluded.auth_method, grant_types = excluded.grant_types, \
              scope = excluded.scope, introspect_any_token = excluded.introspect_any_token, \
@@ -145,7 +146,8 @@ macro_rules! save_client {
              refresh_token_grace = excluded.refresh_token_grace, \
              redirect_uris = excluded.redirect_uris, \
              require_pushed_requests = excluded.require_pushed_requests, \
-             jwks = excluded.jwks, access_token_format = excluded.access_token_format"
+             jwks = excluded.jwks, access_token_format = excluded.access_token_format, \
+             dpop_bound = excluded.dpop_bound"
         )
     };
 }
@@ -179,7 +181,7 @@ macro_rules! insert_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              ON CONFLICT (client_id) DO NOTHING"
         )
     };

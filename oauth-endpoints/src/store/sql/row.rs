@@ -57,6 +57,7 @@ pub(crate) struct ClientRow {
     pub(crate) jwks: Option<String>,
     /// `opaque` or `jwt`; NULL: the server's.
     pub(crate) access_token_format: Option<String>,
+    pub(crate) dpop_bound: bool,
 }
 
 /// A `oauth_authorizations` row, as plain column values.
@@ -258,6 +259,7 @@ impl ClientRow {
             access_token_format: client
                 .access_token_format()
                 .map(|format| format.as_str().to_owned()),
+            dpop_bound: client.dpop_bound_access_tokens(),
         }
     }
 
@@ -313,6 +315,7 @@ impl ClientRow {
             .with_redirect_uris(redirect_uris)
             .with_require_pushed_authorization_requests(self.require_pushed_requests)
             .with_access_token_format(format)
+            .with_dpop_bound_access_tokens(self.dpop_bound)
             .with_previous_secret(previous)
             .build()
             .map_err(|_| corrupt("client"))
@@ -352,7 +355,7 @@ where
         .bind(row.jkt)
 }
 
-/// Binds a client row's fourteen columns in `client_columns!` order.
+/// Binds a client row's fifteen columns in `client_columns!` order.
 #[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) fn bind_client<'q, DB>(query: SqlQuery<'q, DB>, row: ClientRow) -> SqlQuery<'q, DB>
 where
@@ -380,6 +383,7 @@ where
         .bind(row.require_pushed_requests)
         .bind(row.jwks)
         .bind(row.access_token_format)
+        .bind(row.dpop_bound)
 }
 
 /// Binds an authorization row's eight columns in `authorization_columns!` order.
@@ -484,6 +488,7 @@ where
         require_pushed_requests: row.try_get("require_pushed_requests").map_err(error)?,
         jwks: row.try_get("jwks").map_err(error)?,
         access_token_format: row.try_get("access_token_format").map_err(error)?,
+        dpop_bound: row.try_get("dpop_bound").map_err(error)?,
     }
     .into_client()
 }

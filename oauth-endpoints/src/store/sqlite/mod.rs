@@ -135,6 +135,10 @@ CREATE INDEX oauth_replay_ids_expires ON oauth_replay_ids (expires_at);
 -- stored before is.
 ALTER TABLE oauth_tokens ADD COLUMN jkt BLOB;
 ",
+    r"
+-- 9: the client's `dpop_bound_access_tokens` (RFC 9449 §5.2).
+ALTER TABLE oauth_clients ADD COLUMN dpop_bound INTEGER NOT NULL DEFAULT 0;
+",
 ];
 
 /// How long a write waits for SQLite's write lock while another process (or another store, or

@@ -89,6 +89,7 @@ pub(super) fn client(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
         require_pushed_requests: row.get(11)?,
         jwks: row.get(12)?,
         access_token_format: row.get(13)?,
+        dpop_bound: row.get(14)?,
     })
 }
 
@@ -116,7 +117,7 @@ pub(super) fn bind_token(
     ])
 }
 
-/// Runs `statement` (fourteen parameters in `client_columns!` order) for `row`.
+/// Runs `statement` (fifteen parameters in `client_columns!` order) for `row`.
 pub(super) fn bind_client(
     statement: &mut Statement<'_>,
     row: &ClientRow,
@@ -136,6 +137,7 @@ pub(super) fn bind_client(
         row.require_pushed_requests,
         row.jwks,
         row.access_token_format,
+        row.dpop_bound,
     ])
 }
 
