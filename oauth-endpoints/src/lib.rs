@@ -1,5 +1,6 @@
 //! The token-endpoint side of an OAuth 2.0 authorization server, with the authorization code
-//! grant for applications that sign users in, built around a declarative endpoint registry.
+//! grant for applications that sign users in, JWT and DPoP-bound tokens, built around a
+//! declarative endpoint registry.
 //!
 //! Annotate an endpoint type with [`oauth_endpoint`] (a grant type with [`oauth_grant`]);
 //! [`AuthorizationServer::builder`] collects every annotated type linked into the program,
@@ -12,10 +13,11 @@
 //! | module | what it holds |
 //! | --- | --- |
 //! | [`server`] | the server, its builder, routes, configuration, `OAuthService` (feature `tower`) |
-//! | [`endpoint`], [`endpoints`] | writing an endpoint; the built-in token, revocation, introspection and metadata endpoints |
+//! | [`endpoint`], [`endpoints`] | writing an endpoint; the built-in token, revocation, introspection (signed answers, RFC 9701), metadata and JWKS endpoints |
 //! | [`grant`] | writing a grant type; the built-in `authorization_code`, `client_credentials` and `refresh_token` |
 //! | [`authorization`] | the authorization code grant (RFC 6749 §4.1): the sign-in hook, the authorization and pushed request endpoints, PKCE (RFC 7636), redirect URIs |
-//! | [`client`], [`client_auth`] | registered clients; client authentication (RFC 6749 §2.3) |
+//! | [`client`], [`client_auth`] | registered clients; client authentication (RFC 6749 §2.3, `private_key_jwt` RFC 7523) |
+//! | [`keys`] | signing keys and the JWKS (RFC 7517): JWT access tokens (RFC 9068) and signed answers |
 //! | [`dpop`] | DPoP proofs (RFC 9449): the §4.3 checks shared by the token endpoint and resource servers, stateless nonces, each proof once across instances |
 //! | [`store`] | the store traits, [`MemoryStore`](store::MemoryStore), `SqliteStore` (feature `sqlite`), `PgStore` (feature `postgres`) |
 //! | [`token`], [`secret`], [`scope`] | token records and issuing; hashes and random values; scopes |
