@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used)] // Test helpers: a failure here is a failing test.
 
 pub mod authorize;
+pub mod browser;
 pub mod contract;
 pub mod jose;
 pub mod pg;
