@@ -171,6 +171,7 @@ fn record(value: &str, kind: TokenKind, client_id: &str, grant: Id, scope: &Scop
         revoked_at: None,
         rotated_at: None,
         confirmation: None,
+        delegation: None,
     }
 }
 

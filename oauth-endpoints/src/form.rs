@@ -45,7 +45,12 @@ impl From<FormError> for OAuthError {
     }
 }
 
-/// The decoded parameters of a form body, in the order they were sent, each name at most once.
+/// The parameters an extension lets a request repeat: `resource` (RFC 8707 §2) and
+/// `audience` (RFC 8693 §2.1). Every other name appears at most once (RFC 6749 §3.1).
+pub const REPEATABLE: &[&str] = &["resource", "audience"];
+
+/// The decoded parameters of a form body, in the order they were sent, each name at most once
+/// but for the [`REPEATABLE`] ones, read with [`Form::get_all`].
 ///
 /// Per RFC 6749 §3.1, a parameter sent without a value is treated as omitted: [`Form::get`]
 /// returns `None` for `token=`.
@@ -142,10 +147,11 @@ impl Form {
             };
             let name = Text::read(body, name, in_place)?;
             let name_text = name.get(&form.body);
-            if form
-                .pairs
-                .iter()
-                .any(|(seen, _)| seen.get(&form.body) == name_text)
+            if !REPEATABLE.contains(&name_text)
+                && form
+                    .pairs
+                    .iter()
+                    .any(|(seen, _)| seen.get(&form.body) == name_text)
             {
                 return Err(FormError::Repeated(truncate(name_text.to_owned())));
             }
@@ -162,6 +168,13 @@ impl Form {
             .find(|(key, _)| *key == name)
             .map(|(_, value)| value)
             .filter(|value| !value.is_empty())
+    }
+
+    /// Every non-empty value of `name`, in the order sent: for the [`REPEATABLE`] parameters.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.iter()
+            .filter(move |(key, value)| *key == name && !value.is_empty())
+            .map(|(_, value)| value)
     }
 
     /// Whether `name` has a non-empty value.

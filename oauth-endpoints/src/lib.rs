@@ -89,6 +89,7 @@ pub mod server;
 mod state;
 pub mod store;
 pub mod syntax;
+pub mod target;
 #[cfg(feature = "test-kit")]
 pub mod test_kit;
 #[cfg(feature = "throttle")]

@@ -37,6 +37,8 @@ const KNOWN: &[(&str, Syntax)] = &[
     ("grant_type", Syntax::GrantType),
     ("redirect_uri", Syntax::UriReference),
     ("refresh_token", Syntax::Vschar),
+    // RFC 8707 §2: an absolute URI; `Targets` checks the rest and answers `invalid_target`.
+    ("resource", Syntax::UriReference),
     ("scope", Syntax::Scope),
     ("state", Syntax::Vschar),
     // `token` (RFC 7009 §2.1, RFC 7662 §2.1) and `token_type_hint` stay `Text` here: a token
@@ -87,6 +89,17 @@ fn is_uri_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b)
 }
 
+/// The scheme of an absolute URI, before its first `:` (RFC 3986 §3.1:
+/// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`), and the rest after the `:`.
+pub(crate) fn split_scheme(uri: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = uri.split_once(':')?;
+    let mut bytes = scheme.bytes();
+    let first = bytes.next()?;
+    let valid = first.is_ascii_alphabetic()
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    valid.then_some((scheme, rest))
+}
+
 /// A parameter whose value is outside its syntax.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("parameter `{name}` is not written in its syntax (RFC 6749 Appendix A)")]
@@ -128,6 +141,7 @@ impl From<SyntaxError> for OAuthError {
                 OAuthError::invalid_grant(error.to_string())
             }
             "scope" => OAuthError::invalid_scope(error.to_string()),
+            "resource" => crate::target::invalid_target(error.to_string()),
             _ => OAuthError::invalid_request(error.to_string()),
         }
     }

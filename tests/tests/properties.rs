@@ -289,6 +289,7 @@ fn record(
         // Two grants in three bound to one of two keys (DPoP), shared across grants: the
         // binding must round-trip through inserts, rotations, purges and reused slots.
         confirmation: (!grant.is_multiple_of(3)).then(|| Jkt::from_bytes([grant % 2; 32])),
+        delegation: None,
     }
 }
 

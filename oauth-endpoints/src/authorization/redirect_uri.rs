@@ -7,7 +7,7 @@ use std::str::FromStr;
 use http::uri::Authority;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::syntax::Syntax;
+use crate::syntax::{Syntax, split_scheme};
 
 /// A redirect URI registered for a client, checked when the client is registered.
 ///
@@ -130,17 +130,6 @@ impl RedirectUri {
             _ => false,
         }
     }
-}
-
-/// The scheme of an absolute URI, before its first `:` (RFC 3986 §3.1:
-/// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`), and the rest after the `:`.
-fn split_scheme(uri: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = uri.split_once(':')?;
-    let mut bytes = scheme.bytes();
-    let first = bytes.next()?;
-    let valid = first.is_ascii_alphabetic()
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    valid.then_some((scheme, rest))
 }
 
 /// A URI `scheme://authority[path][?query][#fragment]` split into its authority and the

@@ -11,6 +11,7 @@ use crate::grant::CLIENT_CREDENTIALS;
 use crate::scope::Scope;
 use crate::secret::SecretHash;
 use crate::syntax::is_vschar;
+use crate::target::is_target;
 use crate::token::AccessTokenFormat;
 
 /// A client that breaks a rule; names the RFC 7591 field at fault.
@@ -69,6 +70,8 @@ impl ClientBuilder {
                 dpop_bound_access_tokens: false,
                 keys: None,
                 access_token_format: None,
+                allowed_resources: Vec::new(),
+                served_resources: Vec::new(),
             },
             credential,
         )
@@ -154,6 +157,29 @@ impl ClientBuilder {
     /// crate::authorization::AuthorizationCodeFlow::require_pushed_authorization_requests)).
     pub fn with_require_pushed_authorization_requests(mut self, required: bool) -> Self {
         self.data.require_pushed_authorization_requests = required;
+        self
+    }
+
+    /// Sets the targets the client may ask tokens for ([`Client::allowed_resources`]): `resource`
+    /// URIs (RFC 8707 §2) and token-exchange `audience` names (RFC 8693 §2.1). Checked at
+    /// `build`: each non-empty printable ASCII without spaces or a fragment (`#`).
+    pub fn with_allowed_resources<I, S>(mut self, targets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.data.allowed_resources = targets.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the resources the client serves as a resource server ([`Client::served_resources`]),
+    /// checked as [`with_allowed_resources`](Self::with_allowed_resources)' values are.
+    pub fn with_served_resources<I, S>(mut self, resources: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.data.served_resources = resources.into_iter().map(Into::into).collect();
         self
     }
 
@@ -296,6 +322,18 @@ impl ClientBuilder {
                 "jwks",
                 "required for a `private_key_jwt` client: the public keys it signs with",
             );
+        }
+        for (field, targets) in [
+            ("allowed_resources", &data.allowed_resources),
+            ("served_resources", &data.served_resources),
+        ] {
+            if !targets.iter().all(|target| is_target(target)) {
+                return invalid(
+                    field,
+                    "each must be a non-empty resource URI or audience name, printable ASCII \
+                     without spaces or a fragment",
+                );
+            }
         }
         if data.grant_types.iter().any(String::is_empty) {
             return invalid("grant_types", "must not contain an empty grant type");

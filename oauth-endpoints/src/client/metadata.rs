@@ -92,6 +92,14 @@ pub struct ClientMetadata {
     /// The format of the client's access tokens, `jwt` or `opaque`; absent, the server's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_format: Option<AccessTokenFormat>,
+    /// The targets the client may ask tokens for: `resource` URIs (RFC 8707 §2) and token
+    /// exchange `audience` names (RFC 8693 §2.1); default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_resources: Vec<String>,
+    /// The resources the client serves as a resource server, as tokens name them in `aud`
+    /// (see [`Client::served_resources`]); default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub served_resources: Vec<String>,
 }
 
 fn default_method() -> ClientAuthMethod {
@@ -133,6 +141,8 @@ impl ClientMetadata {
             .with_require_pushed_authorization_requests(self.require_pushed_authorization_requests)
             .with_dpop_bound_access_tokens(self.dpop_bound_access_tokens)
             .with_access_token_format(self.access_token_format)
+            .with_allowed_resources(self.allowed_resources)
+            .with_served_resources(self.served_resources)
             .with_secret_policy(policy)
             .build()
     }
@@ -160,6 +170,8 @@ impl std::fmt::Debug for ClientMetadata {
             )
             .field("jwks", &self.jwks.is_some())
             .field("access_token_format", &self.access_token_format)
+            .field("allowed_resources", &self.allowed_resources)
+            .field("served_resources", &self.served_resources)
             .finish_non_exhaustive()
     }
 }

@@ -82,6 +82,12 @@ pub(crate) struct ClientData {
     keys: Option<ClientKeys>,
     /// The format of the client's access tokens; `None`: the server's.
     access_token_format: Option<AccessTokenFormat>,
+    /// The targets the client may ask tokens for: `resource` values (RFC 8707 §2) and token
+    /// exchange `audience` names (RFC 8693 §2.1).
+    allowed_resources: Vec<String>,
+    /// The resources the client serves as a resource server: whose tokens it may introspect
+    /// under the audience rule.
+    served_resources: Vec<String>,
 }
 
 /// A client secret replaced by [`Clients::rotate_secret`](crate::store::Clients::rotate_secret), still
@@ -250,6 +256,33 @@ impl Client {
         self.inner.keys.as_ref().map(ClientKeys::text)
     }
 
+    /// The targets the client may ask tokens for (checked at the token and authorization
+    /// endpoints, RFC 8707 §2): each a `resource` URI (RFC 8707 §2) or a token-exchange
+    /// `audience` name (RFC 8693 §2.1), compared exactly. Empty: the client may name none, and a
+    /// request naming one is `invalid_target`.
+    pub fn allowed_resources(&self) -> &[String] {
+        &self.inner.allowed_resources
+    }
+
+    /// Whether the client may ask for a token meant for `target`.
+    pub fn may_target(&self, target: &str) -> bool {
+        self.inner.allowed_resources.iter().any(|t| t == target)
+    }
+
+    /// The resources this client serves as a resource server (its own identifiers, as tokens
+    /// name them in `aud`): the default introspection policy shows it a token meant for an
+    /// audience only if it is one of these, or its `client_id`
+    /// ([`DefaultIntrospectionPolicy`](crate::hooks::DefaultIntrospectionPolicy)).
+    pub fn served_resources(&self) -> &[String] {
+        &self.inner.served_resources
+    }
+
+    /// Whether `audience` names this client: its `client_id` or a resource it serves.
+    pub fn is_audience(&self, audience: &str) -> bool {
+        *self.inner.client_id == *audience
+            || self.inner.served_resources.iter().any(|r| r == audience)
+    }
+
     /// The client's public keys, ready to verify with.
     pub(crate) fn keys(&self) -> Option<&ClientKeys> {
         self.inner.keys.as_ref()
@@ -328,6 +361,8 @@ impl fmt::Debug for Client {
             )
             .field("jwks", &self.inner.keys)
             .field("access_token_format", &self.inner.access_token_format)
+            .field("allowed_resources", &self.inner.allowed_resources)
+            .field("served_resources", &self.inner.served_resources)
             .finish_non_exhaustive()
     }
 }

@@ -12,7 +12,7 @@ use crate::scope::Scope;
 use crate::secret::{Id, TokenHash};
 use crate::store::rotation::{RotationStep, successor_among, successor_unused};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
-use crate::token::{Jkt, TokenKind, TokenRecord};
+use crate::token::{Delegation, Jkt, TokenKind, TokenRecord};
 use crate::yield_now::yield_now;
 
 /// Clients and tokens in process memory: for tests, development, and single-instance servers
@@ -91,13 +91,21 @@ struct Slot {
     /// A flag in the slot's padding (the slot stays 200 bytes), so finding a bearer token
     /// makes no second lookup.
     bound: bool,
+    /// Whether the token records a delegation (RFC 8693 §4.1, §4.4): it is in
+    /// [`Tokens::delegations`]. In the padding too.
+    delegated: bool,
     /// The next older token of the same grant, or [`NONE`].
     next_in_grant: SlotIndex,
 }
 
 impl Slot {
-    /// The record, with `confirmation` the token's binding (from [`Tokens::confirmations`]).
-    fn record(&self, confirmation: Option<Jkt>) -> TokenRecord {
+    /// The record, with `confirmation` the token's binding (from [`Tokens::confirmations`])
+    /// and `delegation` its delegation (from [`Tokens::delegations`]).
+    fn record(
+        &self,
+        confirmation: Option<Jkt>,
+        delegation: Option<Arc<Delegation>>,
+    ) -> TokenRecord {
         TokenRecord {
             id: self.id,
             hash: self.hash,
@@ -113,6 +121,7 @@ impl Slot {
             revoked_at: self.revoked_at,
             rotated_at: self.rotated_at,
             confirmation,
+            delegation,
         }
     }
 
@@ -284,6 +293,9 @@ struct Tokens {
     /// every bearer token 8 bytes.
     confirmations: foldhash::HashMap<SlotIndex, Arc<Jkt>>,
     jkts: Interner<Arc<Jkt>>,
+    /// The delegation each delegated token records (token exchange, RFC 8693), by slot number,
+    /// as [`Tokens::confirmations`]: only the slots whose `delegated` is set have an entry.
+    delegations: foldhash::HashMap<SlotIndex, Arc<Delegation>>,
     /// Revoked grants that still have tokens (or were revoked before they had any): no token
     /// is stored into them. A grant leaves the set when its last token is purged.
     revoked_grants: foldhash::HashSet<Id>,
@@ -334,7 +346,12 @@ impl Tokens {
         } else {
             None
         };
-        Some(slot.record(confirmation))
+        let delegation = if slot.delegated {
+            self.delegations.get(&index).cloned()
+        } else {
+            None
+        };
+        Some(slot.record(confirmation, delegation))
     }
 
     fn get_mut(&mut self, hash: &TokenHash) -> Option<&mut Slot> {
@@ -384,6 +401,7 @@ impl Tokens {
             rotated_at: record.rotated_at,
             kind: record.kind,
             bound: record.confirmation.is_some(),
+            delegated: record.delegation.is_some(),
             next_in_grant: newest.unwrap_or(NONE),
         };
         if let Some(jkt) = &record.confirmation {
@@ -392,6 +410,9 @@ impl Tokens {
             if let Some(stale) = self.confirmations.insert(index, shared) {
                 self.jkts.release(stale);
             }
+        }
+        if let Some(delegation) = &record.delegation {
+            self.delegations.insert(index, Arc::clone(delegation));
         }
         match self.slots.get_mut(index as usize) {
             Some(free) => *free = Some(slot),
@@ -437,6 +458,9 @@ impl Tokens {
             && let Some(jkt) = self.confirmations.remove(&index)
         {
             self.jkts.release(jkt);
+        }
+        if slot.delegated {
+            self.delegations.remove(&index);
         }
     }
 
@@ -826,6 +850,7 @@ mod tests {
             revoked_at: None,
             rotated_at: None,
             confirmation: None,
+            delegation: None,
         }
     }
 
@@ -1007,6 +1032,7 @@ mod tests {
         let (one, two) = (Jkt::from_bytes([1; 32]), Jkt::from_bytes([2; 32]));
         let bound = |token, grant, expires_at, jkt| TokenRecord {
             confirmation: Some(jkt),
+            delegation: None,
             ..record(token, grant, expires_at)
         };
         store

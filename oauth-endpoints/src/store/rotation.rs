@@ -132,6 +132,7 @@ mod tests {
             revoked_at: None,
             rotated_at,
             confirmation: None,
+            delegation: None,
         }
     }
 

@@ -65,6 +65,7 @@ pub fn record(kind: TokenKind, grant: Id, client: &str) -> (String, TokenRecord)
         revoked_at: None,
         rotated_at: None,
         confirmation: None,
+        delegation: None,
     };
     (value, record)
 }

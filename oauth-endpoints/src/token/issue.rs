@@ -12,7 +12,7 @@ use crate::clock::UnixTime;
 use crate::response::json_response;
 use crate::scope::Scope;
 use crate::secret::{Id, TokenHash, generate_token};
-use crate::token::{AccessTokenFormat, Jkt, TokenKind, TokenRecord};
+use crate::token::{AccessTokenFormat, Delegation, Jkt, TokenKind, TokenRecord};
 
 /// What to issue: for which client, with which scope, subject and audience, and whether a
 /// refresh token comes with the access token.
@@ -45,6 +45,14 @@ pub struct TokenRequest {
     /// Whether the refresh token is bound to `confirmation` too: a public client's is, a
     /// confidential client's is not (RFC 9449 §5), unless it continues a bound one.
     pub(crate) bind_refresh_token: bool,
+    /// The audience of the refresh token when it differs from the access token's: the grant's
+    /// whole audience, kept by a refresh that narrowed the access token's (RFC 8707 §2.2).
+    pub(crate) refresh_audience: Option<Arc<[String]>>,
+    /// `act` and `may_act` (RFC 8693 §4.1, §4.4), if any.
+    pub(crate) delegation: Option<Arc<Delegation>>,
+    /// The latest expiry the tokens may have, if any (an exchanged token outlives no subject
+    /// token).
+    pub(crate) not_after: Option<UnixTime>,
 }
 
 impl TokenRequest {
@@ -63,6 +71,9 @@ impl TokenRequest {
             format: client.access_token_format(),
             confirmation: None,
             bind_refresh_token: client.is_public(),
+            refresh_audience: None,
+            delegation: None,
+            not_after: None,
         }
     }
 
@@ -81,7 +92,8 @@ impl TokenRequest {
         self
     }
 
-    /// The resource servers the token is meant for (`aud`, RFC 7662 §2.2).
+    /// The resource servers the token is meant for (`aud`, RFC 7662 §2.2; the `resource`
+    /// values of RFC 8707 §2).
     #[must_use]
     pub fn with_audience<I, S>(mut self, audience: I) -> Self
     where
@@ -89,6 +101,23 @@ impl TokenRequest {
         S: Into<String>,
     {
         self.audience = audience.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Records who acts for the subject (`act`, RFC 8693 §4.1) and who may (`may_act`, §4.4)
+    /// on the tokens: their records keep it, introspection answers it, and JWT access tokens
+    /// carry it as claims. An empty delegation records nothing.
+    #[must_use]
+    pub fn with_delegation(mut self, delegation: Delegation) -> Self {
+        self.delegation = (!delegation.is_empty()).then(|| Arc::new(delegation));
+        self
+    }
+
+    /// Caps the tokens' expiry at `not_after`: an access token exchanged for another
+    /// (RFC 8693) expires no later than the token it was exchanged for.
+    #[must_use]
+    pub fn expiring_by(mut self, not_after: UnixTime) -> Self {
+        self.not_after = Some(not_after);
         self
     }
 
@@ -149,10 +178,29 @@ impl TokenRequest {
         self.refresh_expires_at = Some(refresh.expires_at);
         self.subject.clone_from(&refresh.subject);
         self.audience = Arc::clone(&refresh.audience);
+        self.delegation.clone_from(&refresh.delegation);
         if let Some(jkt) = refresh.confirmation {
             self.confirmation = Some(jkt);
             self.bind_refresh_token = true;
         }
+        self
+    }
+
+    /// Narrows the access token's audience to `audience` (RFC 8707 §2.2: a refresh request's
+    /// `resource`), keeping the grant's whole audience on the refresh token. Check that
+    /// `audience` is within the grant's first.
+    #[must_use]
+    pub fn narrowing_audience<I, S>(mut self, audience: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let whole = self
+            .refresh_audience
+            .take()
+            .unwrap_or_else(|| Arc::clone(&self.audience));
+        self.refresh_audience = Some(whole);
+        self.audience = audience.into_iter().map(Into::into).collect();
         self
     }
 }
@@ -174,27 +222,39 @@ impl IssuedTokens {
         refresh_ttl: u64,
     ) -> Self {
         let grant_id = request.grant_id.unwrap_or_else(Id::time_ordered);
-        let record = |kind, value: &str, scope: &Scope, expires_at, confirmation| TokenRecord {
+        let cap = |expires_at: UnixTime| {
+            request
+                .not_after
+                .map_or(expires_at, |cap| expires_at.min(cap))
+        };
+        let record = |kind,
+                      value: &str,
+                      scope: &Scope,
+                      audience: &Arc<[String]>,
+                      expires_at,
+                      confirmation| TokenRecord {
             id: Id::random(),
             hash: TokenHash::of(value),
             kind,
             client_id: Arc::clone(&request.client_id),
             scope: scope.clone(),
             subject: request.subject.clone(),
-            audience: Arc::clone(&request.audience),
+            audience: Arc::clone(audience),
             grant_id,
             issued_at: now,
-            expires_at,
+            expires_at: cap(expires_at),
             not_before: None,
             revoked_at: None,
             rotated_at: None,
             confirmation,
+            delegation: request.delegation.clone(),
         };
         let access_token = generate_token();
         let access = record(
             TokenKind::Access,
             &access_token,
             &request.scope,
+            &request.audience,
             now.saturating_add(access_ttl),
             request.confirmation,
         );
@@ -205,7 +265,18 @@ impl IssuedTokens {
                 .refresh_expires_at
                 .unwrap_or_else(|| now.saturating_add(refresh_ttl));
             let confirmation = request.confirmation.filter(|_| request.bind_refresh_token);
-            let refresh = record(TokenKind::Refresh, &value, scope, expires_at, confirmation);
+            let audience = request
+                .refresh_audience
+                .as_ref()
+                .unwrap_or(&request.audience);
+            let refresh = record(
+                TokenKind::Refresh,
+                &value,
+                scope,
+                audience,
+                expires_at,
+                confirmation,
+            );
             (Some(value), Some(refresh))
         } else {
             (None, None)

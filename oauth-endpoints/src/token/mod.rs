@@ -1,5 +1,6 @@
 //! Opaque tokens: their records, and issuing them.
 
+mod delegation;
 mod format;
 mod issue;
 mod issuer;
@@ -7,6 +8,7 @@ mod jkt;
 pub(crate) mod jwt;
 mod record;
 
+pub use delegation::{Actor, Delegation};
 pub use format::AccessTokenFormat;
 pub use issue::{IssuedTokens, TokenRequest};
 pub use issuer::TokenIssuer;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::UnixTime;
 use crate::scope::Scope;
 use crate::secret::{Id, TokenHash};
-use crate::token::Jkt;
+use crate::token::{Delegation, Jkt};
 
 /// Whether a token is an access token or a refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -86,6 +86,10 @@ pub struct TokenRecord {
     /// client's DPoP key, `cnf.jkt` (RFC 9449 §6); `None` for a bearer token. The replacements
     /// of a bound refresh token are bound to the same key (RFC 9449 §5).
     pub confirmation: Option<Jkt>,
+    /// Delegation: the party acting for the subject (`act`, RFC 8693 §4.1) when the token came
+    /// from a token exchange with an actor, and the party allowed to act for it (`may_act`,
+    /// §4.4); `None` for a plain token.
+    pub delegation: Option<Arc<Delegation>>,
 }
 
 impl TokenRecord {
@@ -107,6 +111,16 @@ impl TokenRecord {
             (TokenKind::Access, Some(_)) => "DPoP",
             (kind, _) => kind.introspection_type(),
         }
+    }
+
+    /// The acting party (`act`, RFC 8693 §4.1), if the token records one.
+    pub fn act(&self) -> Option<&crate::token::Actor> {
+        self.delegation.as_ref().and_then(|d| d.act.as_ref())
+    }
+
+    /// The party allowed to act for the subject (`may_act`, RFC 8693 §4.4), if any.
+    pub fn may_act(&self) -> Option<&crate::token::Actor> {
+        self.delegation.as_ref().and_then(|d| d.may_act.as_ref())
     }
 
     /// Whether `audience` lists `name`.
@@ -131,6 +145,8 @@ impl fmt::Debug for TokenRecord {
             .field("rotated_at", &self.rotated_at)
             // Not secret: the thumbprint of a public key.
             .field("confirmation", &self.confirmation)
+            // Identifiers of parties, not secrets.
+            .field("delegation", &self.delegation)
             .finish_non_exhaustive()
     }
 }

@@ -198,6 +198,7 @@ impl TokenColumns<'_> {
                 .jkt
                 .map(|jkt| array(jkt, "key thumbprint").map(Jkt::from_bytes))
                 .transpose()?,
+            delegation: None,
         })
     }
 }
