@@ -31,15 +31,53 @@ where
 }
 
 /// The default policy: a caller may see a token issued to itself, a token whose audience names
-/// it, or any token if it was registered with `introspect_any_token`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DefaultIntrospectionPolicy;
+/// it, and, if it was registered with `introspect_any_token`, any token without an audience.
+///
+/// **The audience rule.** A token meant for given resources (its audience, from the `resource`
+/// parameters of RFC 8707 or a token exchange's `audience`, RFC 8693) is shown only to its own
+/// client and to the resource servers it is meant for: a caller whose `client_id`, or one of
+/// whose [`served_resources`](Client::served_resources), the audience lists. An
+/// `introspect_any_token` caller sees every token *without* an audience, but a token for
+/// resource A introspected by the resource server of B is `{"active": false}`, so a token
+/// stolen from A's traffic cannot be checked, nor replayed, at B (RFC 8707 §1, RFC 9700 §4.10).
+///
+/// Keycloak's introspection answers any confidential client about any token and leaves the
+/// audience check to the resource server (its "audience" mappers only put client ids in `aud`);
+/// [`without_audience_rule`](Self::without_audience_rule) behaves that way: an
+/// `introspect_any_token` caller then sees every token, and must check `aud` itself.
+#[derive(Debug, Clone, Copy)]
+pub struct DefaultIntrospectionPolicy {
+    audience_rule: bool,
+}
+
+impl Default for DefaultIntrospectionPolicy {
+    fn default() -> Self {
+        Self {
+            audience_rule: true,
+        }
+    }
+}
+
+impl DefaultIntrospectionPolicy {
+    /// The policy without the audience rule: an `introspect_any_token` caller sees every
+    /// token, whatever its audience (Keycloak's behaviour).
+    pub fn without_audience_rule() -> Self {
+        Self {
+            audience_rule: false,
+        }
+    }
+
+    /// Whether the audience rule is on (it is by default).
+    pub fn audience_rule(&self) -> bool {
+        self.audience_rule
+    }
+}
 
 impl IntrospectionPolicy for DefaultIntrospectionPolicy {
     fn may_introspect(&self, caller: &Client, token: &TokenRecord) -> bool {
-        caller.introspect_any_token()
-            || *token.client_id == *caller.client_id()
-            || token.has_audience(caller.client_id())
+        *token.client_id == *caller.client_id()
+            || token.audience.iter().any(|aud| caller.is_audience(aud))
+            || (caller.introspect_any_token() && (!self.audience_rule || token.audience.is_empty()))
     }
 }
 
@@ -303,7 +341,7 @@ pub struct Hooks {
 impl Default for Hooks {
     fn default() -> Self {
         Self {
-            policy: Arc::new(DefaultIntrospectionPolicy),
+            policy: Arc::new(DefaultIntrospectionPolicy::default()),
             claims: Vec::new(),
             listeners: Vec::new(),
         }

@@ -26,6 +26,10 @@ pub(crate) struct CodeBinding {
     /// by that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) dpop_jkt: Option<String>,
+    /// The resources the authorization request named (RFC 8707 §2.1): the grant's audience,
+    /// which the token request may narrow (§2.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) resources: Vec<String>,
 }
 
 impl CodeBinding {

@@ -14,6 +14,8 @@ pub struct Consent<'a> {
     pub client_id: &'a str,
     /// The scope tokens it asks for (RFC 6749 §3.3), in request order.
     pub scope: &'a [&'a str],
+    /// The resources the tokens would be meant for (RFC 8707 §2.1), if the request named any.
+    pub resources: &'a [String],
     /// The signed-in user's subject identifier.
     pub subject: &'a str,
     /// Where the form posts (the authorization endpoint's path), with `method="post"`.
@@ -68,6 +70,12 @@ impl ConsentPage for DefaultConsentPage {
                 @if !consent.scope.is_empty() {
                     ul #scopes {
                         @for token in consent.scope { li { code { (token) } } }
+                    }
+                }
+                @if !consent.resources.is_empty() {
+                    p { "for use at:" }
+                    ul #resources {
+                        @for resource in consent.resources { li { code { (resource) } } }
                     }
                 }
                 form method="post" action=(consent.action) {

@@ -153,6 +153,7 @@ async fn answer(cx: &Context, page: &Page, request: &Request<Bytes>) -> Answer {
         let html = flow.consent().render(&Consent {
             client_id: checked.client.client_id(),
             scope: &scope,
+            resources: &checked.resources,
             subject: &subject,
             action: page.path(),
             hidden: &hidden,
@@ -235,6 +236,7 @@ async fn issue_code(
         redirect_uri_given: checked.redirect_uri_given,
         code_challenge: checked.challenge.as_str().to_owned(),
         dpop_jkt: checked.dpop_jkt.map(|jkt| jkt.to_string()),
+        resources: checked.resources.clone(),
     };
     flow.store()
         .insert(&AuthorizationRecord {

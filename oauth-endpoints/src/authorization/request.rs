@@ -12,6 +12,7 @@ use crate::form::Form;
 use crate::grant::AUTHORIZATION_CODE;
 use crate::scope::Scope;
 use crate::store::StoreError;
+use crate::target::{RESOURCE, Targets};
 use crate::token::Jkt;
 
 /// The parameters of an authorization request as sent: in the query or form body, or kept by a
@@ -36,6 +37,9 @@ pub(crate) struct RequestParams {
     /// The thumbprint of the key the code is bound to (DPoP, RFC 9449 §10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) dpop_jkt: Option<String>,
+    /// The resources the token is for (RFC 8707 §2.1), in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) resource: Vec<String>,
 }
 
 impl RequestParams {
@@ -53,6 +57,7 @@ impl RequestParams {
             code_challenge: get("code_challenge"),
             code_challenge_method: get("code_challenge_method"),
             dpop_jkt: get("dpop_jkt"),
+            resource: form.get_all(RESOURCE).map(str::to_owned).collect(),
         }
     }
 
@@ -75,6 +80,7 @@ impl RequestParams {
                     .into_iter()
                     .filter_map(|(name, value)| Some((name, value.as_deref()?))),
             )
+            .chain(self.resource.iter().map(|value| (RESOURCE, value.as_str())))
             .collect()
     }
 }
@@ -92,6 +98,8 @@ pub(crate) struct Checked {
     pub(crate) challenge: CodeChallenge,
     /// The DPoP key the code is bound to (RFC 9449 §10), when the request named one.
     pub(crate) dpop_jkt: Option<Jkt>,
+    /// The resources the token is for (RFC 8707 §2.1), each registered by the client.
+    pub(crate) resources: Vec<String>,
 }
 
 /// Why a request was refused.
@@ -236,6 +244,12 @@ pub(crate) async fn check(
     };
     let challenge = CodeChallenge::from_request(challenge, params.code_challenge_method.as_deref())
         .map_err(|invalid| refuse(invalid.into()))?;
+    // RFC 8707 §2.1: each `resource` an absolute URI the client registered, else
+    // `invalid_target`.
+    let resources = Targets::from_resources(params.resource.iter().map(String::as_str))
+        .and_then(|targets| targets.check_client(&client).map(|()| targets))
+        .map_err(refuse)?
+        .into_vec();
     Ok(Checked {
         client,
         redirect_uri,
@@ -244,5 +258,6 @@ pub(crate) async fn check(
         state,
         challenge,
         dpop_jkt,
+        resources,
     })
 }

@@ -12,6 +12,7 @@ use crate::oauth_grant;
 use crate::secret::TokenHash;
 use crate::server::Setup;
 use crate::store::{AuthorizationKind, Consumption};
+use crate::target::Targets;
 use crate::token::TokenRequest;
 
 /// `grant_type=authorization_code` (RFC 6749 §4.1.3), mounted with the authorization endpoint
@@ -32,6 +33,10 @@ use crate::token::TokenRequest;
 /// - The tokens carry the approved scope and the user as `sub`; a refresh token is issued when
 ///   the client's `grant_types` list `refresh_token`, and rotates as any other (public clients
 ///   included).
+/// - The tokens are meant for the resources the authorization request named (RFC 8707 §2.1,
+///   each one the client registered); the token request's `resource` may narrow the access
+///   token's audience to some of them (§2.2: `invalid_target` for any other, and the code is
+///   not used), while the refresh token keeps them all.
 #[derive(Debug, Default)]
 #[oauth_grant(grant_type = "authorization_code")]
 pub struct AuthorizationCodeGrant;
@@ -97,6 +102,10 @@ impl Grant for AuthorizationCodeGrant {
                     ),
             );
         }
+        // RFC 8707 §2.2: the token request's `resource` narrows what the user authorized; a
+        // resource outside it is refused before the code is used.
+        let targets = Targets::resources(form)?;
+        targets.check_within(&binding.resources)?;
         let now = cx.now();
         match flow
             .store()
@@ -123,10 +132,14 @@ impl Grant for AuthorizationCodeGrant {
             }
         }
         let scope = binding.scope.parse().map_err(|_| invalid())?;
-        let request = TokenRequest::new(client, scope)
+        let mut request = TokenRequest::new(client, scope)
             .in_grant(record.grant_id)
             .with_subject(binding.subject)
+            .with_audience(binding.resources)
             .with_refresh_token(client.allows_grant(REFRESH_TOKEN));
+        if !targets.is_empty() {
+            request = request.narrowing_audience(targets.into_vec());
+        }
         let issued = cx.issuer().issue(&request).await?;
         tracing::info!(
             client_id = client.client_id(),

@@ -8,6 +8,7 @@ use crate::form::Form;
 use crate::grant::Grant;
 use crate::grant::REFRESH_TOKEN;
 use crate::oauth_grant;
+use crate::target::Targets;
 use crate::token::TokenRequest;
 
 /// `grant_type=client_credentials` (RFC 6749 §4.4): a confidential client asks for a token for
@@ -19,6 +20,9 @@ use crate::token::TokenRequest;
 ///   means the client's full scope (§3.3).
 /// - A refresh token is issued only to clients whose `grant_types` include `refresh_token`:
 ///   §4.4.3 says one SHOULD NOT be included, so this is an explicit opt-in.
+/// - `resource` parameters (RFC 8707 §2) name the resource servers the token is for: each an
+///   absolute URI the client registered ([`Client::allowed_resources`]), else
+///   `invalid_target`; they become the token's audience (`aud`).
 #[derive(Debug, Default)]
 #[oauth_grant(grant_type = "client_credentials")]
 pub struct ClientCredentialsGrant;
@@ -40,8 +44,11 @@ impl Grant for ClientCredentialsGrant {
             Some(scope) => scope.clone(),
             None => client.scope().clone(),
         };
-        let request =
-            TokenRequest::new(client, scope).with_refresh_token(client.allows_grant(REFRESH_TOKEN));
+        let targets = Targets::resources(form)?;
+        targets.check_client(client)?;
+        let request = TokenRequest::new(client, scope)
+            .with_audience(targets.into_vec())
+            .with_refresh_token(client.allows_grant(REFRESH_TOKEN));
         let issued = cx.issuer().issue(&request).await?;
         Ok(issued.into_response(requested.as_ref()))
     }

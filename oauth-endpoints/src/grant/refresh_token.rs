@@ -13,6 +13,7 @@ use crate::hooks::{RefreshGraceRedeemed, RefreshTokenReused};
 use crate::oauth_grant;
 use crate::secret::TokenHash;
 use crate::store::Rotation;
+use crate::target::Targets;
 use crate::token::{TokenKind, TokenRequest};
 
 /// `grant_type=refresh_token` (RFC 6749 §6).
@@ -22,6 +23,9 @@ use crate::token::{TokenKind, TokenRequest};
 ///   untouched).
 /// - `scope` may only narrow the original grant (`invalid_scope`); the new refresh token keeps
 ///   the original scope (§6) and the original absolute expiry.
+/// - `resource` (RFC 8707 §2.2) may only narrow the grant's audience (`invalid_target`
+///   otherwise): the new access token is meant for the named resources, and the new refresh
+///   token keeps the grant's whole audience, so a later refresh may name another of them.
 /// - A refresh token bound to a DPoP key (a public client's, RFC 9449 §5) is accepted only with
 ///   a proof signed by that key (`invalid_grant` otherwise, the token untouched); its
 ///   replacements stay bound to the key.
@@ -76,9 +80,14 @@ impl Grant for RefreshTokenGrant {
             Some(scope) => scope.clone(),
             None => record.scope.clone(),
         };
-        let request = TokenRequest::new(client, scope)
+        let targets = Targets::resources(form)?;
+        targets.check_within(&record.audience)?;
+        let mut request = TokenRequest::new(client, scope)
             .continuing(&record)
             .with_refresh_token(true);
+        if !targets.is_empty() {
+            request = request.narrowing_audience(targets.into_vec());
+        }
         let issuer = cx.issuer();
         let issued = issuer.mint(&request);
         let now = cx.now();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::keys::{InvalidKey, KeySet};
-use crate::token::{Confirmation, TokenRecord};
+use crate::token::{Actor, Confirmation, TokenRecord};
 
 /// The JWT `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -25,6 +25,10 @@ struct Claims<'a> {
     scope: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<Confirmation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<&'a Actor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    may_act: Option<&'a Actor>,
 }
 
 /// `aud`: one string, or an array for several (RFC 7519 §4.1.3).
@@ -55,7 +59,8 @@ impl JwtAccessTokens {
     /// The JWT of `record` (RFC 9068 §2.2): `iss`, `exp`, `aud` (the record's audiences, else
     /// the default), `sub` (the resource owner, else the client: §2.2 for grants without a
     /// user), `client_id`, `iat`, `jti` (the record's id, which introspection answers too),
-    /// `scope`, and `cnf` (`{"jkt": ...}`, RFC 9449 §6.1) when the token is bound to a key;
+    /// `scope`, `cnf` (`{"jkt": ...}`, RFC 9449 §6.1) when the token is bound to a key, and
+    /// `act` and `may_act` (RFC 8693 §4.1, §4.4) when it records a delegation;
     /// header `typ: at+jwt` and the active key's `kid`.
     pub(crate) fn sign(&self, record: &TokenRecord) -> Result<String, InvalidKey> {
         let aud = match &*record.audience {
@@ -73,6 +78,8 @@ impl JwtAccessTokens {
             jti: record.id.to_string(),
             scope: record.scope.as_str(),
             cnf: record.confirmation.map(|jkt| Confirmation { jkt }),
+            act: record.act(),
+            may_act: record.may_act(),
         };
         self.keys.sign(ACCESS_TOKEN_TYP, &claims)
     }

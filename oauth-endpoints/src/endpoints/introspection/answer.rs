@@ -9,7 +9,7 @@ use crate::clock::UnixTime;
 use crate::context::Context;
 use crate::endpoint::EndpointResult;
 use crate::secret::Id;
-use crate::token::{Confirmation, TokenRecord};
+use crate::token::{Actor, Confirmation, TokenRecord};
 
 /// The active answer (RFC 7662 §2.2), with no `null` member, in `format`.
 ///
@@ -22,6 +22,7 @@ pub(super) fn active_answer(
     format: Format<'_>,
 ) -> EndpointResult {
     let active = Active {
+        act: record.act(),
         active: true,
         aud: Audience(&record.audience),
         client_id: &record.client_id,
@@ -30,6 +31,7 @@ pub(super) fn active_answer(
         iat: record.issued_at,
         iss: cx.config().issuer.as_deref(),
         jti: Jti(record.id),
+        may_act: record.may_act(),
         nbf: record.not_before,
         scope: record.scope.as_str(),
         sub: record.subject.as_deref(),
@@ -51,6 +53,9 @@ pub(super) fn active_answer(
 /// The members of an active answer, in name order (the order a `serde_json::Map` renders).
 #[derive(Serialize)]
 struct Active<'a> {
+    /// The acting party and its chain (RFC 8693 §4.1), for a token obtained by delegation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<&'a Actor>,
     active: bool,
     #[serde(skip_serializing_if = "Audience::is_empty")]
     aud: Audience<'a>,
@@ -63,6 +68,9 @@ struct Active<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     iss: Option<&'a str>,
     jti: Jti,
+    /// The party allowed to act for the subject (RFC 8693 §4.4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    may_act: Option<&'a Actor>,
     #[serde(skip_serializing_if = "Option::is_none")]
     nbf: Option<UnixTime>,
     #[serde(skip_serializing_if = "str::is_empty")]

@@ -56,8 +56,9 @@ const SIGNING_ALGS_METADATA: &str = "introspection_signing_alg_values_supported"
 ///   authenticated just before its client's deletion may have stored it).
 /// - Active tokens: `active`, `scope`, `client_id`, `token_type` (`Bearer`, `DPoP` for an
 ///   access token bound to a key, or `refresh_token`), `exp`, `iat`, `nbf`, `sub`, `aud`, `iss`,
-///   `jti` (the record's id, never the token), and `cnf` (`{"jkt": ...}`, RFC 9449 §6.2) for a
-///   token bound to a key; absent members are omitted, never `null`; claims hooks may add
+///   `jti` (the record's id, never the token), `cnf` (`{"jkt": ...}`, RFC 9449 §6.2) for a
+///   token bound to a key, and `act` and `may_act` (RFC 8693 §4.1, §4.4) for a token that
+///   records a delegation; absent members are omitted, never `null`; claims hooks may add
 ///   members.
 /// - A refresh token's activity follows its own expiry and revocation, never its access
 ///   token's (where peers differ: the README's "RFC clauses, and where we differ").
