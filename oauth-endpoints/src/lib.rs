@@ -70,6 +70,7 @@ pub mod dpop;
 pub mod endpoint;
 pub mod endpoints;
 mod error;
+pub mod exchange;
 pub mod form;
 pub mod grant;
 pub mod hooks;

@@ -166,7 +166,7 @@ fn is_assertion_type(typ: &str) -> bool {
 /// The header and claims segments of a JWS in compact serialization: three non-empty base64url
 /// segments (RFC 7515 §7.1), so no JWE (five), no unsecured JWT (an empty signature), no JSON
 /// serialization.
-fn split(jwt: &str) -> Result<(&str, &str), AssertionProblem> {
+pub(crate) fn split(jwt: &str) -> Result<(&str, &str), AssertionProblem> {
     let mut segments = jwt.split('.');
     let (Some(header), Some(claims), Some(signature), None) = (
         segments.next(),
@@ -190,7 +190,7 @@ fn split(jwt: &str) -> Result<(&str, &str), AssertionProblem> {
 }
 
 /// A base64url segment holding a JSON object (RFC 7515 §4, RFC 7519 §7.2).
-fn json_object(segment: &str) -> Result<Map<String, Value>, AssertionProblem> {
+pub(crate) fn json_object(segment: &str) -> Result<Map<String, Value>, AssertionProblem> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| AssertionProblem::Malformed)?;
@@ -313,7 +313,7 @@ fn check_claims<'c>(
 }
 
 /// A NumericDate (RFC 7519 §2): a non-negative JSON number of seconds, fractions dropped.
-fn numeric_date(value: &Value) -> Result<UnixTime, AssertionProblem> {
+pub(crate) fn numeric_date(value: &Value) -> Result<UnixTime, AssertionProblem> {
     value
         .as_u64()
         .or_else(|| {

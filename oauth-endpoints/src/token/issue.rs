@@ -211,6 +211,8 @@ pub struct IssuedTokens {
     refresh_token: Option<String>,
     access: TokenRecord,
     refresh: Option<TokenRecord>,
+    /// `issued_token_type` of a token exchange answer (RFC 8693 §2.2.1), if any.
+    issued_token_type: Option<&'static str>,
 }
 
 impl IssuedTokens {
@@ -286,7 +288,16 @@ impl IssuedTokens {
             refresh_token,
             access,
             refresh,
+            issued_token_type: None,
         }
+    }
+
+    /// Adds `issued_token_type` to the answer: the token type identifier of the issued token,
+    /// as a token exchange answers it (RFC 8693 §2.2.1).
+    #[must_use]
+    pub fn issued_as(mut self, token_type: &'static str) -> Self {
+        self.issued_token_type = Some(token_type);
+        self
     }
 
     /// The access token value.
@@ -337,6 +348,8 @@ impl IssuedTokens {
         #[derive(Serialize)]
         struct Body<'a> {
             access_token: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            issued_token_type: Option<&'static str>,
             token_type: &'static str,
             expires_in: u64,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -348,6 +361,7 @@ impl IssuedTokens {
         let show_scope = !granted.is_empty() && requested != Some(granted);
         let body = Body {
             access_token: &self.access_token,
+            issued_token_type: self.issued_token_type,
             token_type: if self.access.confirmation.is_some() {
                 "DPoP"
             } else {
