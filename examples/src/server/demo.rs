@@ -38,6 +38,9 @@ pub struct Demo {
     pub redirect_uri: String,
     /// The demo client's secret, for the callback page's command.
     pub client_secret: String,
+    /// The resources the demo client may ask tokens for (RFC 8707), named in the tour's
+    /// authorization URL.
+    pub resources: Vec<String>,
     /// The token endpoint's URL, known once the server is built.
     token_url: Arc<OnceLock<String>>,
 }
@@ -62,8 +65,16 @@ impl Demo {
             challenge,
             redirect_uri,
             client_secret,
+            resources: Vec::new(),
             token_url: Arc::default(),
         }
+    }
+
+    /// The same demo, its client asking tokens for `resources` (RFC 8707 §2.1).
+    #[must_use]
+    pub fn with_resources(mut self, resources: Vec<String>) -> Self {
+        self.resources = resources;
+        self
     }
 
     /// Records the token endpoint's URL, once the server is built.
@@ -77,15 +88,20 @@ impl Demo {
     }
 
     /// The tour's authorization URL: the demo client asks for `read`, with this demo's PKCE
-    /// challenge.
+    /// challenge, for the demo's resources if it has any.
     pub fn authorization_url(&self, authorize: &str) -> String {
         let encode = |value: &str| {
             percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
                 .to_string()
         };
+        let resources: String = self
+            .resources
+            .iter()
+            .map(|resource| format!("&resource={}", encode(resource)))
+            .collect();
         format!(
             "{authorize}?client_id=demo-client&response_type=code&scope=read&state=demo\
-             &redirect_uri={}&code_challenge={}&code_challenge_method=S256",
+             &redirect_uri={}&code_challenge={}&code_challenge_method=S256{resources}",
             encode(&self.redirect_uri),
             self.challenge
         )

@@ -13,6 +13,7 @@ use std::time::Duration;
 use http::Method;
 use oauth_endpoints::authorization::AuthorizationCodeFlow;
 use oauth_endpoints::client::SecretPolicy;
+use oauth_endpoints::exchange::{ForwardedTokens, TokenExchange};
 use oauth_endpoints::keys::{KeySet, SigningAlgorithm, SigningKey};
 use oauth_endpoints::purge::PurgeOptions;
 use oauth_endpoints::secret::generate_secret;
@@ -102,6 +103,7 @@ pub const DEMO_CLIENT: &str = "demo-client";
 pub fn demo_client(
     redirect_uri: Option<&str>,
     secret: String,
+    resources: &[String],
 ) -> Result<(Client, String), StartError> {
     let mut grants = vec!["client_credentials", "refresh_token"];
     if redirect_uri.is_some() {
@@ -111,6 +113,7 @@ pub fn demo_client(
         .with_grant_types(grants)
         .with_scope("read write".parse().unwrap_or_default())
         .with_redirect_uris(redirect_uri)
+        .with_allowed_resources(resources)
         .build()
         .map_err(|error| StartError::Client(error.to_string()))?;
     Ok((client, secret))
@@ -182,7 +185,16 @@ where
     builder = builder.access_token_format(options.access_token_format);
     let choice = StoreChoice::parse(&options.store);
     let demo_wanted =
-        clients.is_none() && (options.demo_client || choice == Some(StoreChoice::Memory));
+        options.demo_client || (clients.is_none() && choice == Some(StoreChoice::Memory));
+    // With a clients file, the demo client may ask tokens for what its clients serve.
+    let demo_resources: Vec<String> = clients
+        .iter()
+        .flatten()
+        .flat_map(|client| client.served_resources().iter().cloned())
+        .collect();
+    if options.token_exchange {
+        builder = builder.with_state(TokenExchange::new(ForwardedTokens));
+    }
     let store = match choice {
         Some(StoreChoice::Memory) => OpenedStore::Memory(MemoryStore::new()),
         Some(StoreChoice::Sqlite(path)) => OpenedStore::Sqlite(SqliteStore::open(path).await?),
@@ -203,7 +215,10 @@ where
                 options.base_path.as_deref().unwrap_or_default(),
                 demo::CALLBACK_PATH
             );
-            Some(demo::Demo::new(redirect_uri, generate_secret()))
+            Some(
+                demo::Demo::new(redirect_uri, generate_secret())
+                    .with_resources(demo_resources.clone()),
+            )
         }
         _ => None,
     };
@@ -226,10 +241,17 @@ where
     }
     let demo = if demo_wanted {
         let (client, secret) = match &demo_flow {
-            Some(flow) => demo_client(Some(&flow.redirect_uri), flow.client_secret.clone())?,
-            None => demo_client(None, generate_secret())?,
+            Some(flow) => demo_client(
+                Some(&flow.redirect_uri),
+                flow.client_secret.clone(),
+                &demo_resources,
+            )?,
+            None => demo_client(None, generate_secret(), &demo_resources)?,
         };
         server.clients().save(&client).await?;
+        for client in clients.iter().flatten() {
+            server.clients().save(client).await?;
+        }
         tracing::warn!(
             client_id = DEMO_CLIENT,
             "a DEMO CLIENT with full token rights is registered; it is deleted, with its tokens, \

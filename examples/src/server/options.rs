@@ -18,15 +18,17 @@ pub struct Options {
     pub store: String,
 
     /// A JSON array of clients (RFC 7591 names), upserted into the store at start-up. A demo
-    /// client left in the store by an earlier `--demo-client` run is deleted.
-    #[arg(long, env = "OAUTH_CLIENTS", conflicts_with = "demo_client")]
+    /// client left in the store by an earlier `--demo-client` run is deleted, unless
+    /// `--demo-client` is given too.
+    #[arg(long, env = "OAUTH_CLIENTS")]
     pub clients: Option<PathBuf>,
 
     /// Demo mode: create a throwaway demo client (`demo-client`, a new random secret printed
     /// once) for trying the server, and mount the authorization code flow with a DEMO user
     /// anyone can sign in as. The client is deleted, with its tokens, at the next start without
-    /// this flag. Always on with `--store memory` unless `--clients` is given. Never in a
-    /// deployment.
+    /// this flag. Always on with `--store memory` unless `--clients` is given. With
+    /// `--clients`, the demo client may ask tokens for every resource a client of the file
+    /// serves (`served_resources`). Never in a deployment.
     #[arg(long, env = "OAUTH_DEMO_CLIENT")]
     pub demo_client: bool,
 
@@ -72,6 +74,13 @@ pub struct Options {
         value_delimiter = ','
     )]
     pub signing_keys: Vec<PathBuf>,
+
+    /// Offer token exchange (RFC 8693): a client whose `grant_types` list
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` may exchange a token sent to it (its
+    /// audience names the client or a resource it serves) for one meant for a resource it
+    /// registered (`allowed_resources`), acting as itself.
+    #[arg(long, env = "OAUTH_TOKEN_EXCHANGE")]
+    pub token_exchange: bool,
 }
 
 impl std::fmt::Debug for Options {
@@ -90,6 +99,7 @@ impl std::fmt::Debug for Options {
             .field("refresh_token_grace", &self.refresh_token_grace)
             .field("access_token_format", &self.access_token_format)
             .field("signing_keys", &self.signing_keys)
+            .field("token_exchange", &self.token_exchange)
             .finish()
     }
 }

@@ -113,7 +113,7 @@ impl Grant for TokenExchangeGrant {
             ));
         }
         let allowed_scope = subject.scope.as_ref().unwrap_or(client.scope());
-        let scope = match requested_scope {
+        let scope = match requested_scope.clone() {
             Some(scope) if !scope.is_subset(allowed_scope) => {
                 return Err(OAuthError::invalid_scope(
                     "the requested scope exceeds the subject token's",
@@ -178,7 +178,9 @@ impl Grant for TokenExchangeGrant {
             "token exchanged"
         );
         let issued_type = if format.is_some() { JWT } else { ACCESS_TOKEN };
-        Ok(issued.issued_as(issued_type).into_response(None))
+        Ok(issued
+            .issued_as(issued_type)
+            .into_response(requested_scope.as_ref()))
     }
 
     fn check_setup(&self, setup: &mut Setup<'_>) -> Result<(), String> {

@@ -13,7 +13,8 @@
 //!   exchanged only by the party it names.
 //!
 //! The grant ([`TokenExchangeGrant`]) is mounted when the server is given a [`TokenExchange`]
-//! (`.with_state(...)`): its [`ExchangePolicy`] decides who may exchange what (default: nobody),
+//! (`.with_state(...)`): its [`ExchangePolicy`] decides who may exchange what (default: nobody;
+//! [`ForwardedTokens`] lets a service exchange the tokens sent to it),
 //! and its [`TokenValidator`]s accept token types this server did not issue, such as a JWT from
 //! a trusted identity provider ([`TrustedIssuer`]). The client must also list the grant type in
 //! its `grant_types`, and register every target it names ([`Client::allowed_resources`](
@@ -35,7 +36,7 @@ mod validator;
 
 pub use config::TokenExchange;
 pub use grant::TokenExchangeGrant;
-pub use policy::{DenyAll, ExchangePolicy, ExchangeRequest};
+pub use policy::{DenyAll, ExchangePolicy, ExchangeRequest, ForwardedTokens};
 pub use trusted_issuer::TrustedIssuer;
 pub use validated::ValidatedToken;
 pub use validator::TokenValidator;

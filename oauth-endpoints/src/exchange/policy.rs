@@ -56,6 +56,32 @@ where
     }
 }
 
+/// A ready policy for services calling services: a client may exchange a token that was
+/// **sent to it** (the subject token's audience names the client: its `client_id` or one of
+/// its [`served_resources`](Client::served_resources)), and, for delegation, only **as
+/// itself** (the actor token is one this server issued to the client). Every other check of
+/// the grant still applies: the targets are ones the client registered, the scope only
+/// narrows. A token without an audience is not exchanged: it was not sent to anyone in
+/// particular.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ForwardedTokens;
+
+impl ExchangePolicy for ForwardedTokens {
+    fn may_exchange(&self, request: &ExchangeRequest<'_>) -> bool {
+        let sent_to_client = request
+            .subject
+            .audience
+            .iter()
+            .any(|audience| request.client.is_audience(audience));
+        let acts_as_itself = request.actor.is_none_or(|actor| {
+            actor
+                .record()
+                .is_some_and(|record| *record.client_id == *request.client.client_id())
+        });
+        sent_to_client && acts_as_itself
+    }
+}
+
 /// The default policy: no exchange is allowed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DenyAll;
