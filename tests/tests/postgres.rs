@@ -534,7 +534,7 @@ async fn instances_opening_at_once_create_the_schema_and_migrate_once() {
             .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
          ORDER BY table_name",
@@ -939,6 +939,8 @@ async fn a_database_of_the_first_schema_migrates_and_keeps_its_revoked_grants() 
          DROP TABLE oauth_authorizations; DROP TABLE oauth_replay_ids; \
          ALTER TABLE oauth_tokens DROP COLUMN jkt; \
          ALTER TABLE oauth_clients DROP COLUMN dpop_bound; \
+         ALTER TABLE oauth_tokens DROP COLUMN delegation; \
+         ALTER TABLE oauth_clients DROP COLUMN allowed_resources, DROP COLUMN served_resources; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 1;",
     )
     .execute(&mut connection)
@@ -992,6 +994,8 @@ async fn a_database_of_the_second_schema_migrates_to_the_grace_window() {
          DROP TABLE oauth_authorizations; DROP TABLE oauth_replay_ids; \
          ALTER TABLE oauth_tokens DROP COLUMN jkt; \
          ALTER TABLE oauth_clients DROP COLUMN dpop_bound; \
+         ALTER TABLE oauth_tokens DROP COLUMN delegation; \
+         ALTER TABLE oauth_clients DROP COLUMN allowed_resources, DROP COLUMN served_resources; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 2;",
     )
     .execute(&mut connection)
@@ -1045,6 +1049,8 @@ async fn a_database_of_the_seventh_schema_migrates_to_bound_tokens() {
     sqlx::raw_sql(
         "ALTER TABLE oauth_tokens DROP COLUMN jkt; \
          ALTER TABLE oauth_clients DROP COLUMN dpop_bound; \
+         ALTER TABLE oauth_tokens DROP COLUMN delegation; \
+         ALTER TABLE oauth_clients DROP COLUMN allowed_resources, DROP COLUMN served_resources; \
          DELETE FROM oauth_endpoints_migrations WHERE version > 7;",
     )
     .execute(&mut connection)
@@ -1079,6 +1085,128 @@ async fn a_database_of_the_seventh_schema_migrates_to_bound_tokens() {
             .await
             .unwrap();
     assert_eq!(column.as_deref(), Some(contract::JKT.as_bytes().as_slice()));
+}
+
+#[tokio::test]
+async fn a_database_of_the_ninth_schema_migrates_to_delegation_and_resources() {
+    use oauth_endpoints::test_kit::{delegated_record, delegation};
+    let Some(schema) = TestSchema::create("migrate_delegation").await else {
+        return;
+    };
+    let store = schema.store().await;
+    store.save_client(&app()).await.unwrap();
+    let (plain, record) = contract::record(TokenKind::Access, Id::random(), CLIENT);
+    store
+        .insert_tokens(std::slice::from_ref(&record))
+        .await
+        .unwrap();
+    // Back to the ninth schema: no delegation, no resources.
+    let mut connection = schema.connection().await;
+    sqlx::raw_sql(
+        "ALTER TABLE oauth_tokens DROP COLUMN delegation; \
+         ALTER TABLE oauth_clients DROP COLUMN allowed_resources, DROP COLUMN served_resources; \
+         DELETE FROM oauth_endpoints_migrations WHERE version > 9;",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    store.pool().close().await;
+
+    let store = schema.store().await;
+    let found = store
+        .find_token(&TokenHash::of(&plain), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        Some(record),
+        "a token stored before has no delegation"
+    );
+    let found = store.find_client(CLIENT).await.unwrap();
+    assert_eq!(
+        found,
+        Some(app()),
+        "a client stored before names no resource"
+    );
+
+    // Through the batched insertion and through one transaction's statements.
+    let (batched, record) = delegated_record(TokenKind::Access, Id::random(), CLIENT);
+    store
+        .insert_tokens(std::slice::from_ref(&record))
+        .await
+        .unwrap();
+    let found = store
+        .find_token(&TokenHash::of(&batched), None)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(record));
+    let grant = Id::random();
+    let (refresh, record) = contract::record(TokenKind::Refresh, grant, CLIENT);
+    store.insert_tokens(&[record]).await.unwrap();
+    let (rotated, record) = delegated_record(TokenKind::Refresh, grant, CLIENT);
+    let outcome = store
+        .rotate_refresh_token(
+            &TokenHash::of(&refresh),
+            1_700_000_010,
+            std::slice::from_ref(&record),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Rotation::Rotated(_)), "{outcome:?}");
+    let found = store
+        .find_token(&TokenHash::of(&rotated), None)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(record));
+    let column: Option<String> =
+        sqlx::query_scalar("SELECT delegation FROM oauth_tokens WHERE hash = $1")
+            .bind(TokenHash::of(&batched).as_bytes().as_slice())
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+    assert_eq!(
+        column,
+        Some(serde_json::to_string(&delegation()).unwrap()),
+        "compact JSON"
+    );
+
+    let client = app()
+        .to_builder()
+        .with_allowed_resources(["https://api.example/"])
+        .with_served_resources(["https://rs.example/", "rs"])
+        .build()
+        .unwrap();
+    store.save_client(&client).await.unwrap();
+    let found = store.find_client(CLIENT).await.unwrap();
+    assert_eq!(found, Some(client));
+    let columns: (String, String) = sqlx::query_as(
+        "SELECT allowed_resources, served_resources FROM oauth_clients WHERE client_id = $1",
+    )
+    .bind(CLIENT)
+    .fetch_one(&mut connection)
+    .await
+    .unwrap();
+    assert_eq!(
+        columns,
+        (
+            r#"["https://api.example/"]"#.to_owned(),
+            r#"["https://rs.example/","rs"]"#.to_owned()
+        )
+    );
+
+    // A malformed value is a store error, not a panic.
+    sqlx::raw_sql(
+        "UPDATE oauth_tokens SET delegation = '{\"act\":' WHERE delegation IS NOT NULL; \
+         UPDATE oauth_clients SET allowed_resources = '{}';",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let found = store.find_token(&TokenHash::of(&batched), None).await;
+    assert!(matches!(found, Err(StoreError::Backend(_))), "{found:?}");
+    let found = store.find_client(CLIENT).await;
+    assert!(matches!(found, Err(StoreError::Backend(_))), "{found:?}");
 }
 
 /// Makes each transaction that inserted tokens take `seconds` more to commit (a deferred

@@ -186,6 +186,9 @@ async fn a_sqlite_file_of_the_first_schema_migrates_and_keeps_its_revoked_grants
          ALTER TABLE oauth_clients DROP COLUMN access_token_format; DROP TABLE oauth_replay_ids; \
          ALTER TABLE oauth_tokens DROP COLUMN jkt; \
          ALTER TABLE oauth_clients DROP COLUMN dpop_bound; \
+         ALTER TABLE oauth_tokens DROP COLUMN delegation; \
+         ALTER TABLE oauth_clients DROP COLUMN allowed_resources; \
+         ALTER TABLE oauth_clients DROP COLUMN served_resources; \
          PRAGMA user_version = 1;",
     )
     .execute(store.pool())
@@ -244,6 +247,9 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
          ALTER TABLE oauth_clients DROP COLUMN access_token_format; DROP TABLE oauth_replay_ids; \
          ALTER TABLE oauth_tokens DROP COLUMN jkt; \
          ALTER TABLE oauth_clients DROP COLUMN dpop_bound; \
+         ALTER TABLE oauth_tokens DROP COLUMN delegation; \
+         ALTER TABLE oauth_clients DROP COLUMN allowed_resources; \
+         ALTER TABLE oauth_clients DROP COLUMN served_resources; \
          PRAGMA user_version = 2;",
     )
     .execute(store.pool())
@@ -256,7 +262,7 @@ async fn a_sqlite_file_of_the_second_schema_migrates_to_the_grace_window() {
         .fetch_one(store.pool())
         .await
         .expect("version");
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
     let found = store.find_client("spa").await.expect("find");
     assert_eq!(found.map(|c| c.refresh_token_grace()), Some(None));
     let grace = Duration::from_secs(10);
@@ -306,11 +312,14 @@ async fn a_sqlite_file_of_the_seventh_schema_migrates_to_bound_tokens() {
     // Back to the seventh schema: no binding.
     sqlx::raw_sql(
         "ALTER TABLE oauth_tokens DROP COLUMN jkt; ALTER TABLE oauth_clients DROP COLUMN dpop_bound; \
+         ALTER TABLE oauth_tokens DROP COLUMN delegation; \
+         ALTER TABLE oauth_clients DROP COLUMN allowed_resources; \
+         ALTER TABLE oauth_clients DROP COLUMN served_resources; \
          PRAGMA user_version = 7;",
     )
-        .execute(store.pool())
-        .await
-        .expect("downgraded");
+    .execute(store.pool())
+    .await
+    .expect("downgraded");
     store.pool().close().await;
     drop(store);
 
@@ -319,7 +328,7 @@ async fn a_sqlite_file_of_the_seventh_schema_migrates_to_bound_tokens() {
         .fetch_one(store.pool())
         .await
         .expect("version");
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
     let found = store
         .find_token(&TokenHash::of(&bearer), None)
         .await
@@ -346,6 +355,115 @@ async fn a_sqlite_file_of_the_seventh_schema_migrates_to_bound_tokens() {
             .await
             .expect("the row");
     assert_eq!(column.as_deref(), Some(contract::JKT.as_bytes().as_slice()));
+}
+
+#[tokio::test]
+async fn a_sqlite_file_of_the_ninth_schema_migrates_to_delegation_and_resources() {
+    use oauth_endpoints::Client;
+    use oauth_endpoints::secret::{Id, TokenHash};
+    use oauth_endpoints::store::{ClientStore, StoreError, TokenStore};
+    use oauth_endpoints::test_kit::{delegated_record, delegation};
+    use oauth_endpoints::token::TokenKind;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("oauth.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    let before = Client::public("spa").build().expect("a valid client");
+    store.save_client(&before).await.expect("save");
+    let (plain, record) = contract::record(TokenKind::Access, Id::random(), "c1");
+    store
+        .insert_tokens(std::slice::from_ref(&record))
+        .await
+        .expect("insert");
+    // Back to the ninth schema: no delegation, no resources.
+    sqlx::raw_sql(
+        "ALTER TABLE oauth_tokens DROP COLUMN delegation; \
+         ALTER TABLE oauth_clients DROP COLUMN allowed_resources; \
+         ALTER TABLE oauth_clients DROP COLUMN served_resources; \
+         PRAGMA user_version = 9;",
+    )
+    .execute(store.pool())
+    .await
+    .expect("downgraded");
+    store.pool().close().await;
+    drop(store);
+
+    let store = SqliteStore::open(&path).await.expect("reopen");
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(store.pool())
+        .await
+        .expect("version");
+    assert_eq!(version, 10);
+    let found = store
+        .find_token(&TokenHash::of(&plain), None)
+        .await
+        .expect("find");
+    assert_eq!(
+        found,
+        Some(record),
+        "a token stored before has no delegation"
+    );
+    let found = store.find_client("spa").await.expect("find");
+    assert_eq!(
+        found,
+        Some(before),
+        "a client stored before names no resource"
+    );
+
+    let (delegated, record) = delegated_record(TokenKind::Refresh, Id::random(), "c1");
+    store
+        .insert_tokens(std::slice::from_ref(&record))
+        .await
+        .expect("insert");
+    let found = store
+        .find_token(&TokenHash::of(&delegated), None)
+        .await
+        .expect("find");
+    assert_eq!(found, Some(record));
+    let column: Option<String> =
+        sqlx::query_scalar("SELECT delegation FROM oauth_tokens WHERE hash = $1")
+            .bind(TokenHash::of(&delegated).as_bytes().as_slice())
+            .fetch_one(store.pool())
+            .await
+            .expect("the row");
+    assert_eq!(
+        column,
+        Some(serde_json::to_string(&delegation()).expect("JSON")),
+        "compact JSON"
+    );
+    let client = Client::public("rs")
+        .with_allowed_resources(["https://api.example/"])
+        .with_served_resources(["https://rs.example/", "rs"])
+        .build()
+        .expect("a valid client");
+    store.save_client(&client).await.expect("save");
+    let found = store.find_client("rs").await.expect("find");
+    assert_eq!(found, Some(client));
+    let columns: (String, String) = sqlx::query_as(
+        "SELECT allowed_resources, served_resources FROM oauth_clients WHERE client_id = 'rs'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .expect("the row");
+    assert_eq!(
+        columns,
+        (
+            r#"["https://api.example/"]"#.to_owned(),
+            r#"["https://rs.example/","rs"]"#.to_owned()
+        )
+    );
+
+    // A malformed value is a store error, not a panic.
+    sqlx::raw_sql(
+        "UPDATE oauth_tokens SET delegation = '{\"act\":' WHERE delegation IS NOT NULL; \
+         UPDATE oauth_clients SET served_resources = 'rs' WHERE client_id = 'rs';",
+    )
+    .execute(store.pool())
+    .await
+    .expect("corrupted");
+    let found = store.find_token(&TokenHash::of(&delegated), None).await;
+    assert!(matches!(found, Err(StoreError::Backend(_))), "{found:?}");
+    let found = store.find_client("rs").await;
+    assert!(matches!(found, Err(StoreError::Backend(_))), "{found:?}");
 }
 
 /// Drives `future` on this thread without any async runtime: a waker that unparks the thread.

@@ -40,7 +40,7 @@ use crate::keys::{SigningAlgorithm, SigningKey};
 use crate::scope::Scope;
 use crate::secret::{Id, SecretHash, TokenHash, generate_secret};
 use crate::store::{ClientStore, Rotation, StoreError, TokenStore};
-use crate::token::{AccessTokenFormat, Jkt, TokenKind, TokenRecord};
+use crate::token::{AccessTokenFormat, Actor, Delegation, Jkt, TokenKind, TokenRecord};
 
 /// The time the contract's records are issued at (seconds since the Unix epoch); they expire
 /// an hour later.
@@ -84,6 +84,29 @@ pub const JKT: Jkt = Jkt::from_bytes([
 pub fn bound_record(kind: TokenKind, grant: Id, client: &str) -> (String, TokenRecord) {
     let (value, mut record) = record(kind, grant, client);
     record.confirmation = Some(JKT);
+    (value, record)
+}
+
+/// The delegation the contract's delegated records carry (token exchange, RFC 8693): an `act`
+/// chain of two parties, each with the issuer its `sub` is relative to (§4.1), and a
+/// `may_act` party (§4.4).
+pub fn delegation() -> Delegation {
+    Delegation {
+        act: Some(
+            Actor::new("svc-b")
+                .issued_by("https://idp.example")
+                .acting_after(Actor::new("svc-a").issued_by("https://partner.example")),
+        ),
+        may_act: Some(Actor::new("svc-c").issued_by("https://idp.example")),
+    }
+}
+
+/// As [`record`], for a token obtained by one party for another: its
+/// [`delegation`](TokenRecord::delegation) is [`delegation()`]. The contract compares such
+/// records whole, so a store that loses the delegation (or a party of its chain) breaks it.
+pub fn delegated_record(kind: TokenKind, grant: Id, client: &str) -> (String, TokenRecord) {
+    let (value, mut record) = record(kind, grant, client);
+    record.delegation = Some(Arc::new(delegation()));
     (value, record)
 }
 
@@ -151,9 +174,9 @@ async fn delete_client<S: ClientStore + TokenStore>(store: &S) {
 }
 
 /// [`ClientStore`]: an unknown client is `None`; a saved client is found as saved, every
-/// field kept (its `jwks` and access token format too); saving a client with a known id
-/// replaces it; a `private_key_jwt` client (no secret, its public keys) survives the round
-/// trip.
+/// field kept (its `jwks`, access token format, and allowed and served resources too); saving
+/// a client with a known id replaces it, every field; a `private_key_jwt` client (no secret,
+/// its public keys) survives the round trip.
 pub async fn client_store_contract<S: ClientStore>(store: &S) {
     let found = store.find_client("nobody").await;
     assert!(
@@ -171,6 +194,8 @@ pub async fn client_store_contract<S: ClientStore>(store: &S) {
         .with_dpop_bound_access_tokens(true)
         .with_jwks(public_jwks())
         .with_access_token_format(AccessTokenFormat::Jwt)
+        .with_allowed_resources(["https://api.example/", "billing"])
+        .with_served_resources(["https://app.example/api"])
         .build()
         .expect("a valid client");
     ok(
@@ -183,8 +208,34 @@ pub async fn client_store_contract<S: ClientStore>(store: &S) {
     );
     assert_eq!(
         found,
-        Some(client),
-        "client store: a saved client must be found with every field as saved"
+        Some(client.clone()),
+        "client store: a saved client must be found with every field as saved (its allowed and \
+         served resources too)"
+    );
+    // An update of a stored client (a new secret, as `Clients::rotate_secret` saves it) keeps
+    // every other field.
+    let rotated = client
+        .to_builder()
+        .with_secret(&generate_secret())
+        .with_previous_secret(client.secret_hash().map(|&hash| PreviousSecret {
+            hash,
+            until: NOW + 60,
+        }))
+        .build()
+        .expect("a valid client");
+    ok(
+        store.save_client(&rotated).await,
+        "client store: save_client",
+    );
+    let found = ok(
+        store.find_client("contract-client").await,
+        "client store: find_client",
+    );
+    assert_eq!(
+        found,
+        Some(rotated),
+        "client store: saving a client with a known id must replace it with every field as \
+         saved"
     );
     let public = Client::public("contract-client")
         .build()
@@ -466,12 +517,18 @@ async fn find_some<S: TokenStore>(store: &S, value: &str, clause: &str) -> Token
 async fn insert_and_find<S: TokenStore>(store: &S) {
     let clause = "insert_tokens then find_token";
     let grant = Id::random();
-    // One bound to a key, one bearer token: both kept as they are.
+    // One bound to a key, one bearer token, one obtained by one party for another: all kept
+    // as they are.
     let (access, access_record) = bound_record(TokenKind::Access, grant, "c1");
     let (refresh, refresh_record) = record(TokenKind::Refresh, grant, "c1");
+    let (delegated, delegated_record) = delegated_record(TokenKind::Access, grant, "c1");
     ok(
         store
-            .insert_tokens(&[access_record.clone(), refresh_record.clone()])
+            .insert_tokens(&[
+                access_record.clone(),
+                refresh_record.clone(),
+                delegated_record.clone(),
+            ])
             .await,
         clause,
     );
@@ -480,6 +537,12 @@ async fn insert_and_find<S: TokenStore>(store: &S) {
         Some(access_record),
         "{clause}: a stored record must be found with every field as stored (its confirmation \
          `cnf.jkt` too)"
+    );
+    assert_eq!(
+        find(store, &delegated).await,
+        Some(delegated_record),
+        "{clause}: a stored record must be found with every field as stored (its delegation, \
+         `act` and `may_act`, too)"
     );
     let found = ok(
         store
@@ -581,9 +644,11 @@ async fn rotation<S: TokenStore>(store: &S) {
     let clause = "rotate_refresh_token of an active refresh token";
     let grant = Id::random();
     let (_, refresh) = new_grant(store, grant, clause).await;
-    // The replacements of a bound refresh token are bound to its key (RFC 9449 §5).
+    // The replacements of a bound refresh token are bound to its key (RFC 9449 §5); one
+    // records a delegation, kept as given too.
     let (new_access, na) = bound_record(TokenKind::Access, grant, "c1");
-    let (new_refresh, nr) = bound_record(TokenKind::Refresh, grant, "c1");
+    let (new_refresh, mut nr) = bound_record(TokenKind::Refresh, grant, "c1");
+    nr.delegation = Some(Arc::new(delegation()));
     let outcome = ok(
         store
             .rotate_refresh_token(

@@ -117,6 +117,17 @@ ALTER TABLE oauth_tokens ADD COLUMN jkt BYTEA;
 -- 9: the client's `dpop_bound_access_tokens` (RFC 9449 §5.2).
 ALTER TABLE oauth_clients ADD COLUMN dpop_bound BOOLEAN NOT NULL DEFAULT FALSE;
 ",
+    r"
+-- 10: delegation (token exchange, RFC 8693): the acting party (`act`, §4.1) and the party
+-- allowed to act (`may_act`, §4.4) a token records, its `Delegation` as compact JSON; NULL
+-- for a token without, as every token stored before is (a nullable column without a default:
+-- adding it rewrites no row). The client's targets: the `resource` and `audience` values it
+-- may ask tokens for (RFC 8707 §2, RFC 8693 §2.1) and the resources it serves, JSON arrays
+-- like the redirect URIs.
+ALTER TABLE oauth_tokens ADD COLUMN delegation TEXT;
+ALTER TABLE oauth_clients ADD COLUMN allowed_resources TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE oauth_clients ADD COLUMN served_resources TEXT NOT NULL DEFAULT '[]';
+",
 ];
 
 /// The transaction-scoped advisory lock that serializes migrations of instances opening at

@@ -54,7 +54,7 @@ const FIND_TOKENS: &str = concat!(
 const INSERT_BATCH: &str = concat!(
     "WITH input AS (SELECT * FROM unnest($1::int4[], $2::bytea[], $3::bytea[], $4::text[], \
      $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::int8[], $11::int8[], \
-     $12::int8[], $13::int8[], $14::int8[], $15::bytea[]) AS t(call, ",
+     $12::int8[], $13::int8[], $14::int8[], $15::bytea[], $16::text[]) AS t(call, ",
     token_columns!(),
     ")), \
      grants AS (INSERT INTO oauth_grants (grant_id, expires_at) \
@@ -244,6 +244,7 @@ struct Columns {
     revoked_at: Vec<Option<i64>>,
     rotated_at: Vec<Option<i64>>,
     jkt: Vec<Option<Vec<u8>>>,
+    delegation: Vec<Option<String>>,
 }
 
 impl Columns {
@@ -264,6 +265,7 @@ impl Columns {
         self.revoked_at.push(row.revoked_at);
         self.rotated_at.push(row.rotated_at);
         self.jkt.push(row.jkt);
+        self.delegation.push(row.delegation);
     }
 
     fn bind<'q>(
@@ -286,5 +288,6 @@ impl Columns {
             .bind(self.revoked_at)
             .bind(self.rotated_at)
             .bind(self.jkt)
+            .bind(self.delegation)
     }
 }

@@ -7,7 +7,7 @@
 macro_rules! token_columns {
     () => {
         "hash, id, kind, client_id, scope, subject, audience, grant_id, issued_at, expires_at, \
-         not_before, revoked_at, rotated_at, jkt"
+         not_before, revoked_at, rotated_at, jkt, delegation"
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
@@ -20,17 +20,17 @@ macro_rules! client_columns {
         "client_id, secret_hash, auth_method, grant_types, scope, introspect_any_token, \
          allowed_cors_origins, previous_secret_hash, previous_secret_until, \
          refresh_token_grace, redirect_uris, require_pushed_requests, jwks, access_token_format, \
-         dpop_bound"
+         dpop_bound, allowed_resources, served_resources"
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 pub(crate) use client_columns;
 
-/// Inserts one token row; fourteen parameters, see `bind_token`.
+/// Inserts one token row; fifteen parameters, see `bind_token`.
 pub(crate) const INSERT_TOKEN: &str = concat!(
     "INSERT INTO oauth_tokens (",
     token_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 );
 
 /// The token row whose hash is `$1` (the primary key).
@@ -136,9 +136,10 @@ macro_rules! save_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, \
-             auth_method = excluded.auth_method, grant_types = excluded.grant_types, \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17) ON CONFLICT (client_id) DO UPDATE SET \
+             secret_hash = excluded.secret_hash, auth_method = excluded.auth_method, \
+             grant_types = excluded.grant_types, \
              scope = excluded.scope, introspect_any_token = excluded.introspect_any_token, \
              allowed_cors_origins = excluded.allowed_cors_origins, \
              previous_secret_hash = excluded.previous_secret_hash, \
@@ -147,14 +148,16 @@ macro_rules! save_client {
              redirect_uris = excluded.redirect_uris, \
              require_pushed_requests = excluded.require_pushed_requests, \
              jwks = excluded.jwks, access_token_format = excluded.access_token_format, \
-             dpop_bound = excluded.dpop_bound"
+             dpop_bound = excluded.dpop_bound, \
+             allowed_resources = excluded.allowed_resources, \
+             served_resources = excluded.served_resources"
         )
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 pub(crate) use save_client;
 
-/// Inserts or replaces a client; fourteen parameters, see `bind_client`.
+/// Inserts or replaces a client; seventeen parameters, see `bind_client`.
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
 pub(crate) const SAVE_CLIENT: &str = save_client!();
 
@@ -181,15 +184,15 @@ macro_rules! insert_client {
         concat!(
             "INSERT INTO oauth_clients (",
             $crate::store::sql::queries::client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             ON CONFLICT (client_id) DO NOTHING"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17) ON CONFLICT (client_id) DO NOTHING"
         )
     };
 }
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 pub(crate) use insert_client;
 
-/// Inserts a client unless its id is taken; fourteen parameters, see `bind_client`.
+/// Inserts a client unless its id is taken; seventeen parameters, see `bind_client`.
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // PostgreSQL extends it.
 pub(crate) const INSERT_CLIENT: &str = insert_client!();
 

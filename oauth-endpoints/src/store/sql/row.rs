@@ -15,7 +15,7 @@ use crate::secret::{Id, SecretHash, TokenHash};
 #[cfg(feature = "postgres")]
 use crate::store::sql::error;
 use crate::store::{AuthorizationKind, AuthorizationRecord, StoreError};
-use crate::token::{AccessTokenFormat, Jkt, TokenKind, TokenRecord};
+use crate::token::{AccessTokenFormat, Delegation, Jkt, TokenKind, TokenRecord};
 
 /// A `oauth_tokens` row, as plain column values.
 pub(crate) struct TokenRow {
@@ -35,6 +35,9 @@ pub(crate) struct TokenRow {
     /// The SHA-256 thumbprint of the key the token is bound to (`cnf.jkt`, 32 bytes); NULL: a
     /// bearer token.
     pub(crate) jkt: Option<Vec<u8>>,
+    /// The token's delegation (`act`, `may_act`: RFC 8693 §4.1, §4.4), compact JSON; NULL:
+    /// none.
+    pub(crate) delegation: Option<String>,
 }
 
 /// A `oauth_clients` row, as plain column values.
@@ -58,6 +61,11 @@ pub(crate) struct ClientRow {
     /// `opaque` or `jwt`; NULL: the server's.
     pub(crate) access_token_format: Option<String>,
     pub(crate) dpop_bound: bool,
+    /// The targets the client may ask tokens for (RFC 8707 §2, RFC 8693 §2.1), a JSON array of
+    /// strings.
+    pub(crate) allowed_resources: String,
+    /// The resources the client serves, a JSON array of strings.
+    pub(crate) served_resources: String,
 }
 
 /// A `oauth_authorizations` row, as plain column values.
@@ -125,6 +133,11 @@ impl TokenRow {
             revoked_at: record.revoked_at.map(time),
             rotated_at: record.rotated_at.map(time),
             jkt: record.confirmation.map(|jkt| jkt.as_bytes().to_vec()),
+            // Strings and options only: serializing cannot fail.
+            delegation: record
+                .delegation
+                .as_deref()
+                .and_then(|delegation| serde_json::to_string(delegation).ok()),
         }
     }
 
@@ -144,6 +157,7 @@ impl TokenRow {
             revoked_at: self.revoked_at,
             rotated_at: self.rotated_at,
             jkt: self.jkt.as_deref(),
+            delegation: self.delegation.as_deref(),
         }
         .to_record()
     }
@@ -166,6 +180,7 @@ pub(crate) struct TokenColumns<'a> {
     pub(crate) revoked_at: Option<i64>,
     pub(crate) rotated_at: Option<i64>,
     pub(crate) jkt: Option<&'a [u8]>,
+    pub(crate) delegation: Option<&'a str>,
 }
 
 impl TokenColumns<'_> {
@@ -198,7 +213,14 @@ impl TokenColumns<'_> {
                 .jkt
                 .map(|jkt| array(jkt, "key thumbprint").map(Jkt::from_bytes))
                 .transpose()?,
-            delegation: None,
+            delegation: self
+                .delegation
+                .map(|json| {
+                    serde_json::from_str::<Delegation>(json)
+                        .map(Arc::new)
+                        .map_err(|_| corrupt("delegation"))
+                })
+                .transpose()?,
         })
     }
 }
@@ -261,6 +283,10 @@ impl ClientRow {
                 .access_token_format()
                 .map(|format| format.as_str().to_owned()),
             dpop_bound: client.dpop_bound_access_tokens(),
+            allowed_resources: serde_json::to_string(client.allowed_resources())
+                .unwrap_or_else(|_| "[]".into()),
+            served_resources: serde_json::to_string(client.served_resources())
+                .unwrap_or_else(|_| "[]".into()),
         }
     }
 
@@ -275,6 +301,10 @@ impl ClientRow {
             .map_err(|_| corrupt("allowed origins"))?;
         let redirect_uris: Vec<String> =
             serde_json::from_str(&self.redirect_uris).map_err(|_| corrupt("redirect URIs"))?;
+        let allowed_resources: Vec<String> = serde_json::from_str(&self.allowed_resources)
+            .map_err(|_| corrupt("allowed resources"))?;
+        let served_resources: Vec<String> = serde_json::from_str(&self.served_resources)
+            .map_err(|_| corrupt("served resources"))?;
         let previous = match (self.previous_secret_hash, self.previous_secret_until) {
             (Some(hash), Some(until)) => Some(PreviousSecret {
                 hash: SecretHash::from_bytes(array(&hash, "previous secret hash")?),
@@ -317,6 +347,8 @@ impl ClientRow {
             .with_require_pushed_authorization_requests(self.require_pushed_requests)
             .with_access_token_format(format)
             .with_dpop_bound_access_tokens(self.dpop_bound)
+            .with_allowed_resources(allowed_resources)
+            .with_served_resources(served_resources)
             .with_previous_secret(previous)
             .build()
             .map_err(|_| corrupt("client"))
@@ -327,7 +359,7 @@ impl ClientRow {
 #[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) type SqlQuery<'q, DB> = Query<'q, DB, <DB as Database>::Arguments<'q>>;
 
-/// Binds a token row's fourteen columns in `token_columns!` order.
+/// Binds a token row's fifteen columns in `token_columns!` order.
 #[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) fn bind_token<'q, DB>(query: SqlQuery<'q, DB>, row: TokenRow) -> SqlQuery<'q, DB>
 where
@@ -354,9 +386,10 @@ where
         .bind(row.revoked_at)
         .bind(row.rotated_at)
         .bind(row.jkt)
+        .bind(row.delegation)
 }
 
-/// Binds a client row's fifteen columns in `client_columns!` order.
+/// Binds a client row's seventeen columns in `client_columns!` order.
 #[cfg(feature = "postgres")] // sqlx rows; the SQLite store reads its own (`sqlite/rows.rs`).
 pub(crate) fn bind_client<'q, DB>(query: SqlQuery<'q, DB>, row: ClientRow) -> SqlQuery<'q, DB>
 where
@@ -385,6 +418,8 @@ where
         .bind(row.jwks)
         .bind(row.access_token_format)
         .bind(row.dpop_bound)
+        .bind(row.allowed_resources)
+        .bind(row.served_resources)
 }
 
 /// Binds an authorization row's eight columns in `authorization_columns!` order.
@@ -459,6 +494,7 @@ where
         revoked_at: row.try_get("revoked_at").map_err(error)?,
         rotated_at: row.try_get("rotated_at").map_err(error)?,
         jkt: row.try_get("jkt").map_err(error)?,
+        delegation: row.try_get("delegation").map_err(error)?,
     }
     .into_record()
 }
@@ -490,6 +526,93 @@ where
         jwks: row.try_get("jwks").map_err(error)?,
         access_token_format: row.try_get("access_token_format").map_err(error)?,
         dpop_bound: row.try_get("dpop_bound").map_err(error)?,
+        allowed_resources: row.try_get("allowed_resources").map_err(error)?,
+        served_resources: row.try_get("served_resources").map_err(error)?,
     }
     .into_client()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::Actor;
+
+    fn token_row() -> TokenRow {
+        TokenRow::from_record(&TokenRecord {
+            id: Id::from_bytes([2; 16]),
+            hash: TokenHash::of("t"),
+            kind: TokenKind::Access,
+            client_id: Arc::from("c"),
+            scope: "read".parse().unwrap(),
+            subject: Some(Arc::from("alice")),
+            audience: Arc::from(["rs".to_owned()]),
+            grant_id: Id::from_bytes([1; 16]),
+            issued_at: 10,
+            expires_at: 1_000,
+            not_before: None,
+            revoked_at: None,
+            rotated_at: None,
+            confirmation: None,
+            delegation: Some(Arc::new(Delegation {
+                act: Some(Actor::new("svc-b").acting_after(Actor::new("svc-a").issued_by("x"))),
+                may_act: None,
+            })),
+        })
+    }
+
+    #[test]
+    fn a_delegation_is_stored_as_compact_json() {
+        let row = token_row();
+        assert_eq!(
+            row.delegation.as_deref(),
+            Some(r#"{"act":{"sub":"svc-b","act":{"sub":"svc-a","iss":"x"}}}"#)
+        );
+        let record = token_row().into_record().unwrap();
+        assert_eq!(record.act().map(Actor::depth), Some(2));
+    }
+
+    #[test]
+    fn a_malformed_delegation_is_a_store_error() {
+        for malformed in [
+            "",
+            "{",
+            "null",
+            r#"{"act":{"iss":"x"}}"#,
+            r#"{"act":"svc"}"#,
+        ] {
+            let row = TokenRow {
+                delegation: Some(malformed.to_owned()),
+                ..token_row()
+            };
+            assert!(
+                matches!(row.into_record(), Err(StoreError::Backend(_))),
+                "{malformed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_resources_are_a_store_error() {
+        let client = Client::public("c")
+            .with_allowed_resources(["https://api.example/"])
+            .with_served_resources(["rs"])
+            .build()
+            .unwrap();
+        let row = ClientRow::from_client(&client);
+        assert_eq!(row.allowed_resources, r#"["https://api.example/"]"#);
+        assert_eq!(row.served_resources, r#"["rs"]"#);
+        assert_eq!(row.into_client().unwrap(), client);
+        for malformed in ["", "{}", "[1]", "rs", r#"["a b"]"#] {
+            let allowed = ClientRow {
+                allowed_resources: malformed.to_owned(),
+                ..ClientRow::from_client(&client)
+            };
+            assert!(allowed.into_client().is_err(), "{malformed:?}");
+            let served = ClientRow {
+                served_resources: malformed.to_owned(),
+                ..ClientRow::from_client(&client)
+            };
+            assert!(served.into_client().is_err(), "{malformed:?}");
+        }
+    }
 }

@@ -68,6 +68,7 @@ pub(super) fn token_record(
         revoked_at: row.get(11)?,
         rotated_at: row.get(12)?,
         jkt: row.get_ref(13)?.as_blob_or_null()?,
+        delegation: row.get_ref(14)?.as_str_or_null()?,
     };
     Ok(columns.to_record())
 }
@@ -90,10 +91,12 @@ pub(super) fn client(row: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
         jwks: row.get(12)?,
         access_token_format: row.get(13)?,
         dpop_bound: row.get(14)?,
+        allowed_resources: row.get(15)?,
+        served_resources: row.get(16)?,
     })
 }
 
-/// Runs `statement` (fourteen parameters in `token_columns!` order) for `record`.
+/// Runs `statement` (fifteen parameters in `token_columns!` order) for `record`.
 pub(super) fn bind_token(
     statement: &mut Statement<'_>,
     record: &TokenRecord,
@@ -114,10 +117,11 @@ pub(super) fn bind_token(
         row.revoked_at,
         row.rotated_at,
         row.jkt,
+        row.delegation,
     ])
 }
 
-/// Runs `statement` (fifteen parameters in `client_columns!` order) for `row`.
+/// Runs `statement` (seventeen parameters in `client_columns!` order) for `row`.
 pub(super) fn bind_client(
     statement: &mut Statement<'_>,
     row: &ClientRow,
@@ -138,6 +142,8 @@ pub(super) fn bind_client(
         row.jwks,
         row.access_token_format,
         row.dpop_bound,
+        row.allowed_resources,
+        row.served_resources,
     ])
 }
 
