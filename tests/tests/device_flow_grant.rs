@@ -196,6 +196,41 @@ async fn an_approved_code_is_exchanged_once_for_tokens_that_introspect_and_revok
 }
 
 #[tokio::test]
+async fn a_resource_indicator_sets_the_audience_and_a_refused_one_leaves_the_code_unused() {
+    let f = fixture().await;
+    let flow = f.start("tv").await;
+    assert_eq!(f.decide(&flow.user_code, "approve").await.status, 200);
+    let poll_for = |resource: &'static str| {
+        let body = form(&[
+            ("grant_type", GRANT_TYPE),
+            ("client_id", "tv"),
+            ("device_code", &flow.device_code),
+            ("resource", resource),
+        ]);
+        f.h.send(post("/oauth/token", None, &body))
+    };
+    // RFC 8707 §2: a resource the client did not register is refused, before the code is used.
+    poll_for("https://elsewhere.example.com/")
+        .await
+        .assert_error(400, "invalid_target");
+    assert_eq!(
+        f.stored(&flow.device_code).await.status,
+        DeviceStatus::Approved
+    );
+    let tokens = poll_for(fixture::TV_API).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.json);
+    let seen =
+        f.h.send(post(
+            "/oauth/introspect",
+            Some(&basic("rs", "rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
+            &form(&[("token", tokens.str("access_token").unwrap())]),
+        ))
+        .await;
+    assert_eq!(seen.json["active"], true, "{}", seen.json);
+    assert_eq!(seen.str("aud"), Some(fixture::TV_API));
+}
+
+#[tokio::test]
 async fn only_the_client_it_was_issued_to_can_exchange_a_device_code() {
     let f = fixture().await;
     let flow = f.start("tv").await;

@@ -8,6 +8,7 @@ use oauth_endpoints::form::Form;
 use oauth_endpoints::grant::REFRESH_TOKEN;
 use oauth_endpoints::secret::TokenHash;
 use oauth_endpoints::server::Setup;
+use oauth_endpoints::target::Targets;
 use oauth_endpoints::token::TokenRequest;
 use oauth_endpoints::{Client, Context, EndpointResult, Grant, OAuthError, oauth_grant};
 
@@ -36,6 +37,9 @@ use crate::store::{DeviceStatus, PollOutcome};
 /// - Tokens come from the core's public issuer ([`Context::issuer`]): `sub` is the approving
 ///   user, the scope is the one the device asked for, and a refresh token comes only to clients
 ///   whose `grant_types` include `refresh_token`. They introspect and revoke like any other.
+/// - `resource` (RFC 8707 §2) names the resource servers the tokens are for, each one the
+///   client registered (`invalid_target` otherwise, checked before the device code is looked
+///   at, so a refused request does not use it); they become the tokens' audience.
 #[derive(Debug, Default)]
 #[oauth_grant(grant_type = "urn:ietf:params:oauth:grant-type:device_code")]
 pub struct DeviceCodeGrant;
@@ -50,6 +54,8 @@ impl Grant for DeviceCodeGrant {
         let device_code = form
             .get("device_code")
             .ok_or_else(|| OAuthError::invalid_request("device_code is required"))?;
+        let targets = Targets::resources(form)?;
+        targets.check_client(client)?;
         let flow = DeviceFlow::of(cx)?;
         let hash = TokenHash::of(device_code);
         let invalid = || OAuthError::invalid_grant("the device code is invalid");
@@ -82,6 +88,7 @@ impl Grant for DeviceCodeGrant {
                     return Err(invalid());
                 };
                 let mut request = TokenRequest::new(client, redeemed.scope.clone())
+                    .with_audience(targets.into_vec())
                     .with_refresh_token(client.allows_grant(REFRESH_TOKEN));
                 if let Some(subject) = redeemed.subject {
                     request = request.with_subject(subject);

@@ -24,12 +24,16 @@ use oauth_endpoints_tests::{Answer, Harness, form, post};
 
 pub(crate) const ISSUER: &str = "https://auth.example.com";
 
+/// The resource the `tv` client may ask tokens for (RFC 8707), served by `rs`.
+pub(crate) const TV_API: &str = "https://tv-api.example.com/";
+
 /// A public device client, a confidential one, another public one, and one not opted in.
 pub(crate) fn clients() -> Vec<Client> {
     vec![
         Client::public("tv")
             .with_grant_types([GRANT_TYPE, "refresh_token"])
             .with_scope("read write".parse().unwrap())
+            .with_allowed_resources([TV_API])
             .build()
             .unwrap(),
         Client::confidential("console", "console-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
@@ -48,6 +52,7 @@ pub(crate) fn clients() -> Vec<Client> {
             .unwrap(),
         Client::confidential("rs", "rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
             .with_introspect_any_token(true)
+            .with_served_resources([TV_API])
             .build()
             .unwrap(),
     ]
