@@ -1,6 +1,6 @@
 //! The token-endpoint side of an OAuth 2.0 authorization server, with the authorization code
-//! grant for applications that sign users in, JWT and DPoP-bound tokens, built around a
-//! declarative endpoint registry.
+//! grant for applications that sign users in, JWT and DPoP-bound tokens, token exchange and
+//! resource indicators, built around a declarative endpoint registry.
 //!
 //! Annotate an endpoint type with [`oauth_endpoint`] (a grant type with [`oauth_grant`]);
 //! [`AuthorizationServer::builder`] collects every annotated type linked into the program,
@@ -18,6 +18,7 @@
 //! | [`authorization`] | the authorization code grant (RFC 6749 §4.1): the sign-in hook, the authorization and pushed request endpoints, PKCE (RFC 7636), redirect URIs |
 //! | [`client`], [`client_auth`] | registered clients; client authentication (RFC 6749 §2.3, `private_key_jwt` RFC 7523) |
 //! | [`keys`] | signing keys and the JWKS (RFC 7517): JWT access tokens (RFC 9068) and signed answers |
+//! | [`exchange`], [`target`] | token exchange (RFC 8693): the grant, its policy, validators of foreign tokens; `resource` and `audience` targets (RFC 8707) |
 //! | [`dpop`] | DPoP proofs (RFC 9449): the §4.3 checks shared by the token endpoint and resource servers, stateless nonces, each proof once across instances |
 //! | [`store`] | the store traits, [`MemoryStore`](store::MemoryStore), `SqliteStore` (feature `sqlite`), `PgStore` (feature `postgres`) |
 //! | [`token`], [`secret`], [`scope`] | token records and issuing; hashes and random values; scopes |
