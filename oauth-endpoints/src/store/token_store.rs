@@ -74,10 +74,14 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Stores newly issued records (an access token and, perhaps, its refresh token) together:
     /// all or none. A record with the hash of a stored one replaces it. Every field is kept as
     /// given, the binding of a sender-constrained token ([`TokenRecord::confirmation`], DPoP)
-    /// included: a store that dropped it would turn bound tokens into bearer tokens.
+    /// included: a store that dropped it would turn bound tokens into bearer tokens; and the
+    /// [`delegation`](TokenRecord::delegation) (`act`, `may_act`) and audience a token
+    /// exchange or resource indicators recorded.
     ///
     /// Fails with [`StoreError::GrantRevoked`], storing nothing, if a record belongs to a
-    /// revoked grant (endpoints answer `invalid_grant`).
+    /// revoked grant (endpoints answer `invalid_grant`). This check and the grant's revocation
+    /// must be serialized (the built-in stores lock the grant): a token exchanged into the grant
+    /// of a subject token that is being revoked must not outlive the revocation.
     fn insert_tokens(
         &self,
         records: &[TokenRecord],
