@@ -548,3 +548,110 @@ fn any_authorization_request_is_answered_without_leaving_the_registered_uris() {
         }
     });
 }
+
+/// Random token exchange requests (RFC 8693 §2.1) by a client allowed to exchange, with
+/// parameters drawn from real values (a valid subject token, a revoked one, the token type
+/// URIs, registered and foreign resources) and hostile text: never a 5xx; every answer is a
+/// token with `issued_token_type` or an RFC 6749 §5.2 error; a refusal changes nothing (the
+/// subject token stays active, the revoked one stays revoked); an issued token never carries
+/// a scope beyond the subject token's nor an audience the client did not register.
+#[test]
+fn any_token_exchange_request_is_answered_within_the_rules() {
+    use oauth_endpoints::exchange::{ExchangeRequest, TokenExchange, token_type};
+    use oauth_endpoints::token::TokenRequest;
+    const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+    const ALLOWED: &str = "https://billing.example.com/";
+    let rt = runtime();
+    let server = AuthorizationServer::builder()
+        .with_state(TokenExchange::new(|request: &ExchangeRequest<'_>| {
+            request.subject.subject != "mallory"
+        }))
+        .build()
+        .unwrap();
+    let secret = "kR8vN2qX5tLw9ZpB3mYc7HdF4jGs6Ue1";
+    let service = Client::confidential("svc", secret)
+        .with_grant_types([EXCHANGE])
+        .with_scope("a b c".parse().unwrap())
+        .with_allowed_resources([ALLOWED, "named-audience"])
+        .build()
+        .unwrap();
+    let (live, revoked) = rt.block_on(async {
+        server.clients().save(&service).await.unwrap();
+        let issue = |subject: &'static str| {
+            let request = TokenRequest::new(&service, "a b".parse().unwrap())
+                .with_subject(subject)
+                .with_refresh_token(true);
+            let server = server.clone();
+            async move { server.issuer().issue(&request).await.unwrap() }
+        };
+        let live = issue("alice").await;
+        let revoked = issue("bob").await;
+        server
+            .tokens()
+            .revoke_grant(&revoked.access_record().grant_id, server.now())
+            .await
+            .unwrap();
+        (live, revoked)
+    });
+    let value = prop_oneof![
+        Just(String::new()),
+        Just(live.access_token().to_owned()),
+        Just(live.refresh_token().unwrap().to_owned()),
+        Just(revoked.access_token().to_owned()),
+        Just(token_type::ACCESS_TOKEN.to_owned()),
+        Just(token_type::REFRESH_TOKEN.to_owned()),
+        Just(token_type::JWT.to_owned()),
+        Just(token_type::SAML2.to_owned()),
+        Just(ALLOWED.to_owned()),
+        Just("named-audience".to_owned()),
+        Just("https://evil.example/".to_owned()),
+        Just("https://x/#frag".to_owned()),
+        Just("a".to_owned()),
+        Just("a b c d".to_owned()),
+        "[ -~]{0,12}",
+        any::<String>(),
+    ];
+    let name = prop_oneof![
+        Just("subject_token"),
+        Just("subject_token_type"),
+        Just("actor_token"),
+        Just("actor_token_type"),
+        Just("requested_token_type"),
+        Just("resource"),
+        Just("audience"),
+        Just("scope"),
+    ];
+    let config = ProptestConfig {
+        cases: 256,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(params in vec((name, value), 0..10))| {
+        let mut pairs: Vec<(&str, &str)> = vec![("grant_type", EXCHANGE)];
+        pairs.extend(params.iter().map(|(k, v)| (*k, v.as_str())));
+        let answer = rt.block_on(send(
+            &server,
+            post("/oauth/token", Some(&basic("svc", secret)), &form(&pairs)),
+        ));
+        prop_assert!(answer.status.as_u16() < 500, "{:?} -> {}", pairs, answer.status);
+        match answer.status.as_u16() {
+            200 => {
+                prop_assert_eq!(answer.str("issued_token_type"), Some(token_type::ACCESS_TOKEN));
+                let issued = rt.block_on(server.tokens().find(
+                    &TokenHash::of(answer.str("access_token").unwrap()), None,
+                )).unwrap().unwrap();
+                let within: Scope = "a b".parse().unwrap();
+                prop_assert!(issued.scope.is_subset(&within), "{:?}", issued.scope);
+                prop_assert!(issued.audience.iter().all(|aud| aud == ALLOWED || aud == "named-audience"));
+                prop_assert_eq!(issued.subject.as_deref(), Some("alice"));
+            }
+            _ => {
+                prop_assert!(answer.error().is_some(), "{:?} -> {}", pairs, answer.json);
+                answer.assert_oauth_headers();
+            }
+        }
+        let now = server.now();
+        let find = |value: &str| rt.block_on(server.tokens().find(&TokenHash::of(value), None)).unwrap().unwrap();
+        prop_assert!(find(live.access_token()).is_active(now));
+        prop_assert!(!find(revoked.access_token()).is_active(now));
+    });
+}
