@@ -21,8 +21,8 @@ use http::{Request, StatusCode};
 use oauth_endpoints::AuthorizationServer;
 use oauth_endpoints::keys::SigningAlgorithm;
 use oauth_endpoints_bench::{
-    DPOP_TOKEN_URL, DpopKey, basic, block_on, dpop_server, introspect, issue, jwt_server, post,
-    probe_server, scope, server,
+    DPOP_TOKEN_URL, DpopKey, basic, block_on, dpop_server, exchange_body, exchange_server,
+    introspect, issue, jwt_server, post, probe_server, scope, server,
 };
 
 /// Dispatches `requests` one after the other and returns the time it took.
@@ -229,6 +229,47 @@ fn dpop_tokens(c: &mut Criterion) {
     });
 }
 
+/// Resource indicators (RFC 8707) and token exchange (RFC 8693): a `client_credentials` request
+/// naming a resource, and the exchange of an access token for one meant for a resource.
+fn delegation(c: &mut Criterion) {
+    let server = exchange_server();
+    let authorization = basic();
+    let with_resource = || {
+        post(
+            "/oauth/token",
+            &authorization,
+            "grant_type=client_credentials&scope=read&resource=https%3A%2F%2Fapi.example.com%2F"
+                .to_owned(),
+        )
+    };
+    check(&server, with_resource(), StatusCode::OK, "access_token");
+    c.bench_function("token/client_credentials_resource", |b| {
+        b.iter_custom(|iters| {
+            let requests = (0..iters).map(|_| with_resource()).collect();
+            let elapsed = run(&server, requests);
+            purge(&server);
+            elapsed
+        });
+    });
+    let subject = issue(&server, scope("read write"));
+    let exchange = |subject: &str| post("/oauth/token", &authorization, exchange_body(subject));
+    check(
+        &server,
+        exchange(&subject),
+        StatusCode::OK,
+        "issued_token_type",
+    );
+    c.bench_function("token/exchange", |b| {
+        b.iter_custom(|iters| {
+            let subject = issue(&server, scope("read write"));
+            let requests = (0..iters).map(|_| exchange(&subject)).collect();
+            let elapsed = run(&server, requests);
+            purge(&server);
+            elapsed
+        });
+    });
+}
+
 fn route_lookup(c: &mut Criterion) {
     for endpoints in [4, 1_000] {
         let server = probe_server(endpoints);
@@ -246,6 +287,7 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = introspection, revocation, token_request, jwt_tokens, dpop_tokens, route_lookup
+    targets = introspection, revocation, token_request, jwt_tokens, dpop_tokens, delegation,
+        route_lookup
 }
 criterion_main!(benches);

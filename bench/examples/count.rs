@@ -28,8 +28,8 @@ use http::{Request, StatusCode};
 use oauth_endpoints::AuthorizationServer;
 use oauth_endpoints::keys::SigningAlgorithm;
 use oauth_endpoints_bench::{
-    DPOP_TOKEN_URL, DpopKey, basic, block_on, dpop_server, introspect, issue, jwt_server, post,
-    probe_server, scope, server,
+    DPOP_TOKEN_URL, DpopKey, basic, block_on, dpop_server, exchange_body, exchange_server,
+    introspect, issue, jwt_server, post, probe_server, scope, server,
 };
 
 /// Builds the next request of a scenario.
@@ -41,7 +41,7 @@ fn main() {
         println!(
             "usage: count SCENARIO COUNT build|dispatch\nscenarios: introspect-active \
              introspect-unknown introspect-jwt introspect-jwt-eddsa revoke token token-jwt \
-             token-jwt-eddsa token-dpop route-4 route-1000"
+             token-jwt-eddsa token-dpop token-resource token-exchange route-4 route-1000"
         );
         return;
     };
@@ -126,6 +126,26 @@ fn main() {
                         .insert("dpop", proof.parse().expect("a header value"));
                     request
                 }),
+            )
+        }
+        "token-resource" => (
+            exchange_server(),
+            Box::new(move |_| {
+                post(
+                    "/oauth/token",
+                    &authorization,
+                    "grant_type=client_credentials&scope=read\
+                     &resource=https%3A%2F%2Fapi.example.com%2F"
+                        .to_owned(),
+                )
+            }),
+        ),
+        "token-exchange" => {
+            let server = exchange_server();
+            let subject = issue(&server, scope("read write"));
+            (
+                server,
+                Box::new(move |_| post("/oauth/token", &authorization, exchange_body(&subject))),
             )
         }
         "route-4" | "route-1000" => {

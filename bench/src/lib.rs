@@ -19,6 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, Request};
+use oauth_endpoints::exchange::{ExchangeRequest, TOKEN_EXCHANGE, TokenExchange};
 use oauth_endpoints::keys::{KeySet, SigningAlgorithm, SigningKey};
 use oauth_endpoints::scope::Scope;
 use oauth_endpoints::store::MemoryStore;
@@ -46,13 +47,14 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// The benchmark client: confidential, `client_secret_basic`, `client_credentials`, scope
-/// `read write`.
+/// The benchmark client: confidential, `client_secret_basic`, `client_credentials` and token
+/// exchange, scope `read write`, allowed the resource [`RESOURCE`].
 #[allow(clippy::expect_used)] // Built from constants: a failure is a broken benchmark.
 pub fn client() -> Client {
     Client::confidential(CLIENT_ID, CLIENT_SECRET)
-        .with_grant_types(["client_credentials"])
+        .with_grant_types(["client_credentials", TOKEN_EXCHANGE])
         .with_scope(scope("read write"))
+        .with_allowed_resources([RESOURCE])
         .build()
         .expect("the benchmark client is valid")
 }
@@ -164,6 +166,28 @@ pub fn dpop_server() -> AuthorizationServer {
     server_with(
         AuthorizationServer::builder().issuer("https://bench.example.com"),
         MemoryStore::new(),
+    )
+}
+
+/// The resource (RFC 8707) the benchmark client may ask tokens for.
+pub const RESOURCE: &str = "https://api.example.com/";
+
+/// The default server with token exchange (RFC 8693) allowed to every client.
+pub fn exchange_server() -> AuthorizationServer {
+    server_with(
+        AuthorizationServer::builder()
+            .with_state(TokenExchange::new(|_: &ExchangeRequest<'_>| true)),
+        MemoryStore::new(),
+    )
+}
+
+/// The body of a token exchange of the access token `subject` for one meant for [`RESOURCE`].
+pub fn exchange_body(subject: &str) -> String {
+    format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange\
+         &subject_token={subject}\
+         &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token\
+         &resource=https%3A%2F%2Fapi.example.com%2F&scope=read"
     )
 }
 

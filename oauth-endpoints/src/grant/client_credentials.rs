@@ -46,9 +46,11 @@ impl Grant for ClientCredentialsGrant {
         };
         let targets = Targets::resources(form)?;
         targets.check_client(client)?;
-        let request = TokenRequest::new(client, scope)
-            .with_audience(targets.into_vec())
-            .with_refresh_token(client.allows_grant(REFRESH_TOKEN));
+        let mut request =
+            TokenRequest::new(client, scope).with_refresh_token(client.allows_grant(REFRESH_TOKEN));
+        if !targets.is_empty() {
+            request = request.with_audience(targets.into_vec());
+        }
         let issued = cx.issuer().issue(&request).await?;
         Ok(issued.into_response(requested.as_ref()))
     }
