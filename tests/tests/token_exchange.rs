@@ -364,6 +364,22 @@ async fn revoked_subject_tokens_are_refused_and_revoking_the_subject_grant_ends_
         .assert_error(400, "invalid_request");
 }
 
+/// Whether the metadata document lists the token exchange grant (RFC 8414 §2).
+async fn publishes_exchange(h: &Harness) -> bool {
+    let metadata = h
+        .send(
+            http::Request::get("/.well-known/oauth-authorization-server")
+                .body(bytes::Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    metadata.json["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|grant| grant == EXCHANGE)
+}
+
 #[tokio::test]
 async fn the_policy_decides_and_denies_by_default() {
     // Mounted with the default policy: every exchange refused.
@@ -372,15 +388,7 @@ async fn the_policy_decides_and_denies_by_default() {
     exchange(&h, "orders", &subject(&user))
         .await
         .assert_error(400, "invalid_request");
-    let metadata = h
-        .send(
-            http::Request::get("/.well-known/oauth-authorization-server")
-                .body(bytes::Bytes::new())
-                .unwrap(),
-        )
-        .await;
-    let grants = metadata.json["grant_types_supported"].as_array().unwrap();
-    assert!(grants.iter().any(|grant| grant == EXCHANGE), "{grants:?}");
+    assert!(publishes_exchange(&h).await);
 
     // Not mounted without a `TokenExchange`: not in the metadata, unsupported at the endpoint.
     let h = harness_with(None, |builder| builder).await;
@@ -388,15 +396,7 @@ async fn the_policy_decides_and_denies_by_default() {
     exchange(&h, "orders", &subject(&user))
         .await
         .assert_error(400, "unsupported_grant_type");
-    let metadata = h
-        .send(
-            http::Request::get("/.well-known/oauth-authorization-server")
-                .body(bytes::Bytes::new())
-                .unwrap(),
-        )
-        .await;
-    let grants = metadata.json["grant_types_supported"].as_array().unwrap();
-    assert!(!grants.iter().any(|grant| grant == EXCHANGE), "{grants:?}");
+    assert!(!publishes_exchange(&h).await);
 
     // A client without the grant type in its registration is refused before any check.
     let h = harness().await;

@@ -156,11 +156,16 @@ pub(crate) fn read(form: &Form) -> Result<(Assertion<'_>, Cow<'_, str>), Asserti
 /// `JWT` or `client-authentication+jwt`, with or without `application/`, in any case (RFC 7515
 /// §4.1.9: media type names are case-insensitive and the prefix may be left out).
 fn is_assertion_type(typ: &str) -> bool {
-    let typ = typ
-        .get(..12)
-        .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
-        .map_or(typ, |_| &typ[12..]);
+    let typ = media_subtype(typ);
     typ.eq_ignore_ascii_case("jwt") || typ.eq_ignore_ascii_case("client-authentication+jwt")
+}
+
+/// A JOSE `typ` without its optional `application/` prefix (RFC 7515 §4.1.9: the prefix may be
+/// left out), to compare case-insensitively.
+pub(crate) fn media_subtype(typ: &str) -> &str {
+    typ.get(..12)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
+        .map_or(typ, |_| &typ[12..])
 }
 
 /// The header and claims segments of a JWS in compact serialization: three non-empty base64url

@@ -6,7 +6,7 @@ use jsonwebtoken::Validation;
 use serde_json::{Map, Value};
 
 use crate::client::{ClientKeys, assertion_algorithm};
-use crate::client_auth::assertion::{json_object, numeric_date, split};
+use crate::client_auth::assertion::{json_object, media_subtype, numeric_date, split};
 use crate::clock::UnixTime;
 use crate::exchange::token_type::{ID_TOKEN, JWT};
 use crate::exchange::{TokenValidator, ValidatedToken};
@@ -191,10 +191,7 @@ impl TrustedIssuer {
 /// A `typ` of a token that may be exchanged: `JWT` or `at+jwt`, with or without
 /// `application/`, in any case (RFC 7515 §4.1.9).
 fn is_token_typ(typ: &str) -> bool {
-    let typ = typ
-        .get(..12)
-        .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
-        .map_or(typ, |_| &typ[12..]);
+    let typ = media_subtype(typ);
     typ.eq_ignore_ascii_case("jwt") || typ.eq_ignore_ascii_case("at+jwt")
 }
 
