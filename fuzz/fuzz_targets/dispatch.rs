@@ -31,15 +31,16 @@ use http::header::{
 };
 use http::{Method, Request, Response, StatusCode};
 use libfuzzer_sys::fuzz_target;
-use oauth_endpoints::{AuthorizationServer, Client};
 use oauth_endpoints::client_auth::{ClientAuthMethod, parse_basic};
 use oauth_endpoints::clock::{ManualClock, UnixTime};
+use oauth_endpoints::exchange::{ExchangeRequest, TOKEN_EXCHANGE, TokenExchange, token_type};
 use oauth_endpoints::form::Form;
 use oauth_endpoints::scope::Scope;
 use oauth_endpoints::secret::{Id, TokenHash};
 use oauth_endpoints::store::{ClientStore, MemoryStore, Rotation, StoreError, TokenStore};
 use oauth_endpoints::throttle::Quota;
 use oauth_endpoints::token::{TokenKind, TokenRecord};
+use oauth_endpoints::{AuthorizationServer, Client};
 use oauth_endpoints_fuzz::{basic, form_encode, is_nqschar, is_uri_char};
 use serde_json::Value;
 
@@ -61,18 +62,23 @@ const CLIENTS: &[(&str, Option<&str>)] = &[
     ("rs-client", Some("rs-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")),
 ];
 
+/// The resource (RFC 8707) the confidential clients may ask tokens for.
+const RESOURCE: &str = "https://api.example/";
+
 fn client(index: usize) -> Client {
-    let both = ["client_credentials", "refresh_token"];
+    let both = ["client_credentials", "refresh_token", TOKEN_EXCHANGE];
     match index {
         0 => Client::confidential("basic-client", "basic-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
             .with_grant_types(both)
             .with_scope(scope("read write"))
+            .with_allowed_resources([RESOURCE])
             .build()
             .unwrap(),
         1 => Client::confidential("post-client", "post-secret-kR8vN2qX5tLw9ZpB3mYc7HdF")
             .with_auth_method(ClientAuthMethod::ClientSecretPost)
             .with_grant_types(both)
             .with_scope(scope("read"))
+            .with_allowed_resources([RESOURCE])
             .with_allowed_cors_origins(["https://app.example"])
             .build()
             .unwrap(),
@@ -280,7 +286,40 @@ enum Param {
     ClientId(ClientChoice),
     ClientSecret(SecretChoice),
     Scope(String),
+    /// Token exchange (RFC 8693 §2.1).
+    SubjectToken(TokenChoice),
+    SubjectTokenType(TypeChoice),
+    ActorToken(TokenChoice),
+    ActorTokenType(TypeChoice),
+    RequestedTokenType(TypeChoice),
+    /// `resource` (RFC 8707), repeatable.
+    Resource(ResourceChoice),
     Raw(String, String),
+}
+
+#[derive(Debug, Arbitrary)]
+enum TypeChoice {
+    AccessToken,
+    RefreshToken,
+    Jwt,
+    Raw(String),
+}
+
+impl TypeChoice {
+    fn value(&self) -> String {
+        match self {
+            Self::AccessToken => token_type::ACCESS_TOKEN.to_owned(),
+            Self::RefreshToken => token_type::REFRESH_TOKEN.to_owned(),
+            Self::Jwt => token_type::JWT.to_owned(),
+            Self::Raw(raw) => raw.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Arbitrary)]
+enum ResourceChoice {
+    Registered,
+    Raw(String),
 }
 
 #[derive(Debug, Arbitrary)]
@@ -294,6 +333,7 @@ enum HintChoice {
 enum GrantChoice {
     ClientCredentials,
     RefreshToken,
+    TokenExchange,
     Raw(String),
 }
 
@@ -429,6 +469,20 @@ fn build(req: &Req, known: &Known) -> Option<Request<Bytes>> {
                     Param::GrantType(GrantChoice::RefreshToken) => {
                         ("grant_type".to_owned(), "refresh_token".to_owned())
                     }
+                    Param::GrantType(GrantChoice::TokenExchange) => {
+                        ("grant_type".to_owned(), TOKEN_EXCHANGE.to_owned())
+                    }
+                    Param::SubjectToken(t) => ("subject_token".to_owned(), known.token(t)),
+                    Param::SubjectTokenType(t) => ("subject_token_type".to_owned(), t.value()),
+                    Param::ActorToken(t) => ("actor_token".to_owned(), known.token(t)),
+                    Param::ActorTokenType(t) => ("actor_token_type".to_owned(), t.value()),
+                    Param::RequestedTokenType(t) => ("requested_token_type".to_owned(), t.value()),
+                    Param::Resource(ResourceChoice::Registered) => {
+                        ("resource".to_owned(), RESOURCE.to_owned())
+                    }
+                    Param::Resource(ResourceChoice::Raw(raw)) => {
+                        ("resource".to_owned(), raw.clone())
+                    }
                     Param::GrantType(GrantChoice::Raw(raw)) => {
                         ("grant_type".to_owned(), raw.clone())
                     }
@@ -545,7 +599,11 @@ impl TokenStore for SyntaxCheckingStore {
         self.0.purge_expired(before, limit).await
     }
 
-    async fn revoke_client_tokens(&self, client_id: &str, now: UnixTime) -> Result<u64, StoreError> {
+    async fn revoke_client_tokens(
+        &self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
         self.0.revoke_client_tokens(client_id, now).await
     }
 
@@ -562,6 +620,7 @@ async fn run(input: Input) {
         .assertion_store(store.0)
         .clock(ManualClock::new(NOW))
         .issuer("https://issuer.example")
+        .with_state(TokenExchange::new(|_: &ExchangeRequest<'_>| true))
         .body_limit(1024);
     if input.throttle {
         builder = builder.throttle(Quota::per_hour(NonZeroU32::MIN).allow_burst(TWO));
@@ -784,10 +843,17 @@ fn check_state(
     let status = response.status();
     let context = format!("{method} {path} -> {status} {json:?}: {changed:?}");
     assert_eq!(method, Method::POST, "{context}");
+    // A token of another client changes only with a grant of the presenting client's: a token
+    // exchanged from one of its tokens joined that grant (RFC 8693), and is revoked with it.
+    let presented_grants: Vec<_> = before
+        .iter()
+        .flatten()
+        .filter(|record| Some(&*record.client_id) == presented)
+        .map(|record| record.grant_id)
+        .collect();
     for (old, _) in &changed {
-        assert_eq!(
-            Some(&*old.client_id),
-            presented,
+        assert!(
+            Some(&*old.client_id) == presented || presented_grants.contains(&old.grant_id),
             "another client's token changed: {context}"
         );
     }

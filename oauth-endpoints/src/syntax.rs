@@ -37,10 +37,11 @@ const KNOWN: &[(&str, Syntax)] = &[
     ("grant_type", Syntax::GrantType),
     ("redirect_uri", Syntax::UriReference),
     ("refresh_token", Syntax::Vschar),
-    // RFC 8707 §2: an absolute URI; `Targets` checks the rest and answers `invalid_target`.
-    ("resource", Syntax::UriReference),
     ("scope", Syntax::Scope),
     ("state", Syntax::Vschar),
+    // `resource` (RFC 8707 §2) stays `Text` here: the grants that read it check it is an
+    // absolute URI (`Targets`, answering `invalid_target`), and the endpoints that do not
+    // ignore it (RFC 6749 §3.1).
     // `token` (RFC 7009 §2.1, RFC 7662 §2.1) and `token_type_hint` stay `Text` here: a token
     // outside `1*VSCHAR` (A.12, A.17) is one this server never issued, which both RFCs answer as
     // an unknown token (200, `{"active":false}`), not as a bad request; `Tokens::find` answers
@@ -141,7 +142,6 @@ impl From<SyntaxError> for OAuthError {
                 OAuthError::invalid_grant(error.to_string())
             }
             "scope" => OAuthError::invalid_scope(error.to_string()),
-            "resource" => crate::target::invalid_target(error.to_string()),
             _ => OAuthError::invalid_request(error.to_string()),
         }
     }

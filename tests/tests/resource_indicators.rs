@@ -665,3 +665,31 @@ fn the_default_policy_has_the_audience_rule() {
     assert!(DefaultIntrospectionPolicy::default().audience_rule());
     assert!(!DefaultIntrospectionPolicy::without_audience_rule().audience_rule());
 }
+
+/// Revocation and introspection do not read `resource`: any value, a URI or not, is ignored
+/// there (RFC 6749 §3.1), never an `invalid_target`.
+#[tokio::test]
+async fn endpoints_that_do_not_read_resource_ignore_it() {
+    let h = Harness::new(&machine_clients()).await;
+    let token = access(&token_for(&h, &[A]).await);
+    for resource in ["not a uri", "/relative", "https://x/#frag", A] {
+        let seen = h
+            .send(post(
+                "/oauth/introspect",
+                Some(&basic("svc", SVC_SECRET)),
+                &form(&[("token", &token), ("resource", resource)]),
+            ))
+            .await;
+        assert_eq!(seen.status, StatusCode::OK, "{resource}: {}", seen.json);
+        assert_eq!(seen.json["active"], true, "{resource}");
+    }
+    let revoked = h
+        .send(post(
+            "/oauth/revoke",
+            Some(&basic("svc", SVC_SECRET)),
+            &form(&[("token", &token), ("resource", "not a uri")]),
+        ))
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.json);
+    assert_inactive(&introspect_as(&h, "svc", SVC_SECRET, &token).await);
+}
