@@ -553,3 +553,29 @@ async fn a_jwt_can_be_requested_and_carries_act() {
         json!({"sub": "billing", "act": {"sub": "orders"}})
     );
 }
+
+#[tokio::test]
+async fn a_rotated_refresh_token_presented_for_exchange_is_reuse_and_revokes_its_grant() {
+    let h = harness().await;
+    let (user, refresh) = user_token(&h, Delegation::default()).await;
+    let exchanged = exchange(&h, "orders", &subject(&user)).await;
+    assert_eq!(exchanged.status, 200, "{}", exchanged.json);
+    let exchanged = exchanged.str("access_token").unwrap().to_owned();
+    // The frontend rotates its refresh token.
+    let rotated = h.refresh("frontend", SECRET, &refresh).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.json);
+    let successor = rotated.str("refresh_token").unwrap().to_owned();
+    assert!(h.is_active(&successor).await);
+    // The old refresh token presented for exchange: refused, and its grant revoked (RFC 9700
+    // §4.14.2), the successor and the earlier exchanged token with it.
+    let stale = [
+        ("subject_token", refresh.as_str()),
+        ("subject_token_type", token_type::REFRESH_TOKEN),
+    ];
+    exchange(&h, "orders", &stale)
+        .await
+        .assert_error(400, "invalid_request");
+    assert!(!h.is_active(&successor).await);
+    assert!(!h.is_active(&exchanged).await);
+    assert!(!h.is_active(rotated.str("access_token").unwrap()).await);
+}

@@ -8,11 +8,12 @@ use crate::exchange::token_type::{ACCESS_TOKEN, JWT, REFRESH_TOKEN};
 use crate::exchange::{ExchangeRequest, TokenExchange, ValidatedToken};
 use crate::form::Form;
 use crate::grant::Grant;
+use crate::hooks::RefreshTokenReused;
 use crate::oauth_grant;
 use crate::secret::TokenHash;
 use crate::server::Setup;
 use crate::target::Targets;
-use crate::token::{AccessTokenFormat, Actor, Delegation, TokenKind, TokenRequest};
+use crate::token::{AccessTokenFormat, Actor, Delegation, TokenKind, TokenRecord, TokenRequest};
 
 /// `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693 §2.1), mounted on a
 /// server given a [`TokenExchange`].
@@ -21,7 +22,10 @@ use crate::token::{AccessTokenFormat, Actor, Delegation, TokenKind, TokenRequest
 ///   `actor_token_type` come together or not at all (§2.1). A token that is unknown, expired,
 ///   revoked, of another type than said, of an unsupported type, refused by its validator, or
 ///   bound to a DPoP key the request does not prove (RFC 9449 §7) answers `invalid_request`
-///   (§2.2.2), one description whatever the cause.
+///   (§2.2.2), one description whatever the cause. A rotated refresh token presented as a
+///   subject or actor token is reuse (RFC 9700 §4.14.2): its grant is revoked, as the refresh
+///   grant does, and listeners hear of it
+///   ([`EventListener::refresh_token_reused`](crate::hooks::EventListener::refresh_token_reused)).
 /// - `may_act` (§4.4): a subject token naming who may act for it is exchanged only by that
 ///   party: the actor token's subject, or, without one, the requesting client.
 /// - `scope` (§2.1) may only narrow the subject token's (`invalid_scope`; none asked: the
@@ -90,12 +94,12 @@ impl Grant for TokenExchangeGrant {
         let targets = Targets::resources_and_audiences(form)?;
         targets.check_client(client)?;
 
-        let subject = validate(cx, exchange, subject_token, subject_type)
+        let subject = validate(cx, client, exchange, subject_token, subject_type)
             .await?
             .ok_or_else(|| OAuthError::invalid_request(INVALID_SUBJECT))?;
         let actor = match actor {
             Some((token, token_type)) => Some(
-                validate(cx, exchange, token, token_type)
+                validate(cx, client, exchange, token, token_type)
                     .await?
                     .ok_or_else(|| OAuthError::invalid_request(INVALID_ACTOR))?,
             ),
@@ -194,10 +198,11 @@ impl Grant for TokenExchangeGrant {
 }
 
 /// Validates a subject or actor token of `token_type`: this server's access and refresh tokens
-/// through the store, other types through the first validator that accepts them. `Ok(None)`:
-/// refused; `Err`: the store failed.
+/// through the store, other types through the first validator that accepts them, presented by
+/// `client`. `Ok(None)`: refused; `Err`: the store failed.
 async fn validate(
     cx: &Context,
+    client: &Client,
     exchange: &TokenExchange,
     token: &str,
     token_type: &str,
@@ -214,6 +219,31 @@ async fn validate(
             .await?
             .filter(|record| record.kind == kind);
         if let Some(record) = found {
+            // RFC 9700 §4.14.2: a rotated refresh token presented again is reuse, wherever it is
+            // presented: its grant is revoked, as the refresh grant does.
+            if record.kind == TokenKind::Refresh
+                && record.rotated_at.is_some()
+                && record.revoked_at.is_none()
+            {
+                let now = cx.now();
+                let revoked = cx.tokens().revoke_grant(&record.grant_id, now).await?;
+                tracing::warn!(
+                    client_id = %record.client_id,
+                    grant = %record.grant_id,
+                    revoked,
+                    "rotated refresh token presented for exchange; grant revoked"
+                );
+                let revoked_record = TokenRecord {
+                    revoked_at: Some(now),
+                    ..record
+                };
+                cx.hooks().refresh_token_reused(&RefreshTokenReused {
+                    client,
+                    token: &revoked_record,
+                    grace: std::time::Duration::ZERO,
+                });
+                return Ok(None);
+            }
             let usable = record.is_active(cx.now())
                 // RFC 9449 §7: a token bound to a key is used only with a proof of that key.
                 && record.confirmation.is_none_or(|jkt| {
