@@ -579,3 +579,34 @@ async fn a_rotated_refresh_token_presented_for_exchange_is_reuse_and_revokes_its
     assert!(!h.is_active(&exchanged).await);
     assert!(!h.is_active(rotated.str("access_token").unwrap()).await);
 }
+
+#[tokio::test]
+async fn within_the_grace_window_a_rotated_refresh_token_is_only_refused() {
+    let h = harness_with(Some(allow_services(None)), |builder| {
+        builder.refresh_token_grace(std::time::Duration::from_secs(10))
+    })
+    .await;
+    let (_, refresh) = user_token(&h, Delegation::default()).await;
+    let rotated = h.refresh("frontend", SECRET, &refresh).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.json);
+    let successor = rotated.str("refresh_token").unwrap().to_owned();
+    let stale = [
+        ("subject_token", refresh.as_str()),
+        ("subject_token_type", token_type::REFRESH_TOKEN),
+    ];
+    exchange(&h, "orders", &stale)
+        .await
+        .assert_error(400, "invalid_request");
+    assert!(
+        h.is_active(&successor).await,
+        "a racing request signs no one out"
+    );
+    h.clock.advance(std::time::Duration::from_secs(11));
+    exchange(&h, "orders", &stale)
+        .await
+        .assert_error(400, "invalid_request");
+    assert!(
+        !h.is_active(&successor).await,
+        "past the window it is reuse"
+    );
+}

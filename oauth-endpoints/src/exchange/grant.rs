@@ -24,7 +24,8 @@ use crate::token::{AccessTokenFormat, Actor, Delegation, TokenKind, TokenRecord,
 ///   bound to a DPoP key the request does not prove (RFC 9449 §7) answers `invalid_request`
 ///   (§2.2.2), one description whatever the cause. A rotated refresh token presented as a
 ///   subject or actor token is reuse (RFC 9700 §4.14.2): its grant is revoked, as the refresh
-///   grant does, and listeners hear of it
+///   grant does (within the refresh-token grace window, it is only refused), and listeners hear
+///   of it
 ///   ([`EventListener::refresh_token_reused`](crate::hooks::EventListener::refresh_token_reused)).
 /// - `may_act` (§4.4): a subject token naming who may act for it is exchanged only by that
 ///   party: the actor token's subject, or, without one, the requesting client.
@@ -220,12 +221,18 @@ async fn validate(
             .filter(|record| record.kind == kind);
         if let Some(record) = found {
             // RFC 9700 §4.14.2: a rotated refresh token presented again is reuse, wherever it is
-            // presented: its grant is revoked, as the refresh grant does.
+            // presented: its grant is revoked, as the refresh grant does, unless within the
+            // grace window (then it is only refused: a racing request, not a theft).
+            let now = cx.now();
+            let grace = client
+                .refresh_token_grace()
+                .unwrap_or(cx.config().refresh_token_grace);
             if record.kind == TokenKind::Refresh
-                && record.rotated_at.is_some()
                 && record.revoked_at.is_none()
+                && record
+                    .rotated_at
+                    .is_some_and(|at| now >= at.saturating_add(grace.as_secs()))
             {
-                let now = cx.now();
                 let revoked = cx.tokens().revoke_grant(&record.grant_id, now).await?;
                 tracing::warn!(
                     client_id = %record.client_id,
@@ -240,7 +247,7 @@ async fn validate(
                 cx.hooks().refresh_token_reused(&RefreshTokenReused {
                     client,
                     token: &revoked_record,
-                    grace: std::time::Duration::ZERO,
+                    grace,
                 });
                 return Ok(None);
             }
