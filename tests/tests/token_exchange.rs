@@ -610,3 +610,47 @@ async fn within_the_grace_window_a_rotated_refresh_token_is_only_refused() {
         "past the window it is reuse"
     );
 }
+
+/// An API protected in process (`ResourceProtector`) sees who acts for the user, from the
+/// store for an opaque token and from the claims of a JWT checked by its signature alone.
+#[tokio::test]
+async fn a_protected_route_sees_the_actor() {
+    use oauth_endpoints::resource::{JwtValidation, ResourceProtector};
+    let keys = KeySet::new(SigningKey::generate(SigningAlgorithm::EdDsa).unwrap());
+    let h = harness_with(Some(allow_services(None)), |builder| {
+        builder.signing_keys(keys)
+    })
+    .await;
+    let (user, _) = user_token(&h, Delegation::default()).await;
+    let orders = service_token(&h, "orders").await;
+    let protector = ResourceProtector::new(&h.server).require_audience(BILLING);
+    for requested in [token_type::ACCESS_TOKEN, token_type::JWT] {
+        let mut params = subject(&user).to_vec();
+        params.extend([
+            ("actor_token", orders.as_str()),
+            ("actor_token_type", token_type::ACCESS_TOKEN),
+            ("resource", BILLING),
+            ("requested_token_type", requested),
+        ]);
+        let answer = exchange(&h, "orders", &params).await;
+        assert_eq!(answer.status, 200, "{}", answer.json);
+        let mut headers = http::HeaderMap::new();
+        let bearer = format!("Bearer {}", answer.str("access_token").unwrap());
+        headers.insert(http::header::AUTHORIZATION, bearer.parse().unwrap());
+        let principal = protector.protect(&headers).await.unwrap();
+        assert_eq!(principal.subject(), Some("alice"));
+        assert_eq!(principal.act(), Some(&Actor::new("orders")), "{requested}");
+        assert_eq!(
+            serde_json::to_value(&principal).unwrap()["act"],
+            json!({"sub": "orders"})
+        );
+        if requested == token_type::JWT {
+            let local = ResourceProtector::new(&h.server)
+                .jwt_validation(JwtValidation::SignatureOnly)
+                .protect(&headers)
+                .await
+                .unwrap();
+            assert_eq!(local.act(), Some(&Actor::new("orders")));
+        }
+    }
+}

@@ -591,6 +591,7 @@ impl ResourceProtector {
             Some(_) => (Arc::clone(&record.audience), AccessTokenFormat::Jwt),
             None => (Arc::clone(&record.audience), AccessTokenFormat::Opaque),
         };
+        let act = record.act().cloned().map(Arc::new);
         Ok(Principal {
             subject: record.subject,
             client_id: record.client_id,
@@ -603,6 +604,7 @@ impl ResourceProtector {
             store_checked: true,
             realm: Arc::clone(&self.rules.realm),
             confirmation: record.confirmation,
+            act,
             dpop_nonce: None,
         })
     }
@@ -635,6 +637,7 @@ impl ResourceProtector {
             store_checked: false,
             realm: Arc::clone(&self.rules.realm),
             confirmation,
+            act: claims.act.clone().map(Arc::new),
             dpop_nonce: None,
         })
     }
@@ -672,6 +675,8 @@ struct JwtClaims {
     scope: String,
     /// The confirmation of a DPoP-bound token (RFC 9449 §6.1).
     cnf: Option<JwtConfirmation>,
+    /// The acting party of a delegated token (RFC 8693 §4.1).
+    act: Option<crate::token::Actor>,
 }
 
 /// `cnf` (RFC 7800 §3.1): `jkt` for a DPoP-bound token.

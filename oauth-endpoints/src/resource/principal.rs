@@ -9,7 +9,7 @@ use crate::resource::bearer::Scheme;
 use crate::resource::error::BearerError;
 use crate::scope::Scope;
 use crate::secret::Id;
-use crate::token::{AccessTokenFormat, Jkt};
+use crate::token::{AccessTokenFormat, Actor, Jkt};
 
 /// The caller of a protected request: what its access token says, once the token was checked.
 ///
@@ -17,7 +17,8 @@ use crate::token::{AccessTokenFormat, Jkt};
 /// feature `axum` it is an extractor, with feature `tower` the protecting layer puts it in the
 /// request's extensions. It serializes as a JSON object with the RFC 7662 / RFC 9068 names:
 /// `sub` (when there is a user), `client_id`, `scope`, `aud` (when any), `jti`, `iat`, `exp`,
-/// and `cnf` (`{"jkt": ...}`) for a DPoP-bound token (RFC 7800 §3.1, RFC 9449 §6).
+/// `cnf` (`{"jkt": ...}`) for a DPoP-bound token (RFC 7800 §3.1, RFC 9449 §6), and `act` for a
+/// token obtained by delegation (RFC 8693 §4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub(crate) subject: Option<Arc<str>>,
@@ -32,6 +33,8 @@ pub struct Principal {
     /// The key the token is bound to (`cnf.jkt`, RFC 9449 §6); the request's DPoP proof was
     /// made with it.
     pub(crate) confirmation: Option<Jkt>,
+    /// The party acting for the subject (`act`, RFC 8693 §4.1), with its chain.
+    pub(crate) act: Option<Arc<Actor>>,
     /// A fresh nonce for the answer's `DPoP-Nonce` (RFC 9449 §9, §8.2).
     pub(crate) dpop_nonce: Option<Arc<str>>,
     /// The protector's realm, for [`require_scope`](Self::require_scope)'s challenge.
@@ -48,6 +51,13 @@ impl Principal {
     /// §2.2): a `sub` equal to `client_id` reads as `None` there.
     pub fn subject(&self) -> Option<&str> {
         self.subject.as_deref()
+    }
+
+    /// The party acting for the subject when the token was obtained by delegation (a token
+    /// exchange with an actor, RFC 8693 §4.1), with the chain of earlier actors in its `act`;
+    /// `None` when the caller acts for itself or impersonates.
+    pub fn act(&self) -> Option<&Actor> {
+        self.act.as_deref()
     }
 
     /// The client the token was issued to.
@@ -164,6 +174,9 @@ impl Serialize for Principal {
         map.serialize_entry("exp", &self.expires_at)?;
         if let Some(jkt) = self.confirmation {
             map.serialize_entry("cnf", &crate::token::Confirmation { jkt })?;
+        }
+        if let Some(act) = &self.act {
+            map.serialize_entry("act", &**act)?;
         }
         map.end()
     }
