@@ -1,8 +1,9 @@
 //! End to end over real HTTP: the authorization code grant with PKCE (RFC 6749 §4.1, RFC 7636)
 //! against the example server in demo mode, in-process on an ephemeral port. The `oauth2` crate
 //! is the client (authorization URL, code exchange, refresh, introspection, revocation); a
-//! `reqwest` client with a cookie jar kept by hand and redirects off plays the browser: the
-//! demo sign-in, the consent page (its headers, hidden fields and CSRF cookie), the decision.
+//! `reqwest` client with a cookie jar kept by hand and redirects off (`http_browser::Browser`)
+//! plays the browser: the demo sign-in, the consent page (its headers, hidden fields and CSRF
+//! cookie), the decision.
 //!
 //! Covered: a confidential client (`client_secret_basic`) from the discovered authorization URL
 //! to `code`, `state` and `iss` (RFC 9207) at its redirect URI, then exchange, refresh,
@@ -16,11 +17,11 @@
 use std::net::SocketAddr;
 
 use clap::Parser as _;
-use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE, X_FRAME_OPTIONS};
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use oauth_endpoints::Client;
 use oauth_endpoints_examples::server::demo::DEMO_USER;
 use oauth_endpoints_examples::server::{DEMO_CLIENT, Options, prepare, serve};
+use oauth_endpoints_tests::http_browser::Browser;
 use oauth_endpoints_tests::oauth2_http;
 use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse, BasicTokenType};
 use oauth2::url::Url;
@@ -211,249 +212,6 @@ async fn is_active(client: &OAuthClient, token: &str) -> bool {
         .active()
 }
 
-/// A cookie the browser keeps.
-struct Cookie {
-    name: String,
-    value: String,
-    path: String,
-}
-
-/// A browser, enough of one: a cookie jar (names, values, paths), no redirects followed, and
-/// `Sec-Fetch-Site` on every request.
-struct Browser {
-    http: reqwest::Client,
-    jar: Vec<Cookie>,
-}
-
-/// A response, read.
-struct Page {
-    url: Url,
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Browser {
-    fn new() -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Self {
-            http,
-            jar: Vec::new(),
-        }
-    }
-
-    /// A navigation to `url`, from a page `site` (`cross-site` from the application,
-    /// `same-origin` after a redirect of the server's).
-    async fn get(&mut self, url: &Url, site: &str) -> Page {
-        let request = self.http.get(url.as_str()).header("sec-fetch-site", site);
-        self.send(url, request).await
-    }
-
-    /// A form post to `url` from one of the server's own pages.
-    async fn post(&mut self, url: &Url, fields: &[(String, String)]) -> Page {
-        let request = self
-            .http
-            .post(url.as_str())
-            .header("sec-fetch-site", "same-origin")
-            .form(fields);
-        self.send(url, request).await
-    }
-
-    async fn send(&mut self, url: &Url, mut request: reqwest::RequestBuilder) -> Page {
-        let cookies: Vec<String> = self
-            .jar
-            .iter()
-            .filter(|cookie| path_matches(url.path(), &cookie.path))
-            .map(|cookie| format!("{}={}", cookie.name, cookie.value))
-            .collect();
-        if !cookies.is_empty() {
-            request = request.header(http::header::COOKIE, cookies.join("; "));
-        }
-        let response = request.send().await.unwrap();
-        let page = Page {
-            url: url.clone(),
-            status: response.status(),
-            headers: response.headers().clone(),
-            body: response.text().await.unwrap(),
-        };
-        for set in page.headers.get_all(SET_COOKIE) {
-            self.remember(set.to_str().unwrap());
-        }
-        page
-    }
-
-    /// Stores a `Set-Cookie`, replacing a cookie of the same name and path.
-    fn remember(&mut self, set_cookie: &str) {
-        let mut parts = set_cookie.split(';').map(str::trim);
-        let (name, value) = parts.next().unwrap().split_once('=').unwrap();
-        let path = parts
-            .filter_map(|attribute| attribute.split_once('='))
-            .find(|(key, _)| key.eq_ignore_ascii_case("path"))
-            .map_or("/", |(_, path)| path)
-            .to_owned();
-        self.jar
-            .retain(|cookie| !(cookie.name == name && cookie.path == path));
-        self.jar.push(Cookie {
-            name: name.to_owned(),
-            value: value.to_owned(),
-            path,
-        });
-    }
-
-    /// The browser's part of the flow, from the client's authorization URL to the redirect back
-    /// to the client: sign in as the demo user, see the consent page, approve. The URL the
-    /// server sent the browser back to.
-    async fn sign_in_and_approve(&mut self, authorization_url: &Url, client_id: &str) -> Url {
-        // Nobody is signed in: to the demo sign-in page, with the request to come back to.
-        let answer = self.get(authorization_url, "cross-site").await;
-        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-        let sign_in_url = answer.location();
-        assert_eq!(sign_in_url.path(), "/demo/sign-in");
-        let sign_in = self.get(&sign_in_url, "same-origin").await;
-        assert_eq!(sign_in.status, StatusCode::OK, "{}", sign_in.body);
-
-        // The sign-in form posts `next` back; the session cookie comes with the redirect.
-        let fields = sign_in.hidden_fields();
-        let next = fields
-            .iter()
-            .find(|(name, _)| name == "next")
-            .map(|(_, next)| next.clone())
-            .expect("the sign-in form carries `next`");
-        let signed_in = self.post(&sign_in.form_action(), &fields).await;
-        assert_eq!(
-            signed_in.status,
-            StatusCode::SEE_OTHER,
-            "{}",
-            signed_in.body
-        );
-        assert!(
-            signed_in
-                .set_cookies()
-                .iter()
-                .any(|c| c.starts_with("demo_session=")),
-            "the sign-in sets the session cookie"
-        );
-        let back = signed_in.location();
-        assert_eq!(back.as_str(), signed_in.url.join(&next).unwrap().as_str());
-        assert_eq!(back.path(), authorization_url.path());
-
-        // Signed in: the consent page, which cannot be framed nor cached.
-        let consent = self.get(&back, "same-origin").await;
-        assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
-        assert_eq!(consent.header(X_FRAME_OPTIONS.as_str()), "DENY");
-        assert_eq!(consent.header(CACHE_CONTROL.as_str()), "no-store");
-        let policy = consent.header(CONTENT_SECURITY_POLICY.as_str());
-        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
-        assert!(
-            consent
-                .header("content-type")
-                .starts_with("text/html; charset=utf-8")
-        );
-        assert!(consent.body.contains(DEMO_USER), "{}", consent.body);
-        assert!(consent.body.contains(client_id), "{}", consent.body);
-        // The double-submit CSRF cookie: HttpOnly, SameSite=Strict, for the endpoint only, and
-        // not `Secure` on this http issuer (a browser would not send it back otherwise).
-        let csrf = consent
-            .set_cookies()
-            .into_iter()
-            .find(|c| c.starts_with("oauth_csrf="))
-            .expect("the consent page sets the CSRF cookie");
-        let attributes: Vec<&str> = csrf.split(';').skip(1).map(str::trim).collect();
-        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/oauth/authorize"] {
-            assert!(attributes.contains(&attribute), "{csrf}");
-        }
-        assert!(!attributes.contains(&"Secure"), "{csrf}");
-
-        // The hidden fields carry the request back, with the CSRF token; approve.
-        let mut fields = consent.hidden_fields();
-        let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
-        for name in [
-            "client_id",
-            "redirect_uri",
-            "state",
-            "code_challenge",
-            "csrf",
-        ] {
-            assert!(names.contains(&name), "{names:?}");
-        }
-        fields.push(("decision".to_owned(), "approve".to_owned()));
-        let decided = self.post(&consent.form_action(), &fields).await;
-        assert_eq!(decided.status, StatusCode::SEE_OTHER, "{}", decided.body);
-        assert_eq!(decided.header(CACHE_CONTROL.as_str()), "no-store");
-        decided.location()
-    }
-}
-
-/// Whether a cookie scoped to `cookie_path` goes with a request for `request_path` (RFC 6265
-/// §5.1.4).
-fn path_matches(request_path: &str, cookie_path: &str) -> bool {
-    request_path == cookie_path
-        || (request_path.starts_with(cookie_path)
-            && (cookie_path.ends_with('/') || request_path[cookie_path.len()..].starts_with('/')))
-}
-
-impl Page {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-    }
-
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .map(|value| value.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    /// Where a redirect goes, resolved against the page's URL.
-    fn location(&self) -> Url {
-        let location = self.headers.get(LOCATION).expect("a Location");
-        self.url.join(location.to_str().unwrap()).unwrap()
-    }
-
-    /// The page's hidden inputs, unescaped.
-    fn hidden_fields(&self) -> Vec<(String, String)> {
-        self.body
-            .split("<input type=\"hidden\" ")
-            .skip(1)
-            .map(|input| {
-                (
-                    unescape(between(input, "name=\"", "\"")),
-                    unescape(between(input, "value=\"", "\"")),
-                )
-            })
-            .collect()
-    }
-
-    /// Where the page's (only) form posts, resolved against the page's URL.
-    fn form_action(&self) -> Url {
-        let form = self.body.split("<form ").nth(1).expect("a form");
-        self.url
-            .join(&unescape(between(form, "action=\"", "\"")))
-            .unwrap()
-    }
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    let from = text.find(start).expect("the attribute") + start.len();
-    let to = from + text[from..].find(end).expect("the attribute's end");
-    &text[from..to]
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
 /// The query parameter `name` of `url`, decoded.
 fn param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs()
@@ -511,7 +269,9 @@ async fn a_confidential_client_runs_the_code_flow_and_a_replayed_code_revokes_it
     assert!(url.as_str().contains("code_challenge_method=S256"), "{url}");
 
     let mut browser = Browser::new();
-    let redirected = browser.sign_in_and_approve(&url, DEMO_CLIENT).await;
+    let redirected = browser
+        .sign_in_and_approve(&url, DEMO_CLIENT, DEMO_USER)
+        .await;
     let code = code_from(
         &redirected,
         &server.demo_redirect,
@@ -619,7 +379,7 @@ async fn a_public_client_on_any_loopback_port_gets_tokens_whose_refresh_rotates(
     let (url, state, verifier) = authorization_url(&client);
 
     let redirected = Browser::new()
-        .sign_in_and_approve(&url, PUBLIC_CLIENT)
+        .sign_in_and_approve(&url, PUBLIC_CLIENT, DEMO_USER)
         .await;
     let code = code_from(&redirected, redirect, &state, &endpoints.issuer);
 
@@ -667,7 +427,9 @@ async fn a_wrong_pkce_verifier_is_refused_and_leaves_the_code_usable() {
         &server.demo_redirect,
     );
     let (url, state, verifier) = authorization_url(&client);
-    let redirected = Browser::new().sign_in_and_approve(&url, DEMO_CLIENT).await;
+    let redirected = Browser::new()
+        .sign_in_and_approve(&url, DEMO_CLIENT, DEMO_USER)
+        .await;
     let code = code_from(
         &redirected,
         &server.demo_redirect,
