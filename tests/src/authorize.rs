@@ -7,6 +7,7 @@ use http::{Request, StatusCode};
 use oauth_endpoints::authorization::{AuthorizationCodeFlow, CSRF_COOKIE, User};
 use oauth_endpoints::{AuthorizationServer, AuthorizationServerBuilder, Client};
 
+use crate::http_browser::{between, unescape};
 use crate::{Answer, Harness, form, form_encode, send};
 
 /// The issuer of the harness.
@@ -140,23 +141,6 @@ pub fn consent_form(answer: Answer) -> ConsentForm {
         cookie,
         answer,
     }
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    let from = text.find(start).map(|i| i + start.len()).unwrap_or(0);
-    let to = text[from..]
-        .find(end)
-        .map(|i| from + i)
-        .unwrap_or(text.len());
-    &text[from..to]
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
 }
 
 impl ConsentForm {

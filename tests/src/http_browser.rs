@@ -260,13 +260,15 @@ impl Page {
     }
 }
 
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+/// The text of `text` between `start` and the next `end` (an attribute's value).
+pub(crate) fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let from = text.find(start).expect("the attribute") + start.len();
     let to = from + text[from..].find(end).expect("the attribute's end");
     &text[from..to]
 }
 
-fn unescape(text: &str) -> String {
+/// HTML text with the five escapes a template writes undone.
+pub(crate) fn unescape(text: &str) -> String {
     text.replace("&quot;", "\"")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
