@@ -222,8 +222,8 @@ async fn an_actor_token_records_delegation_and_chains_nest_the_actors() {
 async fn may_act_admits_only_the_party_it_names() {
     let h = harness().await;
     let only_billing = Delegation {
-        act: None,
         may_act: Some(Actor::new("billing")),
+        ..Delegation::default()
     };
     let (user, _) = user_token(&h, only_billing).await;
     // The subject token shows who may act for it.
@@ -653,4 +653,45 @@ async fn a_protected_route_sees_the_actor() {
             assert_eq!(local.act(), Some(&Actor::new("orders")));
         }
     }
+}
+
+/// With `revoke_grant_with_access_token`, revoking an access token ends its grant; an exchanged
+/// token's grant is the user's session at another client, so revoking the exchanged token ends
+/// it alone, while the user's client revoking its own access token ends both.
+#[tokio::test]
+async fn revoking_an_exchanged_token_never_ends_the_subjects_grant() {
+    let h = harness_with(Some(allow_services(None)), |builder| {
+        builder.revoke_grant_with_access_token(true)
+    })
+    .await;
+    let (user, refresh) = user_token(&h, Delegation::default()).await;
+    let first = exchange(&h, "orders", &subject(&user)).await;
+    let first = first.str("access_token").unwrap().to_owned();
+    let second = exchange(&h, "orders", &subject(&user)).await;
+    let second = second.str("access_token").unwrap().to_owned();
+    assert!(h.record(&first).await.is_exchanged());
+    assert!(!h.record(&user).await.is_exchanged());
+    let revoke = |client: &'static str, token: String| {
+        let h = &h;
+        async move {
+            h.send(post(
+                "/oauth/revoke",
+                Some(&basic(client, SECRET)),
+                &form(&[("token", &token)]),
+            ))
+            .await
+        }
+    };
+    assert_eq!(revoke("orders", first.clone()).await.status, 200);
+    assert!(!h.is_active(&first).await);
+    assert!(
+        h.is_active(&second).await,
+        "a sibling exchanged token lives on"
+    );
+    assert!(h.is_active(&user).await, "the user's session lives on");
+    assert!(h.is_active(&refresh).await);
+    // The frontend revoking its own access token ends the grant, exchanged tokens included.
+    assert_eq!(revoke("frontend", user.clone()).await.status, 200);
+    assert!(!h.is_active(&refresh).await);
+    assert!(!h.is_active(&second).await);
 }

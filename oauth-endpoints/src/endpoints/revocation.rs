@@ -30,8 +30,10 @@ use crate::token::TokenKind;
 ///   refresh token's own state: an expired, rotated or revoked refresh token of the client's
 ///   own grant still ends the grant, whose later access tokens may outlive it. Revoking an
 ///   access token leaves the refresh token usable unless the server is configured with
-///   `revoke_grant_with_access_token` (§2.1 MAY), which applies the same rule. Each is one
-///   atomic store call.
+///   `revoke_grant_with_access_token` (§2.1 MAY), which applies the same rule, except to an
+///   access token obtained by token exchange (RFC 8693): it belongs to the grant of the token
+///   it was exchanged for, another client's, and is revoked alone. Each is one atomic store
+///   call.
 /// - With the optional per-client throttle (feature `throttle`), a client over its limit gets
 ///   429 with `Retry-After` after authenticating, before the token is looked at.
 /// - 200 with `{}`; errors as RFC 6749 §5.2; a store failure is 503 `temporarily_unavailable`
@@ -71,8 +73,10 @@ async fn revoke(cx: &Context, client: &Client, form: &Form) -> EndpointResult {
         ));
     }
     let now = cx.now();
-    let revoke_grant =
-        record.kind == TokenKind::Refresh || cx.config().revoke_grant_with_access_token;
+    // An exchanged access token (RFC 8693) is a member of another client's grant: revoking it
+    // ends it alone, never that client's session.
+    let revoke_grant = record.kind == TokenKind::Refresh
+        || (cx.config().revoke_grant_with_access_token && !record.is_exchanged());
     // A grant outlives any one of its tokens (a late refresh mints access tokens that expire
     // after the refresh token), so revoking a token of the grant ends the grant whatever the
     // presented token's own state: expired, rotated or already revoked (§2.1).

@@ -165,7 +165,11 @@ impl Grant for TokenExchangeGrant {
         let mut request = TokenRequest::new(client, scope)
             .with_subject(subject.subject.clone())
             .with_audience(targets.into_vec())
-            .with_delegation(Delegation { act, may_act: None });
+            .with_delegation(Delegation {
+                act,
+                may_act: None,
+                exchanged: true,
+            });
         if let Some(expires_at) = subject.expires_at {
             request = request.expiring_by(expires_at);
         }

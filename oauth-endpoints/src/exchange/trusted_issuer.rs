@@ -176,6 +176,7 @@ impl TrustedIssuer {
             .with_delegation(Delegation {
                 act: party("act")?,
                 may_act: party("may_act")?,
+                exchanged: false,
             });
         if let Some(scope) = string("scope") {
             let scope: Scope = scope.parse().map_err(|_| "a malformed scope".to_owned())?;

@@ -88,8 +88,8 @@ pub fn bound_record(kind: TokenKind, grant: Id, client: &str) -> (String, TokenR
 }
 
 /// The delegation the contract's delegated records carry (token exchange, RFC 8693): an `act`
-/// chain of two parties, each with the issuer its `sub` is relative to (§4.1), and a
-/// `may_act` party (§4.4).
+/// chain of two parties, each with the issuer its `sub` is relative to (§4.1), a `may_act`
+/// party (§4.4), and the mark of an exchanged token.
 pub fn delegation() -> Delegation {
     Delegation {
         act: Some(
@@ -98,6 +98,7 @@ pub fn delegation() -> Delegation {
                 .acting_after(Actor::new("svc-a").issued_by("https://partner.example")),
         ),
         may_act: Some(Actor::new("svc-c").issued_by("https://idp.example")),
+        exchanged: true,
     }
 }
 

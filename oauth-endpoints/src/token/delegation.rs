@@ -89,12 +89,17 @@ pub struct Delegation {
     /// The party allowed to act for the subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub may_act: Option<Actor>,
+    /// Whether the token was obtained by a token exchange (RFC 8693): it joined the grant of
+    /// the token it was exchanged for, which is another client's session, so revoking it never
+    /// revokes that grant (see the revocation endpoint). Not published in answers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exchanged: bool,
 }
 
 impl Delegation {
     /// Whether it records nothing.
     pub fn is_empty(&self) -> bool {
-        self.act.is_none() && self.may_act.is_none()
+        self.act.is_none() && self.may_act.is_none() && !self.exchanged
     }
 }
 

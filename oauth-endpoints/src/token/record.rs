@@ -123,6 +123,12 @@ impl TokenRecord {
         self.delegation.as_ref().and_then(|d| d.may_act.as_ref())
     }
 
+    /// Whether the token was obtained by a token exchange (RFC 8693), into the grant of the
+    /// token it was exchanged for.
+    pub fn is_exchanged(&self) -> bool {
+        self.delegation.as_ref().is_some_and(|d| d.exchanged)
+    }
+
     /// Whether `audience` lists `name`.
     pub fn has_audience(&self, name: &str) -> bool {
         self.audience.iter().any(|a| a == name)

@@ -556,6 +556,7 @@ mod tests {
             delegation: Some(Arc::new(Delegation {
                 act: Some(Actor::new("svc-b").acting_after(Actor::new("svc-a").issued_by("x"))),
                 may_act: None,
+                exchanged: false,
             })),
         })
     }
