@@ -65,15 +65,7 @@ impl Targets {
     /// The `resource` parameters of `form` (RFC 8707 §2): each an absolute URI without a
     /// fragment, else `invalid_target`.
     pub fn resources(form: &Form) -> Result<Self, OAuthError> {
-        Self::collect(form.get_all(RESOURCE).map(|value| {
-            if is_resource_uri(value) {
-                Ok(value)
-            } else {
-                Err(invalid_target(
-                    "resource must be an absolute URI without a fragment (RFC 8707 §2)",
-                ))
-            }
-        }))
+        Self::from_resources(form.get_all(RESOURCE))
     }
 
     /// The `resource` and `audience` parameters of a token exchange request (RFC 8693 §2.1):
@@ -95,23 +87,14 @@ impl Targets {
     pub fn from_resources<'a>(
         values: impl IntoIterator<Item = &'a str>,
     ) -> Result<Self, OAuthError> {
-        Self::collect(values.into_iter().map(|value| {
-            if is_resource_uri(value) {
-                Ok(value)
-            } else {
-                Err(invalid_target(
-                    "resource must be an absolute URI without a fragment (RFC 8707 §2)",
-                ))
-            }
-        }))
-    }
-
-    fn collect<'a>(
-        values: impl Iterator<Item = Result<&'a str, OAuthError>>,
-    ) -> Result<Self, OAuthError> {
         let mut targets = Self::default();
         for value in values {
-            targets.push(value?)?;
+            if !is_resource_uri(value) {
+                return Err(invalid_target(
+                    "resource must be an absolute URI without a fragment (RFC 8707 §2)",
+                ));
+            }
+            targets.push(value)?;
         }
         Ok(targets)
     }
