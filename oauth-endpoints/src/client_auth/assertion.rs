@@ -51,7 +51,7 @@ use jsonwebtoken::Validation;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::client::{Client, assertion_algorithm};
+use crate::client::{Client, ClientKey, assertion_algorithm};
 use crate::client_auth::ClientAuthMethod;
 use crate::clock::UnixTime;
 use crate::context::Context;
@@ -101,30 +101,7 @@ pub(crate) fn read(form: &Form) -> Result<(Assertion<'_>, Cow<'_, str>), Asserti
     ) else {
         return Err(AssertionProblem::UnsupportedType);
     };
-    let (header, claims) = split(jwt)?;
-    let header = json_object(header)?;
-    // RFC 7515 §4.1.11: a critical extension not understood makes the JWS invalid; none is.
-    if header.contains_key("crit") {
-        return Err(AssertionProblem::Malformed);
-    }
-    // RFC 8725 §3.1: the algorithm from an allow-list, never `none` nor an HMAC.
-    let algorithm = match header.get("alg") {
-        Some(Value::String(name)) => {
-            assertion_algorithm(name).ok_or(AssertionProblem::DisallowedAlgorithm)?
-        }
-        _ => return Err(AssertionProblem::Malformed),
-    };
-    // RFC 8725 §3.11: explicit typing; a JWT typed as another kind is refused.
-    match header.get("typ") {
-        None => {}
-        Some(Value::String(typ)) if is_assertion_type(typ) => {}
-        Some(_) => return Err(AssertionProblem::WrongType),
-    }
-    let kid = match header.get("kid") {
-        None => None,
-        Some(Value::String(kid)) => Some(kid.clone()),
-        Some(_) => return Err(AssertionProblem::Malformed),
-    };
+    let (JwsHeader { algorithm, kid }, claims) = read_header(jwt, is_assertion_type)?;
     let claims = json_object(claims)?;
     // RFC 7523 §3 item 2: `sub` is the client_id. RFC 7521 §4.2: a `client_id` parameter, if
     // sent, names the same client.
@@ -151,6 +128,63 @@ pub(crate) fn read(form: &Form) -> Result<(Assertion<'_>, Cow<'_, str>), Asserti
         },
         client_id,
     ))
+}
+
+/// What a JWS header of a JWT from a client or a trusted issuer says, once checked.
+pub(crate) struct JwsHeader {
+    /// The allow-listed algorithm it is signed with.
+    pub(crate) algorithm: SigningAlgorithm,
+    /// The key it names, if any.
+    pub(crate) kid: Option<String>,
+}
+
+/// Reads the header of `jwt`, a compact JWS, and returns it with the claims segment: no
+/// critical extension (RFC 7515 §4.1.11: none is understood), an `alg` from the allow-list,
+/// never `none` nor an HMAC (RFC 8725 §3.1), a `typ`, if any, that `typ_allowed` accepts
+/// (explicit typing, RFC 8725 §3.11), and a string `kid` if any.
+pub(crate) fn read_header(
+    jwt: &str,
+    typ_allowed: fn(&str) -> bool,
+) -> Result<(JwsHeader, &str), AssertionProblem> {
+    let (header, claims) = split(jwt)?;
+    let header = json_object(header)?;
+    if header.contains_key("crit") {
+        return Err(AssertionProblem::Malformed);
+    }
+    let algorithm = match header.get("alg") {
+        Some(Value::String(name)) => {
+            assertion_algorithm(name).ok_or(AssertionProblem::DisallowedAlgorithm)?
+        }
+        _ => return Err(AssertionProblem::Malformed),
+    };
+    match header.get("typ") {
+        None => {}
+        Some(Value::String(typ)) if typ_allowed(typ) => {}
+        Some(_) => return Err(AssertionProblem::WrongType),
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err(AssertionProblem::Malformed),
+    };
+    Ok((JwsHeader { algorithm, kid }, claims))
+}
+
+/// The claims of `jwt` if its signature verifies with `key` under `algorithm` (the allow-listed
+/// one its header named); the claims themselves are the caller's to check, against its clock.
+pub(crate) fn verified_claims(
+    jwt: &str,
+    key: &ClientKey,
+    algorithm: SigningAlgorithm,
+) -> Option<Map<String, Value>> {
+    let mut validation = Validation::new(algorithm.jose());
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<Map<String, Value>>(jwt, key.decoding(), &validation)
+        .ok()
+        .map(|verified| verified.claims)
 }
 
 /// `JWT` or `client-authentication+jwt`, with or without `application/`, in any case (RFC 7515
@@ -229,18 +263,11 @@ pub(crate) async fn verify(
     };
     // RFC 7523 §3 item 9: the signature, with the allow-listed algorithm only; the claims are
     // checked below against the server's clock.
-    let mut validation = Validation::new(assertion.algorithm.jose());
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let Ok(verified) =
-        jsonwebtoken::decode::<Map<String, Value>>(assertion.jwt, key.decoding(), &validation)
-    else {
+    let Some(claims) = verified_claims(assertion.jwt, key, assertion.algorithm) else {
         return invalid(AssertionProblem::BadSignature);
     };
     let now = cx.now();
-    let (jti, expires_at) = match check_claims(&verified.claims, client_id, issuer, now) {
+    let (jti, expires_at) = match check_claims(&claims, client_id, issuer, now) {
         Ok(checked) => checked,
         Err(problem) => return invalid(problem),
     };

@@ -2,14 +2,16 @@
 
 use std::fmt;
 
-use jsonwebtoken::Validation;
 use serde_json::{Map, Value};
 
-use crate::client::{ClientKeys, assertion_algorithm};
-use crate::client_auth::assertion::{json_object, media_subtype, numeric_date, split};
+use crate::client::ClientKeys;
+use crate::client_auth::assertion::{
+    JwsHeader, media_subtype, numeric_date, read_header, verified_claims,
+};
 use crate::clock::UnixTime;
 use crate::exchange::token_type::{ID_TOKEN, JWT};
 use crate::exchange::{TokenValidator, ValidatedToken};
+use crate::hooks::AssertionProblem;
 use crate::scope::Scope;
 use crate::token::{Actor, Delegation};
 
@@ -76,40 +78,15 @@ impl TrustedIssuer {
         token_type: &str,
         now: UnixTime,
     ) -> Result<ValidatedToken, String> {
-        let malformed = |_| "not a compact JWS with a JSON header and claims".to_owned();
-        let (header, _) = split(token).map_err(malformed)?;
-        let header = json_object(header).map_err(malformed)?;
-        if header.contains_key("crit") {
-            return Err("a critical header extension".to_owned());
-        }
-        let algorithm = match header.get("alg") {
-            Some(Value::String(name)) => {
-                assertion_algorithm(name).ok_or("an algorithm outside the allow-list")?
-            }
-            _ => return Err("no alg".to_owned()),
-        };
-        match header.get("typ") {
-            None => {}
-            Some(Value::String(typ)) if is_token_typ(typ) => {}
-            Some(_) => return Err("a typ naming another kind of JWT".to_owned()),
-        }
-        let kid = match header.get("kid") {
-            None => None,
-            Some(Value::String(kid)) => Some(kid.as_str()),
-            Some(_) => return Err("a kid that is not a string".to_owned()),
-        };
+        let refused = |problem: AssertionProblem| problem.as_str().to_owned();
+        let (JwsHeader { algorithm, kid }, _) =
+            read_header(token, is_token_typ).map_err(refused)?;
         let key = self
             .keys
-            .select(kid, algorithm)
+            .select(kid.as_deref(), algorithm)
             .ok_or("no key of the issuer has this kid and algorithm")?;
-        let mut validation = Validation::new(algorithm.jose());
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, key.decoding(), &validation)
-            .map_err(|_| "the signature does not verify".to_owned())?
-            .claims;
+        let claims = verified_claims(token, key, algorithm)
+            .ok_or_else(|| refused(AssertionProblem::BadSignature))?;
         self.read_claims(&claims, token_type, now)
     }
 
