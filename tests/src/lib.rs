@@ -6,6 +6,7 @@
 pub mod authorize;
 pub mod browser;
 pub mod contract;
+pub mod dpop_key;
 pub mod http_browser;
 pub mod jose;
 pub mod pg;

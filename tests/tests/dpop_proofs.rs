@@ -21,7 +21,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
-use jwt_simple::prelude::{ES256KeyPair, Ed25519KeyPair};
 use oauth_endpoints::dpop::{
     self, DPOP_SIGNING_ALGS, DpopError, DpopErrorKind, DpopNonceSecret, DpopProblem, DpopProof,
     DpopVerifier, Expectation, ProofRequest, VerifiedProof,
@@ -32,6 +31,7 @@ use oauth_endpoints::store::PgStore;
 use oauth_endpoints::{
     AuthorizationServer, AuthorizationServerBuilder, Context, Endpoint, EndpointResult,
 };
+use oauth_endpoints_tests::dpop_key::{Key, b64_json};
 use oauth_endpoints_tests::pg::TestSchema;
 use oauth_endpoints_tests::{Answer, Harness, START, send};
 use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
@@ -45,94 +45,6 @@ const PROBE_URL: &str = "https://as.example.com/dpop-probe";
 const RESOURCE: &str = "https://api.example.com/photos/1";
 /// The nonce secret instances share.
 const SECRET: [u8; 32] = *b"dpop-nonce-secret-for-the-tests!";
-
-/// A client's DPoP key, held by the client (here, the test) only.
-enum Key {
-    Es256(p256::ecdsa::SigningKey),
-    EdDsa(ed25519_dalek::SigningKey),
-}
-
-impl Key {
-    fn es256() -> Self {
-        let bytes = ES256KeyPair::generate().to_bytes();
-        Self::Es256(p256::ecdsa::SigningKey::from_slice(&bytes).unwrap())
-    }
-
-    fn eddsa() -> Self {
-        let bytes = Ed25519KeyPair::generate().to_bytes();
-        Self::EdDsa(ed25519_dalek::SigningKey::from_bytes(
-            &bytes[..32].try_into().unwrap(),
-        ))
-    }
-
-    /// The key of RFC 8037 Appendix A.1, whose thumbprint is known (Appendix A.3).
-    fn rfc8037() -> Self {
-        let d = URL_SAFE_NO_PAD
-            .decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
-            .unwrap();
-        Self::EdDsa(ed25519_dalek::SigningKey::from_bytes(
-            &d.try_into().unwrap(),
-        ))
-    }
-
-    fn alg(&self) -> &'static str {
-        match self {
-            Self::Es256(_) => "ES256",
-            Self::EdDsa(_) => "EdDSA",
-        }
-    }
-
-    /// The public JWK (RFC 7518 §6.2.1, RFC 8037 §2).
-    fn jwk(&self) -> Value {
-        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
-        match self {
-            Self::Es256(key) => {
-                let point = key.verifying_key().to_encoded_point(false);
-                json!({"kty": "EC", "crv": "P-256",
-                    "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap())})
-            }
-            Self::EdDsa(key) => {
-                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(key.verifying_key().as_bytes())})
-            }
-        }
-    }
-
-    /// The signature of `input` (RFC 7518 §3.4: ES256 as R || S, 64 bytes; RFC 8037 §3.1).
-    fn signature(&self, input: &[u8]) -> Vec<u8> {
-        match self {
-            Self::Es256(key) => {
-                use p256::ecdsa::signature::Signer;
-                let signature: p256::ecdsa::Signature = key.sign(input);
-                signature.to_bytes().to_vec()
-            }
-            Self::EdDsa(key) => {
-                use ed25519_dalek::Signer;
-                key.sign(input).to_bytes().to_vec()
-            }
-        }
-    }
-
-    /// The header of a proof (RFC 9449 §4.2).
-    fn header(&self) -> Value {
-        json!({"typ": "dpop+jwt", "alg": self.alg(), "jwk": self.jwk()})
-    }
-
-    /// A proof with `claims`.
-    fn proof(&self, claims: &Value) -> String {
-        self.sign(&self.header(), claims)
-    }
-
-    /// A compact JWS of `header` and `claims`, signed with this key (RFC 7515 §7.1).
-    fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", b64_json(header), b64_json(claims));
-        let signature = URL_SAFE_NO_PAD.encode(self.signature(input.as_bytes()));
-        format!("{input}.{signature}")
-    }
-}
-
-fn b64_json(value: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(value.to_string())
-}
 
 /// The claims of a good proof (RFC 9449 §4.2) of `htm` to `htu` at `iat`, with a fresh `jti`.
 fn claims(htm: &str, htu: &str, iat: u64) -> Value {

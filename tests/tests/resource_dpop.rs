@@ -10,7 +10,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Method, Uri};
-use jwt_simple::prelude::{ES256KeyPair, Ed25519KeyPair};
 use oauth_endpoints::dpop::{DpopNonceSecret, DpopProblem, DpopVerifier, ProofRequest};
 use oauth_endpoints::keys::{KeySet, SigningAlgorithm, SigningKey};
 use oauth_endpoints::resource::{
@@ -18,6 +17,7 @@ use oauth_endpoints::resource::{
 };
 use oauth_endpoints::token::{AccessTokenFormat, Jkt, TokenRequest};
 use oauth_endpoints::{AuthorizationServer, AuthorizationServerBuilder, Client};
+use oauth_endpoints_tests::dpop_key::Key;
 use oauth_endpoints_tests::{Harness, START};
 use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
 use serde_json::{Value, json};
@@ -30,69 +30,13 @@ const RESOURCE: &str = "https://api.example.com/photos/1";
 const ALGS: &str = r#"algs="ES256 EdDSA RS256 PS256""#;
 const NONCE_SECRET: [u8; 32] = *b"dpop-nonce-secret-for-the-tests!";
 
-/// A client's DPoP key (as in dpop_proofs.rs).
-enum Key {
-    Es256(p256::ecdsa::SigningKey),
-    EdDsa(ed25519_dalek::SigningKey),
+/// Proofs for the requests of these tests.
+trait ProofFor {
+    /// A good proof of `htm` to `htu` presenting `token`, at the harness's start.
+    fn proof_for(&self, htm: &str, htu: &str, token: &str) -> String;
 }
 
-impl Key {
-    fn es256() -> Self {
-        let bytes = ES256KeyPair::generate().to_bytes();
-        Self::Es256(p256::ecdsa::SigningKey::from_slice(&bytes).unwrap())
-    }
-
-    fn eddsa() -> Self {
-        let bytes = Ed25519KeyPair::generate().to_bytes();
-        Self::EdDsa(ed25519_dalek::SigningKey::from_bytes(
-            &bytes[..32].try_into().unwrap(),
-        ))
-    }
-
-    fn alg(&self) -> &'static str {
-        match self {
-            Self::Es256(_) => "ES256",
-            Self::EdDsa(_) => "EdDSA",
-        }
-    }
-
-    fn jwk(&self) -> Value {
-        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
-        match self {
-            Self::Es256(key) => {
-                let point = key.verifying_key().to_encoded_point(false);
-                json!({"kty": "EC", "crv": "P-256",
-                    "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap())})
-            }
-            Self::EdDsa(key) => {
-                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(key.verifying_key().as_bytes())})
-            }
-        }
-    }
-
-    fn signature(&self, input: &[u8]) -> Vec<u8> {
-        match self {
-            Self::Es256(key) => {
-                use p256::ecdsa::signature::Signer;
-                let signature: p256::ecdsa::Signature = key.sign(input);
-                signature.to_bytes().to_vec()
-            }
-            Self::EdDsa(key) => {
-                use ed25519_dalek::Signer;
-                key.sign(input).to_bytes().to_vec()
-            }
-        }
-    }
-
-    fn proof(&self, claims: &Value) -> String {
-        let header = json!({"typ": "dpop+jwt", "alg": self.alg(), "jwk": self.jwk()});
-        let b64_json = |value: &Value| URL_SAFE_NO_PAD.encode(value.to_string());
-        let input = format!("{}.{}", b64_json(&header), b64_json(claims));
-        let signature = URL_SAFE_NO_PAD.encode(self.signature(input.as_bytes()));
-        format!("{input}.{signature}")
-    }
-
-    /// A good proof of `htm` to `htu` presenting `token`, at the harness's start.
+impl ProofFor for Key {
     fn proof_for(&self, htm: &str, htu: &str, token: &str) -> String {
         self.proof(&claims(htm, htu, Some(token)))
     }
