@@ -199,16 +199,8 @@ pub async fn client_store_contract<S: ClientStore>(store: &S) {
         .with_served_resources(["https://app.example/api"])
         .build()
         .expect("a valid client");
-    ok(
-        store.save_client(&client).await,
-        "client store: save_client",
-    );
-    let found = ok(
-        store.find_client("contract-client").await,
-        "client store: find_client",
-    );
     assert_eq!(
-        found,
+        saved_and_found(store, &client).await,
         Some(client.clone()),
         "client store: a saved client must be found with every field as saved (its allowed and \
          served resources too)"
@@ -224,16 +216,8 @@ pub async fn client_store_contract<S: ClientStore>(store: &S) {
         }))
         .build()
         .expect("a valid client");
-    ok(
-        store.save_client(&rotated).await,
-        "client store: save_client",
-    );
-    let found = ok(
-        store.find_client("contract-client").await,
-        "client store: find_client",
-    );
     assert_eq!(
-        found,
+        saved_and_found(store, &rotated).await,
         Some(rotated),
         "client store: saving a client with a known id must replace it with every field as \
          saved"
@@ -241,16 +225,8 @@ pub async fn client_store_contract<S: ClientStore>(store: &S) {
     let public = Client::public("contract-client")
         .build()
         .expect("a valid client");
-    ok(
-        store.save_client(&public).await,
-        "client store: save_client",
-    );
-    let found = ok(
-        store.find_client("contract-client").await,
-        "client store: find_client",
-    );
     assert_eq!(
-        found,
+        saved_and_found(store, &public).await,
         Some(public.clone()),
         "client store: saving a client with a known id must replace it"
     );
@@ -492,6 +468,15 @@ pub async fn token_store_contract<S: TokenStore>(store: &S) {
     revocation_and_rotation_in_either_order(store).await;
     purge(store).await;
     revoke_by_holder(store).await;
+}
+
+/// Saves `client`, then finds it again by its id.
+async fn saved_and_found<S: ClientStore>(store: &S, client: &Client) -> Option<Client> {
+    ok(store.save_client(client).await, "client store: save_client");
+    ok(
+        store.find_client(client.client_id()).await,
+        "client store: find_client",
+    )
 }
 
 #[track_caller]
