@@ -126,6 +126,16 @@ async fn introspect(h: &Harness, caller: &str, token: &str) -> Value {
     answer.json
 }
 
+/// The subject token `token` with `actor` as actor token, both access tokens of this server.
+fn delegated<'a>(token: &'a str, actor: &'a str) -> Vec<(&'static str, &'a str)> {
+    let mut params = subject(token).to_vec();
+    params.extend([
+        ("actor_token", actor),
+        ("actor_token_type", token_type::ACCESS_TOKEN),
+    ]);
+    params
+}
+
 fn subject(token: &str) -> [(&'static str, &str); 2] {
     [
         ("subject_token", token),
@@ -175,12 +185,8 @@ async fn an_actor_token_records_delegation_and_chains_nest_the_actors() {
     let h = harness().await;
     let (user, _) = user_token(&h, Delegation::default()).await;
     let orders = service_token(&h, "orders").await;
-    let mut params = subject(&user).to_vec();
-    params.extend([
-        ("actor_token", orders.as_str()),
-        ("actor_token_type", token_type::ACCESS_TOKEN),
-        ("resource", BILLING),
-    ]);
+    let mut params = delegated(&user, &orders);
+    params.extend([("resource", BILLING)]);
     let first = exchange(&h, "orders", &params).await;
     assert_eq!(first.status, 200, "{}", first.json);
     let first = first.str("access_token").unwrap().to_owned();
@@ -190,13 +196,8 @@ async fn an_actor_token_records_delegation_and_chains_nest_the_actors() {
 
     // Second hop: billing exchanges what it received, acting as itself, for inventory.
     let billing = service_token(&h, "billing").await;
-    let mut params = subject(&first).to_vec();
-    params.extend([
-        ("actor_token", billing.as_str()),
-        ("actor_token_type", token_type::ACCESS_TOKEN),
-        ("resource", INVENTORY),
-        ("scope", "orders"),
-    ]);
+    let mut params = delegated(&first, &billing);
+    params.extend([("resource", INVENTORY), ("scope", "orders")]);
     let second = exchange(&h, "billing", &params).await;
     assert_eq!(second.status, 200, "{}", second.json);
     let seen = introspect(&h, "inventory", second.str("access_token").unwrap()).await;
@@ -232,12 +233,8 @@ async fn may_act_admits_only_the_party_it_names() {
         json!({"sub": "billing"})
     );
     let orders = service_token(&h, "orders").await;
-    let mut params = subject(&user).to_vec();
-    params.extend([
-        ("actor_token", orders.as_str()),
-        ("actor_token_type", token_type::ACCESS_TOKEN),
-        ("resource", BILLING),
-    ]);
+    let mut params = delegated(&user, &orders);
+    params.extend([("resource", BILLING)]);
     exchange(&h, "orders", &params)
         .await
         .assert_error(400, "invalid_request");
@@ -249,12 +246,8 @@ async fn may_act_admits_only_the_party_it_names() {
         .assert_error(400, "invalid_request");
     // Billing, which may_act names, may.
     let billing = service_token(&h, "billing").await;
-    let mut params = subject(&user).to_vec();
-    params.extend([
-        ("actor_token", billing.as_str()),
-        ("actor_token_type", token_type::ACCESS_TOKEN),
-        ("resource", INVENTORY),
-    ]);
+    let mut params = delegated(&user, &billing);
+    params.extend([("resource", INVENTORY)]);
     let answer = exchange(&h, "billing", &params).await;
     assert_eq!(answer.status, 200, "{}", answer.json);
     let seen = introspect(&h, "inventory", answer.str("access_token").unwrap()).await;
@@ -520,10 +513,8 @@ async fn a_jwt_can_be_requested_and_carries_act() {
     .await;
     let (user, _) = user_token(&h, Delegation::default()).await;
     let orders = service_token(&h, "orders").await;
-    let mut params = subject(&user).to_vec();
+    let mut params = delegated(&user, &orders);
     params.extend([
-        ("actor_token", orders.as_str()),
-        ("actor_token_type", token_type::ACCESS_TOKEN),
         ("resource", BILLING),
         ("requested_token_type", token_type::JWT),
     ]);
@@ -625,13 +616,8 @@ async fn a_protected_route_sees_the_actor() {
     let orders = service_token(&h, "orders").await;
     let protector = ResourceProtector::new(&h.server).require_audience(BILLING);
     for requested in [token_type::ACCESS_TOKEN, token_type::JWT] {
-        let mut params = subject(&user).to_vec();
-        params.extend([
-            ("actor_token", orders.as_str()),
-            ("actor_token_type", token_type::ACCESS_TOKEN),
-            ("resource", BILLING),
-            ("requested_token_type", requested),
-        ]);
+        let mut params = delegated(&user, &orders);
+        params.extend([("resource", BILLING), ("requested_token_type", requested)]);
         let answer = exchange(&h, "orders", &params).await;
         assert_eq!(answer.status, 200, "{}", answer.json);
         let mut headers = http::HeaderMap::new();
