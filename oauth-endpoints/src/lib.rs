@@ -76,6 +76,7 @@ pub mod form;
 pub mod grant;
 pub mod hooks;
 mod integration;
+mod jws;
 pub mod keys;
 mod metadata;
 pub mod purge;

@@ -10,6 +10,7 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::Jwk;
 use serde_json::{Map, Value};
 
+use crate::jws::{KeyKind, PRIVATE_MEMBERS, allowed_algorithm};
 use crate::keys::SigningAlgorithm;
 
 /// The signature algorithms a client may sign its assertions with (RFC 8725 §3.1: an explicit
@@ -17,46 +18,9 @@ use crate::keys::SigningAlgorithm;
 /// `alg` names: what the metadata's `*_auth_signing_alg_values_supported` publish.
 pub const ASSERTION_SIGNING_ALGORITHMS: &[&str] = &["ES256", "EdDSA", "RS256", "PS256"];
 
-/// The allow-listed algorithm named `name` (exact, case-sensitive, RFC 7515 §4.1.1).
-pub(crate) fn assertion_algorithm(name: &str) -> Option<SigningAlgorithm> {
-    match name {
-        "ES256" => Some(SigningAlgorithm::Es256),
-        "EdDSA" => Some(SigningAlgorithm::EdDsa),
-        "RS256" => Some(SigningAlgorithm::Rs256),
-        "PS256" => Some(SigningAlgorithm::Ps256),
-        _ => None,
-    }
-}
-
 /// The smallest RSA modulus accepted, in bits (RFC 7518 §3.3: "A key of size 2048 bits or
 /// larger MUST be used").
 const MIN_RSA_BITS: usize = 2048;
-
-/// Members only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037
-/// §2): a client registers public keys only.
-const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-
-/// What kind of public key a JWK holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyKind {
-    /// EC P-256 (RFC 7518 §6.2), for ES256.
-    P256,
-    /// OKP Ed25519 (RFC 8037 §2), for EdDSA.
-    Ed25519,
-    /// RSA (RFC 7518 §6.3), for RS256 and PS256.
-    Rsa,
-}
-
-impl KeyKind {
-    fn fits(self, algorithm: SigningAlgorithm) -> bool {
-        matches!(
-            (self, algorithm),
-            (Self::P256, SigningAlgorithm::Es256)
-                | (Self::Ed25519, SigningAlgorithm::EdDsa)
-                | (Self::Rsa, SigningAlgorithm::Rs256 | SigningAlgorithm::Ps256)
-        )
-    }
-}
 
 /// One registered public key, ready to verify with.
 #[derive(Clone)]
@@ -189,20 +153,13 @@ fn key(entry: &Value) -> Result<ClientKey, &'static str> {
         Some(Value::String(value)) => Ok(Some(value.as_str())),
         Some(_) => Err("a key member that must be a string is not"),
     };
-    let kind = match (text("kty")?, text("crv")?) {
-        (Some("EC"), Some("P-256")) => KeyKind::P256,
-        (Some("OKP"), Some("Ed25519")) => KeyKind::Ed25519,
-        (Some("RSA"), _) => KeyKind::Rsa,
-        _ => {
-            return Err(
-                "each key must be an EC P-256, OKP Ed25519 or RSA public key (`kty`, `crv`)",
-            );
-        }
+    let Some(kind) = KeyKind::of(text("kty")?, text("crv")?) else {
+        return Err("each key must be an EC P-256, OKP Ed25519 or RSA public key (`kty`, `crv`)");
     };
     check_material(kind, members)?;
     let algorithm = match text("alg")? {
         None => None,
-        Some(name) => match assertion_algorithm(name) {
+        Some(name) => match allowed_algorithm(name) {
             Some(algorithm) if kind.fits(algorithm) => Some(algorithm),
             Some(_) => return Err("a key's `alg` does not fit the key"),
             None => {

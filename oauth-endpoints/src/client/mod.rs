@@ -7,7 +7,7 @@ mod secret_policy;
 
 pub use builder::{ClientBuilder, InvalidClient};
 pub use jwks::ASSERTION_SIGNING_ALGORITHMS;
-pub(crate) use jwks::{ClientKey, ClientKeys, assertion_algorithm};
+pub(crate) use jwks::{ClientKey, ClientKeys};
 pub use metadata::ClientMetadata;
 pub use secret_policy::SecretPolicy;
 

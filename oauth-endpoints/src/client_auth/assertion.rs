@@ -45,19 +45,18 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Validation;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::client::{Client, ClientKey, assertion_algorithm};
+use crate::client::{Client, ClientKey};
 use crate::client_auth::ClientAuthMethod;
 use crate::clock::UnixTime;
 use crate::context::Context;
 use crate::error::OAuthError;
 use crate::form::Form;
 use crate::hooks::{AssertionProblem, AuthFailure};
+use crate::jws::{self, allowed_algorithm, media_subtype};
 use crate::keys::SigningAlgorithm;
 use crate::route::Route;
 use crate::secret::TokenHash;
@@ -102,7 +101,7 @@ pub(crate) fn read(form: &Form) -> Result<(Assertion<'_>, Cow<'_, str>), Asserti
         return Err(AssertionProblem::UnsupportedType);
     };
     let (JwsHeader { algorithm, kid }, claims) = read_header(jwt, is_assertion_type)?;
-    let claims = json_object(claims)?;
+    let claims = jws::json_object(claims).ok_or(AssertionProblem::Malformed)?;
     // RFC 7523 §3 item 2: `sub` is the client_id. RFC 7521 §4.2: a `client_id` parameter, if
     // sent, names the same client.
     let Some(Value::String(subject)) = claims.get("sub") else {
@@ -146,14 +145,14 @@ pub(crate) fn read_header(
     jwt: &str,
     typ_allowed: fn(&str) -> bool,
 ) -> Result<(JwsHeader, &str), AssertionProblem> {
-    let (header, claims) = split(jwt)?;
-    let header = json_object(header)?;
+    let (header, claims, _) = jws::segments(jwt).ok_or(AssertionProblem::Malformed)?;
+    let header = jws::json_object(header).ok_or(AssertionProblem::Malformed)?;
     if header.contains_key("crit") {
         return Err(AssertionProblem::Malformed);
     }
     let algorithm = match header.get("alg") {
         Some(Value::String(name)) => {
-            assertion_algorithm(name).ok_or(AssertionProblem::DisallowedAlgorithm)?
+            allowed_algorithm(name).ok_or(AssertionProblem::DisallowedAlgorithm)?
         }
         _ => return Err(AssertionProblem::Malformed),
     };
@@ -192,48 +191,6 @@ pub(crate) fn verified_claims(
 fn is_assertion_type(typ: &str) -> bool {
     let typ = media_subtype(typ);
     typ.eq_ignore_ascii_case("jwt") || typ.eq_ignore_ascii_case("client-authentication+jwt")
-}
-
-/// A JOSE `typ` without its optional `application/` prefix (RFC 7515 §4.1.9: the prefix may be
-/// left out), to compare case-insensitively.
-pub(crate) fn media_subtype(typ: &str) -> &str {
-    typ.get(..12)
-        .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
-        .map_or(typ, |_| &typ[12..])
-}
-
-/// The header and claims segments of a JWS in compact serialization: three non-empty base64url
-/// segments (RFC 7515 §7.1), so no JWE (five), no unsecured JWT (an empty signature), no JSON
-/// serialization.
-pub(crate) fn split(jwt: &str) -> Result<(&str, &str), AssertionProblem> {
-    let mut segments = jwt.split('.');
-    let (Some(header), Some(claims), Some(signature), None) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) else {
-        return Err(AssertionProblem::Malformed);
-    };
-    let base64url = |segment: &str| {
-        !segment.is_empty()
-            && segment
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    if base64url(header) && base64url(claims) && base64url(signature) {
-        Ok((header, claims))
-    } else {
-        Err(AssertionProblem::Malformed)
-    }
-}
-
-/// A base64url segment holding a JSON object (RFC 7515 §4, RFC 7519 §7.2).
-pub(crate) fn json_object(segment: &str) -> Result<Map<String, Value>, AssertionProblem> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| AssertionProblem::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| AssertionProblem::Malformed)
 }
 
 /// Verifies `assertion` as the credential of `client_id` at `cx`'s server, then remembers its
@@ -292,6 +249,7 @@ fn check_claims<'c>(
         Some(Value::String(value)) => Some(value.as_str()),
         _ => None,
     };
+    let date = |value: &Value| jws::numeric_date(value).ok_or(AssertionProblem::Malformed);
     // Items 1 and 2: `iss` and `sub` are both the client_id.
     if string("iss") != Some(client_id) || string("sub") != Some(client_id) {
         return Err(AssertionProblem::IssuerNotSubject);
@@ -313,7 +271,7 @@ fn check_claims<'c>(
     // Item 4: `exp` required and not passed (RFC 7519 §4.1.4: now before `exp`), and near.
     let expires_at = match claims.get("exp") {
         None => return Err(AssertionProblem::Expired),
-        Some(exp) => numeric_date(exp)?,
+        Some(exp) => date(exp)?,
     };
     if expires_at <= now {
         return Err(AssertionProblem::Expired);
@@ -323,7 +281,7 @@ fn check_claims<'c>(
     }
     // Item 6: `iat`, if present, not in the future; `exp` at most the lifetime after it.
     if let Some(iat) = claims.get("iat") {
-        let issued_at = numeric_date(iat)?;
+        let issued_at = date(iat)?;
         if issued_at > now.saturating_add(skew) {
             return Err(AssertionProblem::NotYetValid);
         }
@@ -333,7 +291,7 @@ fn check_claims<'c>(
     }
     // Item 5: not before `nbf` (RFC 7519 §4.1.5).
     if let Some(nbf) = claims.get("nbf")
-        && numeric_date(nbf)? > now.saturating_add(skew)
+        && date(nbf)? > now.saturating_add(skew)
     {
         return Err(AssertionProblem::NotYetValid);
     }
@@ -342,19 +300,6 @@ fn check_claims<'c>(
         Some(jti) if !jti.is_empty() => Ok((jti, expires_at)),
         _ => Err(AssertionProblem::NoJti),
     }
-}
-
-/// A NumericDate (RFC 7519 §2): a non-negative JSON number of seconds, fractions dropped.
-pub(crate) fn numeric_date(value: &Value) -> Result<UnixTime, AssertionProblem> {
-    value
-        .as_u64()
-        .or_else(|| {
-            value
-                .as_f64()
-                .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
-                .map(|seconds| seconds as u64)
-        })
-        .ok_or(AssertionProblem::Malformed)
 }
 
 /// What the assertion store remembers for a `jti`: the SHA-256 of the client id (after its
@@ -417,6 +362,8 @@ pub(crate) fn offer_only_if_checkable(routes: &mut [Route], store: bool, issuer:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     const ISSUER: &str = "https://as.example.com";
     const NOW: UnixTime = 1_700_000_000;

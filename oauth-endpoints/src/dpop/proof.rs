@@ -15,50 +15,15 @@ use super::htu;
 use super::nonce::{DpopSettings, NonceCheck};
 use super::{DPOP, MAX_JTI_LEN, MAX_PROOF_LEN};
 use crate::clock::UnixTime;
+use crate::jws::{self, KeyKind, PRIVATE_MEMBERS, allowed_algorithm, media_subtype};
 use crate::keys::SigningAlgorithm;
 use crate::secret::TokenHash;
-
-/// Members only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2).
-const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// The smallest RSA modulus accepted, in bits (RFC 7518 §3.3).
 const MIN_RSA_BITS: usize = 2048;
 
 /// The largest RSA modulus accepted, in bits: a bound on the work one proof can cost.
 const MAX_RSA_BITS: usize = 8192;
-
-/// The kinds of public key a proof may carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyKind {
-    /// EC P-256 (RFC 7518 §6.2), for ES256.
-    P256,
-    /// OKP Ed25519 (RFC 8037 §2), for EdDSA.
-    Ed25519,
-    /// RSA (RFC 7518 §6.3), for RS256 and PS256.
-    Rsa,
-}
-
-impl KeyKind {
-    fn fits(self, algorithm: SigningAlgorithm) -> bool {
-        matches!(
-            (self, algorithm),
-            (Self::P256, SigningAlgorithm::Es256)
-                | (Self::Ed25519, SigningAlgorithm::EdDsa)
-                | (Self::Rsa, SigningAlgorithm::Rs256 | SigningAlgorithm::Ps256)
-        )
-    }
-}
-
-/// The allow-listed algorithm named `name` (exact and case-sensitive, RFC 7515 §4.1.1).
-fn algorithm(name: &str) -> Option<SigningAlgorithm> {
-    match name {
-        "ES256" => Some(SigningAlgorithm::Es256),
-        "EdDSA" => Some(SigningAlgorithm::EdDsa),
-        "RS256" => Some(SigningAlgorithm::Rs256),
-        "PS256" => Some(SigningAlgorithm::Ps256),
-        _ => None,
-    }
-}
 
 /// What the proof must match, besides the settings.
 pub(crate) struct Target<'a> {
@@ -104,7 +69,7 @@ pub(crate) fn check(
     // §4.3 item 2: "The DPoP HTTP request header field value is a single and well-formed JWT":
     // a JWS in compact serialization (RFC 7515 §7.1), three non-empty base64url segments.
     let (signing_input, header, claims, signature) = split(proof)?;
-    let header = json_object(header)?;
+    let header = jws::json_object(header).ok_or(DpopProblem::Malformed)?;
     // RFC 7515 §4.1.11: a critical extension not understood makes the JWS invalid; none is.
     if header.contains_key("crit") {
         return Err(DpopProblem::Malformed);
@@ -120,7 +85,9 @@ pub(crate) fn check(
     // local policy": the allow-list ES256, EdDSA, RS256, PS256 (RFC 8725 §3.1); never `none`,
     // never an HMAC (its key would be in the `jwk`, for anyone to sign with).
     let algorithm = match header.get("alg") {
-        Some(Value::String(name)) => algorithm(name).ok_or(DpopProblem::DisallowedAlgorithm)?,
+        Some(Value::String(name)) => {
+            allowed_algorithm(name).ok_or(DpopProblem::DisallowedAlgorithm)?
+        }
         _ => return Err(DpopProblem::DisallowedAlgorithm),
     };
     // §4.3 items 3 and 7: a `jwk` (§4.2), which "does not contain a private key"; item 5: the
@@ -137,7 +104,7 @@ pub(crate) fn check(
     if !matches!(verified, Ok(true)) {
         return Err(DpopProblem::BadSignature);
     }
-    let claims = json_object(claims)?;
+    let claims = jws::json_object(claims).ok_or(DpopProblem::Malformed)?;
     let string = |name: &str| match claims.get(name) {
         Some(Value::String(value)) => Some(value.as_str()),
         _ => None,
@@ -176,7 +143,7 @@ pub(crate) fn check(
     // within an acceptable window" (§11.1): at most `max_age` in the past, `max_skew` ahead.
     let issued_at = claims
         .get("iat")
-        .and_then(numeric_date)
+        .and_then(jws::numeric_date)
         .ok_or(DpopProblem::BadIssuedAt)?;
     if issued_at.saturating_add(settings.max_age().as_secs()) < now {
         return Err(DpopProblem::TooOld);
@@ -228,55 +195,15 @@ pub(crate) fn replay_key(jkt: &str, jti: &str) -> TokenHash {
 
 /// `dpop+jwt`, with or without `application/`, in any case.
 fn is_dpop_type(typ: &str) -> bool {
-    let typ = typ
-        .get(..12)
-        .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
-        .map_or(typ, |_| &typ[12..]);
-    typ.eq_ignore_ascii_case("dpop+jwt")
+    media_subtype(typ).eq_ignore_ascii_case("dpop+jwt")
 }
 
-/// The signing input, header, claims and signature of a JWS in compact serialization: three
-/// non-empty base64url segments (RFC 7515 §7.1), so no JWE (five), no unsecured JWT (an empty
-/// signature), no JSON serialization.
-fn split(jws: &str) -> Result<(&str, &str, &str, &str), DpopProblem> {
-    let mut segments = jws.split('.');
-    let (Some(header), Some(claims), Some(signature), None) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) else {
-        return Err(DpopProblem::Malformed);
-    };
-    let base64url = |segment: &str| {
-        !segment.is_empty()
-            && segment
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    if !(base64url(header) && base64url(claims) && base64url(signature)) {
-        return Err(DpopProblem::Malformed);
-    }
-    let signing_input = &jws[..header.len() + 1 + claims.len()];
+/// The signing input, header, claims and signature of a JWS in compact serialization
+/// ([`jws::segments`]).
+fn split(proof: &str) -> Result<(&str, &str, &str, &str), DpopProblem> {
+    let (header, claims, signature) = jws::segments(proof).ok_or(DpopProblem::Malformed)?;
+    let signing_input = &proof[..header.len() + 1 + claims.len()];
     Ok((signing_input, header, claims, signature))
-}
-
-/// A base64url segment holding a JSON object (RFC 7515 §4, RFC 7519 §7.2).
-fn json_object(segment: &str) -> Result<Map<String, Value>, DpopProblem> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| DpopProblem::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| DpopProblem::Malformed)
-}
-
-/// A NumericDate (RFC 7519 §2): a non-negative JSON number of seconds, fractions dropped.
-fn numeric_date(value: &Value) -> Option<UnixTime> {
-    value.as_u64().or_else(|| {
-        value
-            .as_f64()
-            .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
-            .map(|seconds| seconds as u64)
-    })
 }
 
 /// The header's `jwk`, checked.
@@ -308,12 +235,7 @@ fn public_key(
         Some(Value::String(value)) => Some(value.as_str()),
         _ => None,
     };
-    let kind = match (text("kty"), text("crv")) {
-        (Some("EC"), Some("P-256")) => KeyKind::P256,
-        (Some("OKP"), Some("Ed25519")) => KeyKind::Ed25519,
-        (Some("RSA"), _) => KeyKind::Rsa,
-        _ => return Err(DpopProblem::UnsupportedKey),
-    };
+    let kind = KeyKind::of(text("kty"), text("crv")).ok_or(DpopProblem::UnsupportedKey)?;
     // §4.3 item 5: the `alg` is one the key is for; a key naming its own `alg` (RFC 7517
     // §4.4) is used with that one only.
     if !kind.fits(algorithm)

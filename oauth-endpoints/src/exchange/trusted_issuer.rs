@@ -5,13 +5,12 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::client::ClientKeys;
-use crate::client_auth::assertion::{
-    JwsHeader, media_subtype, numeric_date, read_header, verified_claims,
-};
+use crate::client_auth::assertion::{JwsHeader, read_header, verified_claims};
 use crate::clock::UnixTime;
 use crate::exchange::token_type::{ID_TOKEN, JWT};
 use crate::exchange::{TokenValidator, ValidatedToken};
 use crate::hooks::AssertionProblem;
+use crate::jws::{media_subtype, numeric_date};
 use crate::scope::Scope;
 use crate::token::{Actor, Delegation};
 
@@ -103,7 +102,7 @@ impl TrustedIssuer {
         let date = |name: &str| {
             claims
                 .get(name)
-                .map(|value| numeric_date(value).map_err(|_| format!("{name} is not a date")))
+                .map(|value| numeric_date(value).ok_or_else(|| format!("{name} is not a date")))
                 .transpose()
         };
         if string("iss") != Some(&self.issuer) {
